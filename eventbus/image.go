@@ -1,0 +1,51 @@
+package eventbus
+
+// Completion events, put on the imagepipe bus by the process function.
+const (
+	SourceProcess       = "imagepipe.process"
+	DetailTypeProcessed = "Image Processed"
+	DetailTypeFailed    = "Image Processing Failed"
+	// DefaultBusName is the custom bus that carries completion events.
+	DefaultBusName = "imagepipe"
+)
+
+// ImageDetail is the detail of "Image Processed" and "Image Processing
+// Failed" (DESIGN.md §4).
+type ImageDetail struct {
+	ImageID    string      `json:"image_id"`
+	Source     ImageSource `json:"source"`
+	Outputs    []Output    `json:"outputs,omitempty"`
+	DurationMS int64       `json:"duration_ms"`
+	Attempt    int         `json:"attempt"`
+	Error      *ImageError `json:"error,omitempty"`
+	Warnings   []string    `json:"warnings,omitempty"`
+}
+
+// ImageSource is the uploaded object an event is about.
+type ImageSource struct {
+	Bucket      string `json:"bucket"`
+	Key         string `json:"key"`
+	ETag        string `json:"etag,omitempty"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"content_type,omitempty"`
+	Format      string `json:"format,omitempty"`
+}
+
+// Output is one object the worker wrote.
+type Output struct {
+	Name        string `json:"name"`
+	Bucket      string `json:"bucket"`
+	Key         string `json:"key"`
+	ContentType string `json:"content_type"`
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	Bytes       int64  `json:"bytes"`
+}
+
+// ImageError says why an image failed. Code is one of the imaging or
+// process error codes (e.g. "not_an_image", "too_many_pixels").
+type ImageError struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Retryable bool   `json:"retryable"`
+}
