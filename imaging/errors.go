@@ -1,0 +1,50 @@
+package imaging
+
+import "errors"
+
+// Error is a refusal of an input, with a stable code that the edges map to
+// event error codes and HTTP statuses.
+type Error struct {
+	Code string // one of the sentinels' codes
+	Err  error  // the cause, nil for the sentinels themselves
+}
+
+// The sentinels. errors.Is(err, ErrTooManyPixels) is true for every *Error
+// with that code.
+var (
+	ErrNotAnImage        = &Error{Code: "not_an_image"}
+	ErrUnsupportedFormat = &Error{Code: "unsupported_format"}
+	ErrCorrupt           = &Error{Code: "corrupt_image"}
+	ErrTooManyPixels     = &Error{Code: "too_many_pixels"}
+	ErrTooLarge          = &Error{Code: "too_large"}
+)
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return "imaging: " + e.Code
+	}
+	return e.Code + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is an *Error with the same code, so that the
+// sentinels match every error of their class.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Code returns the imaging error code of err, or "" if err is not (and does
+// not wrap) an *Error.
+func Code(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func newError(sentinel *Error, err error) *Error {
+	return &Error{Code: sentinel.Code, Err: err}
+}
