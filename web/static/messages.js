@@ -1,0 +1,128 @@
+// Turns an UploadError into words a person understands, and says whether
+// trying again can help.
+
+import { allowedTypes } from "./api.js";
+import { formatBytes } from "./format.js";
+
+const typeList = (() => {
+  const names = [...allowedTypes.values()];
+  return `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
+})();
+
+// Reason codes of "Image Processing Failed" events (DESIGN.md §4, §5).
+const failureText = {
+  not_an_image: "This file is not an image, although its name says it is.",
+  unsupported_format: "This image format cannot be processed.",
+  corrupt_image: "The image is damaged or incomplete, so it could not be read.",
+  too_many_pixels: "The image has too many pixels to be processed.",
+  too_large: "The file is too large to be processed.",
+  source_missing: "The uploaded file was gone before it could be processed.",
+  internal: "Something went wrong on the server while processing this image.",
+};
+
+// Failures worth a second try: the rest would fail the same way again.
+const retryableFailures = new Set(["source_missing", "internal"]);
+
+// describe returns {text, code, retry, retryLabel, keyProblem}.
+//   text: the sentence to show; code: a machine code shown beside it;
+//   retry: whether to offer "Try again"; keyProblem: the key must change first.
+export function describe(err, { file, apiBase }) {
+  switch (err.kind) {
+    case "client":
+      if (err.code === "empty") {
+        return { text: "This file is empty (0 bytes), so there is nothing to upload.", code: "" };
+      }
+      return {
+        text: `This is not a kind of image the pipeline accepts. Use ${typeList}.`,
+        code: "",
+      };
+    case "nokey":
+      return {
+        text: "Enter the API key above and save it; this file will then upload.",
+        code: "",
+        keyProblem: true,
+      };
+    case "forbidden":
+      return {
+        text: "The API key was refused. Check the key above and save it again; this file will then be tried again.",
+        code: "403 Forbidden",
+        keyProblem: true,
+      };
+    case "api":
+      return apiText(err, file);
+    case "network":
+      if (err.where === "storage") {
+        return {
+          text: "The upload to storage did not go through: the connection failed or the storage does not accept uploads from this page.",
+          code: "",
+          retry: true,
+        };
+      }
+      return {
+        text: `The API at ${apiBase || "this site"} could not be reached. Check that the server is running and the API address is right.`,
+        code: "",
+        retry: true,
+      };
+    case "storage":
+      if (err.expired) {
+        return {
+          text: "The upload link expired before the upload finished. Try again to get a fresh link.",
+          code: err.code,
+          retry: true,
+        };
+      }
+      return {
+        text: `The storage refused the upload: ${err.detail}.`,
+        code: err.code,
+        retry: true,
+      };
+    case "failed":
+      return {
+        text: `Processing failed. ${failureText[err.code] || "The server could not turn this file into a gray image."}`,
+        code: err.code || "",
+        retry: retryableFailures.has(err.code),
+      };
+    case "timeout":
+      return {
+        text: "The image is still being processed after a long wait. It may still finish.",
+        code: "",
+        retry: true,
+        retryLabel: "Check again",
+      };
+    default:
+      return { text: `Something unexpected went wrong: ${err.message || err}.`, code: "", retry: true };
+  }
+}
+
+function apiText(err, file) {
+  switch (err.code) {
+    case "too_large":
+      return {
+        text: `This file is too large to upload (${formatBytes(file.size)}). ${sentence(err.detail)}`,
+        code: err.code,
+      };
+    case "unsupported_content_type":
+      return { text: `This is not a kind of image the pipeline accepts. Use ${typeList}.`, code: err.code };
+    case "invalid_size":
+      return { text: "The file size was refused: the file is empty or its size could not be read.", code: err.code };
+    case "not_found":
+      return { text: "The server has no record of this image any more.", code: err.code };
+    case "bad_request":
+      return { text: `The server did not accept the request. ${sentence(err.detail)}`, code: err.code };
+    default:
+      if (err.status >= 500) {
+        return { text: "The server had a problem. Try again in a moment.", code: err.code, retry: true };
+      }
+      if (err.status === 429) {
+        return { text: "Too many requests at once. Wait a moment and try again.", code: err.code, retry: true };
+      }
+      return { text: `The server answered with an error. ${sentence(err.detail)}`, code: err.code, retry: true };
+  }
+}
+
+function sentence(s) {
+  if (!s) return "";
+  const t = String(s).trim();
+  const first = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
