@@ -49,3 +49,6 @@ type ImageError struct {
 	Message   string `json:"message"`
 	Retryable bool   `json:"retryable"`
 }
+
+// Error makes an ImageError usable as an error value.
+func (e *ImageError) Error() string { return e.Code + ": " + e.Message }

@@ -1,0 +1,152 @@
+// Package notify consumes imagepipe's completion events ("Image Processed"
+// and "Image Processing Failed" on the imagepipe bus): it writes one
+// structured JSON log line per event, with CloudWatch embedded metrics
+// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html),
+// and the status record that GET /v1/images/{id} reads.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/functions/status"
+)
+
+// EnvProcessedBucket names the bucket of the status records.
+const EnvProcessedBucket = "PROCESSED_BUCKET"
+
+// MetricsNamespace is the CloudWatch namespace of the embedded metrics.
+const MetricsNamespace = "imagepipe"
+
+// Config is what notify needs to know.
+type Config struct {
+	ProcessedBucket string
+}
+
+// ConfigFromEnv reads the configuration from the environment.
+func ConfigFromEnv() (Config, error) {
+	c := Config{ProcessedBucket: os.Getenv(EnvProcessedBucket)}
+	return c, c.Validate()
+}
+
+// Validate reports what is missing.
+func (c Config) Validate() error {
+	if c.ProcessedBucket == "" {
+		return fmt.Errorf("%s is required", EnvProcessedBucket)
+	}
+	return nil
+}
+
+// Handler handles completion events.
+type Handler struct {
+	statuses status.Store
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns the handler. logger receives the one line per event; give it
+// a JSON handler on Lambda.
+func New(cfg Config, client *s3.Client, logger *slog.Logger) (*Handler, error) {
+	if client == nil {
+		return nil, errors.New("notify: nil S3 client")
+	}
+	return newHandler(cfg, client, logger)
+}
+
+func newHandler(cfg Config, client status.S3API, logger *slog.Logger) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("notify config: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{statuses: status.Store{Client: client, Bucket: cfg.ProcessedBucket}, log: logger, now: time.Now}, nil
+}
+
+// Handle logs one completion event and records the image's status. An
+// event of another type is logged and ignored; an error means "retry".
+func (h *Handler) Handle(ctx context.Context, ev eventbus.Event) error {
+	var outcome string
+	switch ev.DetailType {
+	case eventbus.DetailTypeProcessed:
+		outcome = status.Done
+	case eventbus.DetailTypeFailed:
+		outcome = status.Failed
+	default:
+		h.log.Warn("ignoring an event that is not a completion event", "event_id", ev.ID, "source", ev.Source, "detail_type", ev.DetailType)
+		return nil
+	}
+	var d eventbus.ImageDetail
+	if err := json.Unmarshal(ev.Detail, &d); err != nil || !status.ValidID(d.ImageID) {
+		h.log.Error("ignoring a completion event without a valid image id", "event_id", ev.ID, "err", err)
+		return nil
+	}
+	h.logLine(ev, outcome, d)
+
+	rec, err := h.statuses.Get(ctx, d.ImageID)
+	switch {
+	case errors.Is(err, status.ErrNotFound):
+		rec = &status.Record{ImageID: d.ImageID, Key: d.Source.Key, ContentType: d.Source.ContentType, Size: d.Source.Size, CreatedAt: ev.Time}
+	case err != nil:
+		return err
+	}
+	// A late failure (a replay whose source has expired, say) must not hide
+	// a result that is there.
+	if rec.Status == status.Done && outcome == status.Failed && rec.SourceETag == d.Source.ETag {
+		return nil
+	}
+	rec.Status = outcome
+	rec.UpdatedAt = h.now().UTC()
+	rec.SourceETag = d.Source.ETag
+	rec.Outputs = d.Outputs
+	rec.DurationMS = d.DurationMS
+	rec.Error = d.Error
+	rec.Warnings = d.Warnings
+	return h.statuses.Put(ctx, rec)
+}
+
+// logLine writes the event's log line with embedded metrics: Images (count)
+// and ProcessingTime (ms), by outcome.
+func (h *Handler) logLine(ev eventbus.Event, outcome string, d eventbus.ImageDetail) {
+	attrs := []any{
+		"image_id", d.ImageID,
+		"outcome", outcome,
+		"event_id", ev.ID,
+		"source_key", d.Source.Key,
+		"source_bytes", d.Source.Size,
+		"format", d.Source.Format,
+		"duration_ms", d.DurationMS,
+		"attempt", d.Attempt,
+		"Images", 1,
+		"ProcessingTime", d.DurationMS,
+		"_aws", map[string]any{
+			"Timestamp": h.now().UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace":  MetricsNamespace,
+				"Dimensions": [][]string{{"outcome"}},
+				"Metrics": []any{
+					map[string]string{"Name": "Images", "Unit": "Count"},
+					map[string]string{"Name": "ProcessingTime", "Unit": "Milliseconds"},
+				},
+			}},
+		},
+	}
+	if ev.ReplayName != "" {
+		attrs = append(attrs, "replay_name", ev.ReplayName)
+	}
+	if d.Error != nil {
+		attrs = append(attrs, "error_code", d.Error.Code, "error_message", d.Error.Message, "retryable", d.Error.Retryable)
+	}
+	for _, o := range d.Outputs {
+		attrs = append(attrs, slog.Group("output_"+o.Name, "key", o.Key, "width", o.Width, "height", o.Height, "bytes", o.Bytes))
+	}
+	h.log.Info("image "+outcome, attrs...)
+}

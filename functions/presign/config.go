@@ -1,0 +1,105 @@
+package presign
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvUploadsBucket     = "UPLOADS_BUCKET"
+	EnvProcessedBucket   = "PROCESSED_BUCKET"
+	EnvMaxUploadBytes    = "MAX_UPLOAD_BYTES"
+	EnvRawUploadMaxBytes = "RAW_UPLOAD_MAX_BYTES"
+	EnvUploadURLTTL      = "UPLOAD_URL_TTL"
+)
+
+// Config is what the API needs to know.
+type Config struct {
+	UploadsBucket   string
+	ProcessedBucket string
+	// MaxUploadBytes bounds the size a client may declare for a presigned PUT.
+	MaxUploadBytes int64
+	// RawUploadMaxBytes bounds the body of POST /v1/images/upload.
+	RawUploadMaxBytes int64
+	// URLTTL is the lifetime of presigned URLs.
+	URLTTL time.Duration
+}
+
+// Defaults.
+const (
+	DefaultMaxUploadBytes    = 25 << 20
+	DefaultRawUploadMaxBytes = 5 << 20
+	DefaultURLTTL            = 5 * time.Minute
+	// HardMaxUploadBytes is the largest upload imagepipe accepts at all:
+	// a single presigned PUT, no multipart.
+	HardMaxUploadBytes = 100 << 20
+)
+
+// DefaultConfig returns the defaults with the given buckets.
+func DefaultConfig(uploadsBucket, processedBucket string) Config {
+	return Config{
+		UploadsBucket:     uploadsBucket,
+		ProcessedBucket:   processedBucket,
+		MaxUploadBytes:    DefaultMaxUploadBytes,
+		RawUploadMaxBytes: DefaultRawUploadMaxBytes,
+		URLTTL:            DefaultURLTTL,
+	}
+}
+
+// ConfigFromEnv reads the configuration from the environment, with defaults
+// for what is unset.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig(os.Getenv(EnvUploadsBucket), os.Getenv(EnvProcessedBucket))
+	var errs []error
+	if v := os.Getenv(EnvMaxUploadBytes); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		errs = append(errs, wrapEnv(EnvMaxUploadBytes, err))
+		c.MaxUploadBytes = n
+	}
+	if v := os.Getenv(EnvRawUploadMaxBytes); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		errs = append(errs, wrapEnv(EnvRawUploadMaxBytes, err))
+		c.RawUploadMaxBytes = n
+	}
+	if v := os.Getenv(EnvUploadURLTTL); v != "" {
+		d, err := time.ParseDuration(v)
+		errs = append(errs, wrapEnv(EnvUploadURLTTL, err))
+		c.URLTTL = d
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+func wrapEnv(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.UploadsBucket == "" {
+		errs = append(errs, fmt.Errorf("%s is required", EnvUploadsBucket))
+	}
+	if c.ProcessedBucket == "" {
+		errs = append(errs, fmt.Errorf("%s is required", EnvProcessedBucket))
+	}
+	if c.MaxUploadBytes < 1 || c.MaxUploadBytes > HardMaxUploadBytes {
+		errs = append(errs, fmt.Errorf("%s must be 1..%d, got %d", EnvMaxUploadBytes, HardMaxUploadBytes, c.MaxUploadBytes))
+	}
+	if c.RawUploadMaxBytes < 1 || c.RawUploadMaxBytes > c.MaxUploadBytes {
+		errs = append(errs, fmt.Errorf("%s must be 1..%s, got %d", EnvRawUploadMaxBytes, EnvMaxUploadBytes, c.RawUploadMaxBytes))
+	}
+	if c.URLTTL < time.Second || c.URLTTL > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("%s must be between 1s and 168h, got %s", EnvUploadURLTTL, c.URLTTL))
+	}
+	return errors.Join(errs...)
+}

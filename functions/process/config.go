@@ -1,0 +1,127 @@
+package process
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/imaging"
+)
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvProcessedBucket = "PROCESSED_BUCKET"
+	EnvEventBusName    = "EVENT_BUS_NAME"
+	EnvMaxInputBytes   = "MAX_INPUT_BYTES"
+	EnvMaxPixels       = "MAX_PIXELS"
+	EnvJPEGQuality     = "JPEG_QUALITY"
+	EnvThumbnailSizes  = "THUMBNAIL_SIZES"
+	EnvMaxReceiveCount = "MAX_RECEIVE_COUNT"
+	EnvPixelBudget     = "PIXEL_BUDGET"
+)
+
+// Config is what the worker needs to know.
+type Config struct {
+	ProcessedBucket string
+	EventBusName    string
+	Imaging         imaging.Options
+	// MaxReceiveCount is the queue's redrive maxReceiveCount: on the last
+	// attempt a transient failure also emits a failure event, because the
+	// message goes to the dead-letter queue next.
+	MaxReceiveCount int
+	// Concurrency is how many images of a batch are worked on at once.
+	Concurrency int
+	// PixelBudget bounds the pixels decoded at once across the batch, so
+	// memory stays bounded whatever the images' sizes.
+	PixelBudget int64
+}
+
+// DefaultConfig returns the defaults with the given bucket.
+func DefaultConfig(processedBucket string) Config {
+	return Config{
+		ProcessedBucket: processedBucket,
+		EventBusName:    eventbus.DefaultBusName,
+		Imaging:         imaging.DefaultOptions(),
+		MaxReceiveCount: 3,
+		Concurrency:     runtime.GOMAXPROCS(0),
+		PixelBudget:     100_000_000,
+	}
+}
+
+// ConfigFromEnv reads the configuration from the environment.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig(os.Getenv(EnvProcessedBucket))
+	if v := os.Getenv(EnvEventBusName); v != "" {
+		c.EventBusName = v
+	}
+	var errs []error
+	intEnv := func(name string, dst *int64) {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				return
+			}
+			*dst = n
+		}
+	}
+	intEnv(EnvMaxInputBytes, &c.Imaging.MaxBytes)
+	intEnv(EnvMaxPixels, &c.Imaging.MaxPixels)
+	intEnv(EnvPixelBudget, &c.PixelBudget)
+	var q, mrc int64 = int64(c.Imaging.JPEGQuality), int64(c.MaxReceiveCount)
+	intEnv(EnvJPEGQuality, &q)
+	intEnv(EnvMaxReceiveCount, &mrc)
+	c.Imaging.JPEGQuality, c.MaxReceiveCount = int(q), int(mrc)
+	if v := os.Getenv(EnvThumbnailSizes); v != "" {
+		sizes, err := ParseSizes(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvThumbnailSizes, err))
+		}
+		c.Imaging.ThumbSizes = sizes
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// ParseSizes parses a comma-separated list of thumbnail sizes ("256,512").
+func ParseSizes(s string) ([]int, error) {
+	var sizes []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("thumbnail size %q is not a number", f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ProcessedBucket == "" {
+		errs = append(errs, fmt.Errorf("%s is required", EnvProcessedBucket))
+	}
+	if c.EventBusName == "" {
+		errs = append(errs, fmt.Errorf("%s is required", EnvEventBusName))
+	}
+	if err := c.Imaging.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxReceiveCount < 1 {
+		errs = append(errs, fmt.Errorf("%s must be at least 1", EnvMaxReceiveCount))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, errors.New("concurrency must be at least 1"))
+	}
+	if c.PixelBudget < 1 {
+		errs = append(errs, fmt.Errorf("%s must be at least 1", EnvPixelBudget))
+	}
+	return errors.Join(errs...)
+}
