@@ -1,0 +1,111 @@
+package s3server
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/imagepipe/imagepipe/local/sigv4"
+)
+
+var crc64NVME = crc64.MakeTable(0x9a6c9329ac4bc9b5)
+
+// checksumAlgorithms are S3's x-amz-checksum-* algorithms.
+var checksumAlgorithms = map[string]func() hash.Hash{
+	"x-amz-checksum-crc32":     func() hash.Hash { return crc32.NewIEEE() },
+	"x-amz-checksum-crc32c":    func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) },
+	"x-amz-checksum-crc64nvme": func() hash.Hash { return crc64.New(crc64NVME) },
+	"x-amz-checksum-sha1":      sha1.New,
+	"x-amz-checksum-sha256":    sha256.New,
+}
+
+func badDigest(format string, args ...any) error {
+	return &sigv4.Error{Code: "BadDigest", Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// spool reads the whole request body into a file under tmpDir, checking on
+// the way everything the body must satisfy (the verifier's payload hash and
+// chunk signatures, Content-MD5, x-amz-checksum-* in headers or trailers),
+// and puts the file in place of the body. So gofakes3 only ever sees a body
+// that is known good and complete, and a refused body changes nothing.
+func (s *Server) spool(r *http.Request) (cleanup func(), err error) {
+	f, err := os.CreateTemp(s.tmpDir, "body-*")
+	if err != nil {
+		return func() {}, fmt.Errorf("s3server: spool body: %w", err)
+	}
+	cleanup = func() {
+		f.Close()
+		os.Remove(f.Name())
+	}
+	sums := map[string]hash.Hash{}
+	names := []string{}
+	for k := range r.Header {
+		names = append(names, strings.ToLower(k))
+	}
+	for _, v := range r.Header.Values("X-Amz-Trailer") {
+		for t := range strings.SplitSeq(v, ",") {
+			names = append(names, strings.ToLower(strings.TrimSpace(t)))
+		}
+	}
+	for _, n := range names {
+		if mk, ok := checksumAlgorithms[n]; ok {
+			sums[n] = mk()
+		}
+	}
+	md5h := md5.New()
+	writers := []io.Writer{f, md5h}
+	for _, h := range sums {
+		writers = append(writers, h)
+	}
+	n, err := io.Copy(io.MultiWriter(writers...), r.Body)
+	r.Body.Close()
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			return cleanup, err
+		}
+		return cleanup, &sigv4.Error{Code: sigv4.CodeIncompleteBody, Status: http.StatusBadRequest,
+			Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."}
+	}
+	if r.ContentLength >= 0 && n != r.ContentLength {
+		return cleanup, &sigv4.Error{Code: sigv4.CodeIncompleteBody, Status: http.StatusBadRequest,
+			Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."}
+	}
+	if want := r.Header.Get("Content-Md5"); want != "" {
+		if base64.StdEncoding.EncodeToString(md5h.Sum(nil)) != want {
+			return cleanup, badDigest("The Content-MD5 you specified did not match what we received.")
+		}
+	}
+	for name, h := range sums {
+		want := r.Header.Get(name)
+		if want == "" && r.Trailer != nil {
+			want = r.Trailer.Get(name)
+		}
+		if want == "" {
+			continue
+		}
+		if got := base64.StdEncoding.EncodeToString(h.Sum(nil)); got != want {
+			alg := strings.ToUpper(strings.TrimPrefix(name, "x-amz-checksum-"))
+			return cleanup, badDigest("The %s you specified did not match the calculated checksum.", alg)
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return cleanup, fmt.Errorf("s3server: rewind spooled body: %w", err)
+	}
+	r.Body = f
+	r.ContentLength = n
+	r.Header.Set("Content-Length", strconv.FormatInt(n, 10))
+	r.TransferEncoding = nil
+	return cleanup, nil
+}

@@ -1,0 +1,108 @@
+package s3server
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/imagepipe/imagepipe/local/sigv4"
+)
+
+const (
+	testAccessKey = "AKIAIMAGEPIPETEST01"
+	testSecret    = "imagepipe/local+secret/0123456789abcdefgh"
+	testBucket    = "imagepipe-uploads"
+	testOrigin    = "http://127.0.0.1:8080"
+)
+
+// clock is a settable time source for the verifier.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// hookLog records the hook's calls.
+type hookLog struct {
+	mu     sync.Mutex
+	events []ObjectCreated
+	fail   error
+}
+
+func (h *hookLog) hook(_ context.Context, ev ObjectCreated) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events = append(h.events, ev)
+	return h.fail
+}
+
+func (h *hookLog) all() []ObjectCreated {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]ObjectCreated(nil), h.events...)
+}
+
+type testEnv struct {
+	srv   *Server
+	http  *httptest.Server
+	clock *clock
+	hooks *hookLog
+	dir   string
+}
+
+func newEnv(t *testing.T, dir string) *testEnv {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	c := &clock{}
+	srv, err := New(Config{
+		Dir:            dir,
+		Region:         "us-east-1",
+		Verifier:       &sigv4.Verifier{Credentials: sigv4.StaticCredentials(testAccessKey, testSecret), Now: c.Now},
+		AllowedOrigins: []string{testOrigin},
+		Logger:         slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := srv.CreateBucket(context.Background(), testBucket); err != nil {
+		t.Fatalf("CreateBucket: %v", err)
+	}
+	h := &hookLog{}
+	srv.OnObjectCreated(h.hook)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &testEnv{srv: srv, http: ts, clock: c, hooks: h, dir: dir}
+}
+
+func (e *testEnv) client(secret string) *s3.Client {
+	cfg := aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, secret, ""),
+		HTTPClient:  e.http.Client(),
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(e.http.URL)
+		o.UsePathStyle = true
+		o.RetryMaxAttempts = 1
+	})
+}
