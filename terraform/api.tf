@@ -1,0 +1,195 @@
+# REST API in front of the presign function. Every route needs an API key
+# (x-api-key); API Gateway answers 403 {"message":"Forbidden"} without one.
+
+resource "aws_api_gateway_rest_api" "this" {
+  name        = var.name
+  description = "imagepipe HTTP API (DESIGN.md §3)."
+
+  # POST /v1/images/upload carries the raw image: hand it to the function
+  # base64-encoded instead of mangled as text.
+  binary_media_types = ["image/*", "application/octet-stream"]
+
+  endpoint_configuration {
+    types = ["REGIONAL"]
+  }
+}
+
+resource "aws_api_gateway_resource" "v1" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_rest_api.this.root_resource_id
+  path_part   = "v1"
+}
+
+resource "aws_api_gateway_resource" "uploads" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.v1.id
+  path_part   = "uploads"
+}
+
+resource "aws_api_gateway_resource" "images" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.v1.id
+  path_part   = "images"
+}
+
+resource "aws_api_gateway_resource" "image" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.images.id
+  path_part   = "{id}"
+}
+
+resource "aws_api_gateway_resource" "raw_upload" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.images.id
+  path_part   = "upload"
+}
+
+locals {
+  # route => API resource id; every route is a Lambda proxy to presign.
+  api_routes = {
+    "POST /v1/uploads"       = aws_api_gateway_resource.uploads.id
+    "GET /v1/images/{id}"    = aws_api_gateway_resource.image.id
+    "POST /v1/images/upload" = aws_api_gateway_resource.raw_upload.id
+  }
+}
+
+resource "aws_api_gateway_method" "route" {
+  for_each = local.api_routes
+
+  rest_api_id      = aws_api_gateway_rest_api.this.id
+  resource_id      = each.value
+  http_method      = split(" ", each.key)[0]
+  authorization    = "NONE"
+  api_key_required = true
+  request_parameters = strcontains(each.key, "{id}") ? {
+    "method.request.path.id" = true
+  } : {}
+}
+
+resource "aws_api_gateway_integration" "route" {
+  for_each = local.api_routes
+
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = each.value
+  http_method             = aws_api_gateway_method.route[each.key].http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = aws_lambda_function.presign.invoke_arn
+}
+
+resource "aws_lambda_permission" "presign_from_api" {
+  statement_id  = "AllowApiGateway"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.presign.function_name
+  principal     = "apigateway.amazonaws.com"
+  # <api>/<stage>/<method>/v1/... : only this API's /v1 routes.
+  source_arn = "${aws_api_gateway_rest_api.this.execution_arn}/*/*/v1/*"
+}
+
+resource "aws_api_gateway_deployment" "this" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  description = "imagepipe routes"
+
+  triggers = {
+    redeployment = sha1(jsonencode([
+      aws_api_gateway_rest_api.this.binary_media_types,
+      local.api_routes,
+      [for m in aws_api_gateway_method.route : [m.id, m.api_key_required, m.request_parameters]],
+      [for i in aws_api_gateway_integration.route : [i.id, i.uri]],
+    ]))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [aws_api_gateway_integration.route]
+}
+
+# --- stage with access logs
+
+resource "aws_api_gateway_account" "this" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.apigateway_cloudwatch[0].arn
+
+  depends_on = [aws_iam_role_policy_attachment.apigateway_cloudwatch]
+}
+
+resource "aws_cloudwatch_log_group" "api_access" {
+  name              = "/aws/apigateway/${var.name}/access"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_api_gateway_stage" "this" {
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  deployment_id = aws_api_gateway_deployment.this.id
+  stage_name    = var.api_stage_name
+  description   = "imagepipe API stage."
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api_access.arn
+    format = jsonencode({
+      requestId        = "$context.requestId"
+      requestTime      = "$context.requestTime"
+      ip               = "$context.identity.sourceIp"
+      apiKeyId         = "$context.identity.apiKeyId"
+      httpMethod       = "$context.httpMethod"
+      resourcePath     = "$context.resourcePath"
+      status           = "$context.status"
+      responseLength   = "$context.responseLength"
+      latencyMs        = "$context.responseLatency"
+      integrationError = "$context.integration.error"
+      errorMessage     = "$context.error.message"
+    })
+  }
+
+  depends_on = [aws_api_gateway_account.this]
+}
+
+resource "aws_api_gateway_method_settings" "all" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  stage_name  = aws_api_gateway_stage.this.stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+    throttling_rate_limit  = var.api_rate_limit
+    throttling_burst_limit = var.api_burst_limit
+  }
+}
+
+# --- API key and usage plan
+
+resource "aws_api_gateway_api_key" "this" {
+  name        = "${var.name}-default"
+  description = "imagepipe API key (x-api-key)."
+  enabled     = true
+}
+
+resource "aws_api_gateway_usage_plan" "this" {
+  name        = var.name
+  description = "Throttling and quota for imagepipe API keys."
+
+  api_stages {
+    api_id = aws_api_gateway_rest_api.this.id
+    stage  = aws_api_gateway_stage.this.stage_name
+  }
+
+  throttle_settings {
+    rate_limit  = var.api_rate_limit
+    burst_limit = var.api_burst_limit
+  }
+
+  quota_settings {
+    limit  = var.api_quota_limit
+    period = var.api_quota_period
+  }
+}
+
+resource "aws_api_gateway_usage_plan_key" "this" {
+  key_id        = aws_api_gateway_api_key.this.id
+  key_type      = "API_KEY"
+  usage_plan_id = aws_api_gateway_usage_plan.this.id
+}

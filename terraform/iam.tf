@@ -1,0 +1,181 @@
+# One role per function, each allowed only the actions it calls on the exact
+# resources (object ARNs scoped to the key prefixes it touches).
+#
+# Key layout (DESIGN.md §1): uploads/<id>.<ext> in the uploads bucket;
+# processed/<id>/{gray,thumb}.<ext> and processed/status/<id>.json in the
+# processed bucket.
+
+locals {
+  uploads_objects          = "${aws_s3_bucket.uploads.arn}/uploads/*"
+  processed_objects        = "${aws_s3_bucket.processed.arn}/processed/*"
+  processed_status_objects = "${aws_s3_bucket.processed.arn}/processed/status/*"
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+# --- presign
+
+resource "aws_iam_role" "presign" {
+  name               = "${var.name}-presign"
+  description        = "imagepipe presign function."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "presign" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.presign.arn}:*"]
+  }
+  statement {
+    # Presigned PUT URLs carry this role's permission; POST /v1/images/upload
+    # writes the object itself.
+    sid       = "PutUploads"
+    actions   = ["s3:PutObject"]
+    resources = [local.uploads_objects]
+  }
+  statement {
+    # Status records and the outputs the status response links to.
+    sid       = "ReadProcessed"
+    actions   = ["s3:GetObject"]
+    resources = [local.processed_objects, local.processed_status_objects]
+  }
+  statement {
+    # Without s3:ListBucket S3 answers 403 instead of 404 for a key that does
+    # not exist, and the handler could not tell an unknown image id.
+    sid       = "TellMissingStatus"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.processed.arn]
+  }
+  statement {
+    # The pending record written when an upload is handed out.
+    sid       = "WritePendingStatus"
+    actions   = ["s3:PutObject"]
+    resources = [local.processed_status_objects]
+  }
+}
+
+resource "aws_iam_role_policy" "presign" {
+  name   = "presign"
+  role   = aws_iam_role.presign.id
+  policy = data.aws_iam_policy_document.presign.json
+}
+
+# --- process
+
+resource "aws_iam_role" "process" {
+  name               = "${var.name}-process"
+  description        = "imagepipe process (worker) function."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "process" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.process.arn}:*"]
+  }
+  statement {
+    sid       = "ReadUploads"
+    actions   = ["s3:GetObject"]
+    resources = [local.uploads_objects]
+  }
+  statement {
+    # GetObject also grants HeadObject (the idempotency check on outputs).
+    sid       = "ReadWriteOutputs"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.processed_objects]
+  }
+  statement {
+    # 404 instead of 403 for missing keys: a source gone after the 7-day
+    # lifecycle is a permanent error, a missing output means "not done yet".
+    sid       = "TellMissingObjects"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.uploads.arn, aws_s3_bucket.processed.arn]
+  }
+  statement {
+    sid       = "PublishCompletions"
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.imagepipe.arn]
+  }
+  statement {
+    sid       = "ConsumeQueue"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.process.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "process" {
+  name   = "process"
+  role   = aws_iam_role.process.id
+  policy = data.aws_iam_policy_document.process.json
+}
+
+# --- notify
+
+resource "aws_iam_role" "notify" {
+  name               = "${var.name}-notify"
+  description        = "imagepipe notify function."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "notify" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.notify.arn}:*"]
+  }
+  statement {
+    sid       = "WriteStatus"
+    actions   = ["s3:PutObject"]
+    resources = [local.processed_status_objects]
+  }
+}
+
+resource "aws_iam_role_policy" "notify" {
+  name   = "notify"
+  role   = aws_iam_role.notify.id
+  policy = data.aws_iam_policy_document.notify.json
+}
+
+# --- API Gateway's own role for pushing stage access logs (account + region wide)
+
+data "aws_iam_policy_document" "apigateway_assume" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "apigateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name               = "${var.name}-apigateway-cloudwatch"
+  description        = "Lets API Gateway write stage access logs to CloudWatch Logs."
+  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "apigateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  role       = aws_iam_role.apigateway_cloudwatch[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}

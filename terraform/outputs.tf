@@ -1,0 +1,77 @@
+output "api_url" {
+  description = "Base URL of the API stage; routes are <api_url>/v1/uploads and <api_url>/v1/images/{id}."
+  value       = aws_api_gateway_stage.this.invoke_url
+}
+
+output "api_key_id" {
+  description = "Id of the API key (aws apigateway get-api-key --include-value --api-key <id>)."
+  value       = aws_api_gateway_api_key.this.id
+}
+
+output "api_key" {
+  description = "Value of the API key, sent as x-api-key."
+  value       = aws_api_gateway_api_key.this.value
+  sensitive   = true
+}
+
+output "uploads_bucket" {
+  description = "Name of the uploads bucket."
+  value       = aws_s3_bucket.uploads.bucket
+}
+
+output "processed_bucket" {
+  description = "Name of the processed bucket."
+  value       = aws_s3_bucket.processed.bucket
+}
+
+output "event_bus_name" {
+  description = "Name of the custom bus carrying completion events."
+  value       = aws_cloudwatch_event_bus.imagepipe.name
+}
+
+output "uploads_archive_name" {
+  description = "Archive of the S3 upload events on the default bus (replay it to re-process a time window)."
+  value       = aws_cloudwatch_event_archive.uploads.name
+}
+
+output "completions_archive_name" {
+  description = "Archive of every event on the imagepipe bus."
+  value       = aws_cloudwatch_event_archive.completions.name
+}
+
+output "process_queue_url" {
+  description = "URL of the process queue."
+  value       = aws_sqs_queue.process.id
+}
+
+output "process_dlq_url" {
+  description = "URL of the process queue's dead-letter queue."
+  value       = aws_sqs_queue.process_dlq.id
+}
+
+output "events_dlq_url" {
+  description = "URL of the queue holding events EventBridge could not deliver to a rule target."
+  value       = aws_sqs_queue.events_dlq.id
+}
+
+output "tap_queue_url" {
+  description = "URL of the emulator's completions tap queue; null unless emulator = true."
+  value       = one(aws_sqs_queue.tap[*].id)
+}
+
+output "function_names" {
+  description = "Lambda function names by role: presign, process, notify."
+  value = {
+    presign = aws_lambda_function.presign.function_name
+    process = aws_lambda_function.process.function_name
+    notify  = aws_lambda_function.notify.function_name
+  }
+}
+
+output "rule_arns" {
+  description = "ARNs of the EventBridge rules, by pattern file name."
+  value = {
+    "uploads-to-queue"      = aws_cloudwatch_event_rule.uploads_to_queue.arn
+    "completions-to-notify" = aws_cloudwatch_event_rule.completions_to_notify.arn
+  }
+}

@@ -1,0 +1,121 @@
+# The process queue (S3 events for the worker), its dead-letter queue, and a
+# dead-letter queue for events that EventBridge could not deliver to a target.
+
+locals {
+  # AWS: the source queue's visibility timeout must be at least 6 x the
+  # function timeout plus the batching window, so messages of a throttled or
+  # retried invocation are not handed out twice meanwhile.
+  queue_visibility_timeout = 6 * var.process_timeout_seconds + var.process_batching_window_seconds
+}
+
+resource "aws_sqs_queue" "process_dlq" {
+  name                      = "${var.name}-process-dlq"
+  message_retention_seconds = var.dlq_retention_seconds
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_sqs_queue" "process" {
+  name                       = "${var.name}-process"
+  visibility_timeout_seconds = local.queue_visibility_timeout
+  message_retention_seconds  = 345600
+  receive_wait_time_seconds  = 20
+  sqs_managed_sse_enabled    = true
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.process_dlq.arn
+    maxReceiveCount     = var.queue_max_receive_count
+  })
+}
+
+data "aws_iam_policy_document" "process_queue" {
+  statement {
+    sid       = "EventBridgeUploadsRule"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.process.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.uploads_to_queue.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "process" {
+  queue_url = aws_sqs_queue.process.id
+  policy    = data.aws_iam_policy_document.process_queue.json
+}
+
+# Events a rule target could not take after its retry policy ran out.
+resource "aws_sqs_queue" "events_dlq" {
+  name                      = "${var.name}-events-dlq"
+  message_retention_seconds = var.dlq_retention_seconds
+  sqs_managed_sse_enabled   = true
+}
+
+data "aws_iam_policy_document" "events_dlq" {
+  statement {
+    sid       = "EventBridgeRuleTargets"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events_dlq.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values = [
+        aws_cloudwatch_event_rule.uploads_to_queue.arn,
+        aws_cloudwatch_event_rule.completions_to_notify.arn,
+      ]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "events_dlq" {
+  queue_url = aws_sqs_queue.events_dlq.id
+  policy    = data.aws_iam_policy_document.events_dlq.json
+}
+
+# --- emulator only: the completions rule delivers here instead of to notify,
+# so the tests can hand the events to the notify handler themselves.
+
+resource "aws_sqs_queue" "tap" {
+  count = var.emulator ? 1 : 0
+
+  name                    = "${var.name}-completions-tap"
+  sqs_managed_sse_enabled = true
+}
+
+data "aws_iam_policy_document" "tap" {
+  count = var.emulator ? 1 : 0
+
+  statement {
+    sid       = "EventBridgeCompletionsRule"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.tap[0].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.completions_to_notify.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "tap" {
+  count = var.emulator ? 1 : 0
+
+  queue_url = aws_sqs_queue.tap[0].id
+  policy    = data.aws_iam_policy_document.tap[0].json
+}
