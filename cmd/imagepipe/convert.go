@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imagepipe/imagepipe/imaging"
+)
+
+func init() {
+	register(&command{
+		name:    "convert",
+		summary: "run the worker's image steps (gray + thumbnail) on local files",
+		run:     runConvert,
+	})
+}
+
+const convertUsage = `Usage: imagepipe convert [--out DIR] [--max-pixels N] [--max-bytes N] [--quality Q] [--thumb-sizes 256,512] FILE...
+
+Runs the worker's image steps on local files, without the pipeline: format
+sniffed from the bytes, limits from the header, EXIF orientation, ITU-R 601
+gray and thumbnails. For each FILE it writes DIR/<base>.gray.<ext> and
+DIR/<base>.thumb.<ext> (further thumbnail sizes as <base>.thumb_<n>.<ext>),
+where <ext> is jpg for JPEG input and png otherwise, and prints one JSON line.
+A refused file prints its error code (not_an_image, unsupported_format,
+corrupt_image, too_many_pixels, too_large) and the exit status is 1.
+
+Example:
+  imagepipe convert --out /tmp/out --thumb-sizes 256,1024 cat.jpg scan.tiff
+
+Flags:
+`
+
+// convertLine is the JSON line printed for each file.
+type convertLine struct {
+	File        string          `json:"file"`
+	Format      string          `json:"format,omitempty"`
+	Mismatch    string          `json:"extension_mismatch,omitempty"` // the format the file name claims, when it differs
+	Width       int             `json:"width,omitempty"`
+	Height      int             `json:"height,omitempty"`
+	Orientation int             `json:"orientation,omitempty"`
+	Outputs     []convertOutput `json:"outputs,omitempty"`
+	DurationMS  int64           `json:"duration_ms"`
+	Error       *convertError   `json:"error,omitempty"`
+}
+
+type convertOutput struct {
+	Name        string `json:"name"`
+	Path        string `json:"path"`
+	ContentType string `json:"content_type"`
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	Bytes       int    `json:"bytes"`
+}
+
+type convertError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("imagepipe convert", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), convertUsage)
+		fs.PrintDefaults()
+	}
+	def := imaging.DefaultOptions()
+	out := fs.String("out", ".", "directory for the outputs (created if missing)")
+	maxPixels := fs.Int64("max-pixels", def.MaxPixels, "refuse images with more pixels (from the header) as too_many_pixels")
+	maxBytes := fs.Int64("max-bytes", def.MaxBytes, "refuse files larger than this as too_large")
+	quality := fs.Int("quality", def.JPEGQuality, "JPEG output quality, 1-100")
+	sizes := fs.String("thumb-sizes", "256", "comma-separated longest sides of the thumbnails")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	opts := imaging.Options{MaxPixels: *maxPixels, MaxBytes: *maxBytes, JPEGQuality: *quality}
+	var errs []error
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--thumb-sizes: %q is not a number", s))
+			continue
+		}
+		opts.ThumbSizes = append(opts.ThumbSizes, n)
+	}
+	if *maxPixels <= 0 || *maxBytes <= 0 || *quality <= 0 {
+		errs = append(errs, errors.New("--max-pixels, --max-bytes and --quality must be positive"))
+	}
+	if err := errors.Join(append(errs, opts.Validate())...); err != nil {
+		fmt.Fprintf(stderr, "imagepipe convert: %v\n", err)
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "imagepipe convert: no FILE given")
+		fs.Usage()
+		return 2
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintf(stderr, "imagepipe convert: %v\n", err)
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	status := 0
+	for _, file := range fs.Args() {
+		line, err := convertFile(ctx, file, *out, opts)
+		if err != nil {
+			code := imaging.Code(err)
+			if code == "" {
+				code = "failed"
+			}
+			line.Error = &convertError{Code: code, Message: err.Error()}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, code+":") {
+				msg = code + ": " + msg
+			}
+			fmt.Fprintf(stderr, "imagepipe convert: %s: %s\n", file, msg)
+			status = 1
+		}
+		if err := enc.Encode(line); err != nil {
+			fmt.Fprintf(stderr, "imagepipe convert: %v\n", err)
+			return 1
+		}
+		if ctx.Err() != nil {
+			return 1
+		}
+	}
+	return status
+}
+
+// extFormats maps file name extensions to the format they claim.
+var extFormats = map[string]string{
+	".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "png", ".gif": "gif",
+	".webp": "webp", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp",
+}
+
+func convertFile(ctx context.Context, file, outDir string, opts imaging.Options) (convertLine, error) {
+	start := time.Now()
+	line := convertLine{File: file}
+	defer func() { line.DurationMS = time.Since(start).Milliseconds() }()
+	// Refuse an oversized file before reading it.
+	st, err := os.Stat(file)
+	if err != nil {
+		return line, err
+	}
+	if st.Size() > opts.MaxBytes {
+		return line, &imaging.Error{Code: imaging.ErrTooLarge.Code,
+			Err: fmt.Errorf("%d bytes, limit %d", st.Size(), opts.MaxBytes)}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return line, err
+	}
+	res, err := imaging.Process(ctx, data, opts)
+	line.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		return line, err
+	}
+	ext := strings.ToLower(filepath.Ext(file))
+	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	line.Format, line.Width, line.Height, line.Orientation = res.Info.Format, res.Info.Width, res.Info.Height, res.Info.Orientation
+	if claimed, ok := extFormats[ext]; ok && claimed != res.Info.Format {
+		line.Mismatch = claimed
+	}
+	for _, o := range res.Outputs {
+		path := filepath.Join(outDir, base+"."+o.Name+"."+o.Ext)
+		if err := os.WriteFile(path, o.Data, 0o644); err != nil {
+			return line, err
+		}
+		line.Outputs = append(line.Outputs, convertOutput{Name: o.Name, Path: path, ContentType: o.ContentType,
+			Width: o.Width, Height: o.Height, Bytes: len(o.Data)})
+	}
+	line.DurationMS = time.Since(start).Milliseconds()
+	return line, nil
+}
