@@ -136,7 +136,6 @@ export function put(upload, file, onProgress, signal) {
     });
     xhr.addEventListener("load", () => {
       if (xhr.status >= 200 && xhr.status < 300) {
-        onProgress(file.size, file.size);
         resolve({ etag: xhr.getResponseHeader("ETag") });
         return;
       }

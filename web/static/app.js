@@ -324,8 +324,10 @@ class Card {
     }
   }
 
+  // setProgress is called for each upload progress event of the PUT.
   setProgress(loaded, total) {
     const pct = total > 0 ? (loaded / total) * 100 : 0;
+    this.el.dataset.progress = String(Math.round(pct));
     this.setPhase("Uploading", pct);
     this.parts.message.textContent = `${formatBytes(loaded)} of ${formatBytes(total)} sent.`;
   }
