@@ -308,7 +308,8 @@ func cards(t *testing.T, tb *tab) []cardView {
 		state: c.dataset.state || "",
 		errorKind: c.dataset.errorKind || "",
 		errorCode: c.dataset.errorCode || "",
-		errorText: c.querySelector(".error").hidden ? "" : c.querySelector(".error-text").textContent,
+		errorText: c.querySelector(".error").hidden ? "" :
+			c.querySelector(".error-text").textContent + " " + c.querySelector(".error-code").textContent,
 		progress: c.dataset.progress || "",
 		facts: c.querySelector(".facts").textContent,
 		message: c.querySelector(".message").textContent,

@@ -269,6 +269,7 @@ class Card {
       message: q(".message"),
       error: q(".error"),
       errorText: q(".error-text"),
+      errorCode: q(".error-code"),
       retry: q(".retry"),
       result: q(".result"),
       original: q("img.original"),
@@ -348,18 +349,17 @@ class Card {
     if (uploadErr.code) this.el.dataset.errorCode = uploadErr.code;
     p.progressRow.hidden = true;
     p.message.textContent = "";
-    p.errorText.replaceChildren(document.createTextNode(d.text));
+    p.errorText.textContent = d.text;
+    p.errorCode.replaceChildren();
     if (d.code) {
       const code = document.createElement("code");
       code.textContent = d.code;
-      p.errorText.append(" ", reasonLabel(uploadErr), code);
+      p.errorCode.append(reasonLabel(uploadErr), code);
     }
     if (uploadErr.kind === "failed" && uploadErr.detail) {
-      const small = document.createElement("span");
-      small.className = "detail";
-      small.textContent = ` (${uploadErr.detail})`;
-      p.errorText.append(small);
+      p.errorCode.append(` (${uploadErr.detail})`);
     }
+    p.errorCode.hidden = p.errorCode.childNodes.length === 0;
     p.retry.hidden = !d.retry;
     p.retry.textContent = d.retryLabel || "Try again";
     p.error.hidden = false;

@@ -59,7 +59,7 @@ export function describe(err, { file, apiBase }) {
         };
       }
       return {
-        text: `The API at ${apiBase || "this site"} could not be reached. Check that the server is running and the API address is right.`,
+        text: `The API at ${apiBase || "this site"} could not be reached. Check that the server is running, that the API address is right, and that the API allows requests from this page (CORS).`,
         code: "",
         retry: true,
       };
