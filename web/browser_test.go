@@ -464,6 +464,44 @@ func runPageCases(t *testing.T, b backend) context.Context {
 		tb.checkConsole(t, forbiddenResponse)
 	})
 
+	t.Run("several images dropped at once", func(t *testing.T) {
+		tb := openPage(t, browser, b, b.apiKey)
+		// Drop three PNGs drawn in the page, as a file manager's drag does.
+		tb.do(t, "drop files", chromedp.Evaluate[chromedp.Void](`(async () => {
+			const dt = new DataTransfer();
+			for (const [i, colour] of ["#d33", "#3a3", "#33d"].entries()) {
+				const c = document.createElement("canvas");
+				c.width = 48 + i * 16;
+				c.height = 32;
+				const g = c.getContext("2d");
+				g.fillStyle = colour;
+				g.fillRect(0, 0, c.width, c.height);
+				g.fillStyle = "#fff";
+				g.fillRect(4, 4, 12, 12);
+				const blob = await new Promise((resolve) => c.toBlob(resolve, "image/png"));
+				dt.items.add(new File([blob], "dropped-" + i + ".png", {type: "image/png"}));
+			}
+			const zone = document.querySelector("#drop");
+			zone.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt, bubbles: true, cancelable: true}));
+			zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
+			if (!zone.classList.contains("dragging")) throw new Error("drop zone not highlighted while dragging");
+			zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		})()`, chromedp.EvalAwaitPromise))
+		waitFor(t, tb, "three dropped images are done", `document.querySelectorAll(".card").length === 3 &&
+			[...document.querySelectorAll(".card")].every(c => c.dataset.state === "done" &&
+				c.querySelector("img.gray")?.dataset.loaded === "true")`)
+		if eval[bool](t, tb, `document.querySelector("#drop").classList.contains("dragging")`) {
+			t.Error("drop zone still highlighted after the drop")
+		}
+		for i, wantWidth := range []int{48, 64, 80} {
+			st := samplePage(t, tb, fmt.Sprintf(`.card:nth-child(%d) img.gray`, i+1))
+			if st.Width != wantWidth || st.MaxChanDiff > 1 {
+				t.Errorf("dropped image %d: gray result %+v, want %d px wide and gray", i, st, wantWidth)
+			}
+		}
+		tb.checkConsole(t, nil)
+	})
+
 	t.Run("keyboard order and remembered key", func(t *testing.T) {
 		tb := openPage(t, browser, b, b.apiKey)
 		tb.do(t, "reload", chromedp.Reload())
