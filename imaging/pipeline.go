@@ -208,10 +208,8 @@ func stepEncode(j *job) error {
 }
 
 func encodeJPEG(r *raster, quality int) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(r.W * r.H / 4)
-	if err := jpeg.Encode(&buf, r.image(), &jpeg.Options{Quality: quality}); err != nil {
-		return nil, err
+	if r.Alpha || r.Deep {
+		return nil, fmt.Errorf("imaging: JPEG output needs 8-bit gray, have alpha=%v deep=%v", r.Alpha, r.Deep)
 	}
-	return buf.Bytes(), nil
+	return encodeGrayJPEG(r, quality), nil
 }

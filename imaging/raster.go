@@ -93,3 +93,5 @@ func parallel(n, minPer int, f func(lo, hi int)) {
 	}
 	wg.Wait()
 }
+
+func parallelism() int { return runtime.GOMAXPROCS(0) }

@@ -1,0 +1,105 @@
+package imaging
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// photo returns a photo-like RGB image: smooth color gradients and blobs
+// with sensor-like noise, deterministic for a seed.
+func photo(w, h int, seed uint64) *image.RGBA {
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	parallel(h, 16, func(y0, y1 int) {
+		rng := rand.New(rand.NewPCG(seed, uint64(y0)))
+		for y := y0; y < y1; y++ {
+			fy := float64(y) / float64(h)
+			row := m.Pix[y*m.Stride:]
+			for x := 0; x < w; x++ {
+				fx := float64(x) / float64(w)
+				base := 0.5 + 0.25*math.Sin(6*fx+3*fy) + 0.2*math.Cos(9*fy*fx+2)
+				for c := 0; c < 3; c++ {
+					v := base*220 + float64(c)*18*math.Sin(4*fx+float64(c)) + rng.NormFloat64()*6
+					row[4*x+c] = uint8(max(0, min(255, v)))
+				}
+				row[4*x+3] = 255
+			}
+		}
+	})
+	return m
+}
+
+var (
+	corpusOnce           sync.Once
+	jpeg12, png12, jpeg2 []byte
+)
+
+func benchInputs(b *testing.B) {
+	corpusOnce.Do(func() {
+		p12 := photo(4000, 3000, 1)
+		var buf bytes.Buffer
+		jpeg.Encode(&buf, p12, &jpeg.Options{Quality: 90}) // 4:2:0
+		jpeg12 = bytes.Clone(buf.Bytes())
+		buf.Reset()
+		(&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, p12)
+		png12 = bytes.Clone(buf.Bytes())
+		buf.Reset()
+		jpeg.Encode(&buf, photo(1732, 1155, 2), &jpeg.Options{Quality: 90})
+		jpeg2 = bytes.Clone(buf.Bytes())
+	})
+}
+
+func benchCases(b *testing.B) []struct {
+	name string
+	data []byte
+} {
+	benchInputs(b)
+	return []struct {
+		name string
+		data []byte
+	}{{"jpeg12MP", jpeg12}, {"png12MP", png12}, {"jpeg2MP", jpeg2}}
+}
+
+// BenchmarkProcess is the whole job: gray + 256 px thumbnail.
+func BenchmarkProcess(b *testing.B) {
+	for _, c := range benchCases(b) {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				if _, err := Process(context.Background(), c.data, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStep times each step alone on the state the previous steps made.
+func BenchmarkStep(b *testing.B) {
+	for _, c := range benchCases(b) {
+		j := &job{data: c.data, opts: DefaultOptions()}
+		for _, s := range steps {
+			before := *j
+			b.Run(fmt.Sprintf("%s/%s", c.name, s.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					jj := before
+					if err := s.run(&jj); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			if err := s.run(j); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
