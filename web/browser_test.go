@@ -289,7 +289,8 @@ func uploadAndWait(t *testing.T, tb *tab, files ...string) {
 	waitFor(t, tb, "the cards are finished", fmt.Sprintf(
 		`document.querySelectorAll(".card").length === %d &&
 		 [...document.querySelectorAll(".card")].every(c => c.dataset.state === "failed" ||
-		   (c.dataset.state === "done" && c.querySelector("img.gray")?.dataset.loaded === "true"))`, len(files)))
+		   (c.dataset.state === "done" && c.querySelector("img.gray")?.dataset.loaded === "true" &&
+		     c.querySelector("img.original")?.dataset.loaded === "true"))`, len(files)))
 }
 
 type cardView struct {

@@ -32,11 +32,11 @@ func FS() fs.FS {
 	return sub
 }
 
-// Handler serves the page's static files, index.html at "/". It serves no
-// config.json, so the page talks to the API on its own origin unless the
-// user types another address.
+// Handler serves the page's static files, index.html at "/", with an empty
+// config.json: the page talks to the API on its own origin unless the user
+// types another address.
 func Handler() http.Handler {
-	return withHeaders(http.FileServerFS(FS()))
+	return HandlerWithConfig(Config{})
 }
 
 // HandlerWithConfig serves the page like Handler and cfg as /config.json.

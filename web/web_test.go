@@ -27,7 +27,7 @@ func TestHandlerServesPage(t *testing.T) {
 		{name: "module script", path: "/app.js", status: 200, contentType: "text/javascript", contains: "import"},
 		{name: "styles", path: "/style.css", status: 200, contentType: "text/css", contains: ":root"},
 		{name: "icon", path: "/favicon.svg", status: 200, contentType: "image/svg+xml", contains: "<svg"},
-		{name: "no config without one", path: "/config.json", status: 404},
+		{name: "empty config", path: "/config.json", status: 200, contentType: "application/json", contains: `{"api_base_url":""}`},
 		{name: "unknown file", path: "/nope.js", status: 404},
 	}
 	for _, tc := range tests {

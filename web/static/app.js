@@ -164,6 +164,7 @@ function addFiles(fileList) {
 }
 
 function schedule(card, job) {
+  card.reset();
   card.setState("queued");
   card.setPhase("Waiting for a free slot", null);
   waiting.push([card, job]);
@@ -283,7 +284,9 @@ class Card {
     p.name.textContent = file.name || "(unnamed file)";
     const kind = allowedTypes.get(contentTypeFor(file));
     p.meta.textContent = [formatBytes(file.size), kind || file.type || "unknown type"].join(" · ");
-    p.retry.addEventListener("click", () => schedule(this, this.retryJob()));
+    p.retry.addEventListener("click", () => {
+      if (this.state === "failed") schedule(this, this.retryJob());
+    });
     this.el.setAttribute("aria-label", file.name);
   }
 
@@ -380,7 +383,10 @@ class Card {
 
     if (!this.originalURL) this.originalURL = URL.createObjectURL(this.file);
     p.original.alt = `Original: ${name}`;
-    p.original.addEventListener("load", () => this.renderFacts(st), { once: true });
+    p.original.addEventListener("load", () => {
+      p.original.dataset.loaded = "true";
+      this.renderFacts(st);
+    }, { once: true });
     p.original.addEventListener("error", () => noPreview(p.original, "Your browser cannot preview this format."), { once: true });
     p.original.src = this.originalURL;
 
