@@ -2,6 +2,9 @@ package s3server
 
 import (
 	"context"
+	"io"
+	"os"
+	"strings"
 	"log/slog"
 	"net/http/httptest"
 	"sync"
@@ -79,7 +82,7 @@ func newEnv(t *testing.T, dir string) *testEnv {
 		Region:         "us-east-1",
 		Verifier:       &sigv4.Verifier{Credentials: sigv4.StaticCredentials(testAccessKey, testSecret), Now: c.Now},
 		AllowedOrigins: []string{testOrigin},
-		Logger:         slog.New(slog.DiscardHandler),
+		Logger:         testLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -105,4 +108,33 @@ func (e *testEnv) client(secret string) *s3.Client {
 		o.UsePathStyle = true
 		o.RetryMaxAttempts = 1
 	})
+}
+
+func (e *testEnv) getObject(t *testing.T, key string) []byte {
+	t.Helper()
+	out, err := e.client(testSecret).GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("GetObject %s: %v", key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	return b
+}
+
+// testLogger writes the server's log to the test log when S3SERVER_DEBUG is set.
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("S3SERVER_DEBUG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -170,6 +170,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log := s.log.With("request_id", reqID, "method", r.Method, "path", r.URL.Path)
 
+	log.Debug("s3 request", "content_sha256", r.Header.Get("X-Amz-Content-Sha256"),
+		"content_encoding", r.Header.Get("Content-Encoding"), "trailer", r.Header.Get("X-Amz-Trailer"),
+		"content_length", r.ContentLength, "presigned", r.URL.Query().Has("X-Amz-Signature"))
 	id, err := s.cfg.Verifier.Verify(r, "s3")
 	if err == nil && id.Region != s.cfg.Region {
 		err = wrongRegion(id, s.cfg.Region)

@@ -286,6 +286,7 @@ func (d *chunkDecoder) nextChunk() error {
 func (d *chunkDecoder) finish() error {
 	var canonical bytes.Buffer
 	var trailerSig string
+	seen := false
 	for {
 		line, err := d.readLine()
 		if errors.Is(err, io.EOF) {
@@ -295,8 +296,12 @@ func (d *chunkDecoder) finish() error {
 			return err
 		}
 		if line == "" {
-			break
+			if seen {
+				break
+			}
+			continue // the blank line some encoders put after the last chunk
 		}
+		seen = true
 		name, value, ok := strings.Cut(line, ":")
 		if !ok {
 			return invalidChunk("bad trailer %q", line)
