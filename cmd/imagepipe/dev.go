@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/imagepipe/imagepipe/local"
+)
+
+func init() {
+	register(&command{name: "dev", summary: "run the whole pipeline on this machine (S3 + EventBridge edge, queue, functions, page)", run: runDev})
+}
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := local.ConfigFromEnv()
+	fs := flag.NewFlagSet("imagepipe dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: objects, queues, archives and generated credentials (env "+local.EnvData+")")
+	fs.StringVar(&cfg.APIAddr, "api", cfg.APIAddr, "loopback address of the API and the upload page")
+	fs.StringVar(&cfg.EdgeAddr, "edge", cfg.EdgeAddr, "loopback address of the AWS-compatible edge (S3 and EventBridge)")
+	fs.BoolVar(&cfg.Paused, "paused", false, "queue events but run no function (they are processed by the next start)")
+	verbose := fs.Bool("v", false, "log every request and invocation (debug level)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: imagepipe dev [--data DIR] [--api ADDR] [--edge ADDR]
+
+Runs the whole pipeline in this process, with no AWS account: an S3 and
+EventBridge edge (SigV4 verified), a durable queue, the presign, process and
+notify functions, and the upload page. State lives in the data directory;
+kill it at any moment and start it again without losing an upload or an event.
+Credentials and the API key are generated on first start and printed; set
+`+local.EnvAPIKey+`, `+local.EnvAccessKeyID+` and `+local.EnvSecretAccessKey+` to choose them.
+
+Example:
+  imagepipe dev --data ./.imagepipe
+  curl -s -X POST http://127.0.0.1:8080/v1/uploads -H "x-api-key: $KEY" \
+       -d '{"filename":"cat.jpg","content_type":"image/jpeg","size":12345}'
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "imagepipe dev: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	st, err := local.Start(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "imagepipe dev: %v\n", err)
+		return 1
+	}
+	creds := st.Credentials()
+	fmt.Fprintf(stdout, `imagepipe is running (data in %s)
+
+  page     %s/
+  API      %s/v1   (x-api-key: %s)
+  edge     %s      (S3 and EventBridge)
+
+Point the aws CLI or an SDK at the edge:
+  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s
+  export IMAGEPIPE_API_URL=%s IMAGEPIPE_API_KEY=%s
+
+Press Ctrl-C to stop; work under way is finished first.
+`, st.DataDir(), st.APIURL(), st.APIURL(), creds.APIKey, st.EdgeURL(),
+		st.EdgeURL(), creds.AccessKeyID, creds.SecretAccessKey, local.Region, st.APIURL(), creds.APIKey)
+
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "imagepipe dev: stopping, finishing work under way...")
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := st.Close(shutdown); err != nil {
+		fmt.Fprintf(stderr, "imagepipe dev: stop: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stderr, "imagepipe dev: stopped")
+	_ = os.Stdout.Sync()
+	return 0
+}

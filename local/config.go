@@ -1,0 +1,176 @@
+package local
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvData            = "IMAGEPIPE_DATA"
+	EnvAPIKey          = "IMAGEPIPE_API_KEY"
+	EnvAccessKeyID     = "IMAGEPIPE_ACCESS_KEY_ID"
+	EnvSecretAccessKey = "IMAGEPIPE_SECRET_ACCESS_KEY"
+)
+
+// Names of the local resources (DESIGN.md §6).
+const (
+	UploadsBucket   = "imagepipe-uploads"
+	ProcessedBucket = "imagepipe-processed"
+	CustomBus       = "imagepipe"
+	ProcessQueue    = "imagepipe-process"
+	ProcessDLQ      = "imagepipe-process-dlq"
+	NotifyQueue     = "imagepipe-notify-async"
+	NotifyDLQ       = "imagepipe-notify-dlq"
+	UploadsArchive  = "imagepipe-uploads"
+	EventsArchive   = "imagepipe-events"
+	Region          = "us-east-1"
+	Account         = "000000000000"
+)
+
+// Defaults of Config.
+const (
+	DefaultDataDir  = ".imagepipe"
+	DefaultAPIAddr  = "127.0.0.1:8080"
+	DefaultEdgeAddr = "127.0.0.1:4566"
+)
+
+// Config configures the stack. Empty credentials are read from the data
+// directory, or generated and stored there on first start.
+type Config struct {
+	DataDir         string
+	APIAddr         string
+	EdgeAddr        string
+	APIKey          string
+	AccessKeyID     string
+	SecretAccessKey string
+	// FunctionTimeout is the process function's timeout (default 60 s);
+	// the process queue's visibility timeout is twice that.
+	FunctionTimeout time.Duration
+	// MaxReceiveCount is the process queue's redrive count (default 3).
+	MaxReceiveCount int
+	// Paused starts the stack without running the functions: uploads and
+	// events queue up durably and are processed by a later, unpaused start.
+	Paused bool
+	// Logger receives the stack's and the functions' logs; nil discards.
+	Logger *slog.Logger
+}
+
+// ConfigFromEnv returns the defaults overridden by the environment.
+func ConfigFromEnv() Config {
+	c := Config{
+		DataDir:         DefaultDataDir,
+		APIAddr:         DefaultAPIAddr,
+		EdgeAddr:        DefaultEdgeAddr,
+		APIKey:          os.Getenv(EnvAPIKey),
+		AccessKeyID:     os.Getenv(EnvAccessKeyID),
+		SecretAccessKey: os.Getenv(EnvSecretAccessKey),
+	}
+	if v := os.Getenv(EnvData); v != "" {
+		c.DataDir = v
+	}
+	return c
+}
+
+func (c *Config) defaults() {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.APIAddr == "" {
+		c.APIAddr = DefaultAPIAddr
+	}
+	if c.EdgeAddr == "" {
+		c.EdgeAddr = DefaultEdgeAddr
+	}
+	if c.FunctionTimeout <= 0 {
+		c.FunctionTimeout = 60 * time.Second
+	}
+	if c.MaxReceiveCount <= 0 {
+		c.MaxReceiveCount = 3
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Credentials are the generated secrets of a data directory.
+type Credentials struct {
+	APIKey          string `json:"api_key"`
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+}
+
+// CredentialsFile is the file under the data directory that keeps them.
+const CredentialsFile = "credentials.json"
+
+// ReadCredentials reads the credentials of a data directory that has been
+// started once.
+func ReadCredentials(dataDir string) (Credentials, error) {
+	var c Credentials
+	raw, err := os.ReadFile(filepath.Join(dataDir, CredentialsFile))
+	if err != nil {
+		return c, fmt.Errorf("read credentials: %w", err)
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return c, fmt.Errorf("decode %s: %w", filepath.Join(dataDir, CredentialsFile), err)
+	}
+	return c, nil
+}
+
+// loadCredentials takes the configured values, then the stored ones, and
+// generates what is still missing; the result is stored (mode 0600).
+func loadCredentials(cfg Config) (Credentials, error) {
+	stored, err := ReadCredentials(cfg.DataDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return stored, err
+	}
+	c := Credentials{
+		APIKey:          first(cfg.APIKey, stored.APIKey, "ipk_"+randomHex(20)),
+		AccessKeyID:     first(cfg.AccessKeyID, stored.AccessKeyID, "AKIL"+upperHex(16)),
+		SecretAccessKey: first(cfg.SecretAccessKey, stored.SecretAccessKey, randomHex(20)),
+	}
+	if c != stored {
+		raw, _ := json.MarshalIndent(c, "", "  ")
+		path := filepath.Join(cfg.DataDir, CredentialsFile)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+			return c, fmt.Errorf("store credentials: %w", err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return c, fmt.Errorf("store credentials: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func upperHex(n int) string {
+	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = digits[int(b[i])%len(digits)]
+	}
+	return string(b)
+}

@@ -1,0 +1,310 @@
+// Package queue is the local stack's SQS: durable queues in one SQLite file
+// (modernc.org/sqlite, no cgo) with a visibility timeout, receive counts and
+// a redrive to a dead-letter queue after maxReceiveCount receives, as in
+// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html
+// and .../sqs-dead-letter-queues.html.
+//
+// A message is deleted only by Delete with its current receipt handle; a
+// crash at any moment leaves it in the file, to be received again once its
+// visibility timeout has passed.
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+const schema = `
+create table if not exists messages (
+	id          text primary key,
+	queue       text not null,
+	body        blob not null,
+	sent_at     integer not null,  -- unix ms
+	visible_at  integer not null,  -- unix ms
+	received    integer not null default 0,
+	first_recv  integer not null default 0,
+	seq         integer not null
+);
+create index if not exists messages_queue_visible on messages (queue, visible_at, seq);
+`
+
+// Store is a SQLite file holding any number of queues.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+}
+
+// Open opens (creating if needed) the store at path.
+func Open(path string) (*Store, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open queue store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1) // one writer; SQLite serialises anyway
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create queue schema in %s: %w", path, err)
+	}
+	return &Store{db: db, now: time.Now, waiters: map[string]chan struct{}{}}, nil
+}
+
+// DB is the store's database, for other local state that wants to commit
+// in the same file.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Options configure a queue.
+type Options struct {
+	// VisibilityTimeout hides a received message from other receivers.
+	VisibilityTimeout time.Duration
+	// MaxReceiveCount moves a message to DeadLetter when it has been
+	// received that many times without being deleted. 0 means never.
+	MaxReceiveCount int
+	// DeadLetter is the name of the dead-letter queue.
+	DeadLetter string
+}
+
+// Queue is one named queue of a Store.
+type Queue struct {
+	s    *Store
+	name string
+	opts Options
+}
+
+// Queue returns the queue called name.
+func (s *Store) Queue(name string, opts Options) *Queue {
+	if opts.VisibilityTimeout <= 0 {
+		opts.VisibilityTimeout = 30 * time.Second
+	}
+	return &Queue{s: s, name: name, opts: opts}
+}
+
+// Name is the queue's name.
+func (q *Queue) Name() string { return q.name }
+
+// Options are the queue's options.
+func (q *Queue) Options() Options { return q.opts }
+
+// Message is a received message.
+type Message struct {
+	ID            string
+	Body          []byte
+	ReceiptHandle string
+	ReceiveCount  int
+	SentAt        time.Time
+	FirstReceived time.Time
+}
+
+// Send appends a message and returns its id. The message is on disk when
+// Send returns.
+func (q *Queue) Send(ctx context.Context, body []byte) (string, error) {
+	id := newID()
+	now := q.s.now().UnixMilli()
+	_, err := q.s.db.ExecContext(ctx,
+		`insert into messages (id, queue, body, sent_at, visible_at, seq) values (?, ?, ?, ?, ?, coalesce((select max(seq) from messages), 0) + 1)`,
+		id, q.name, body, now, now)
+	if err != nil {
+		return "", fmt.Errorf("send to %s: %w", q.name, err)
+	}
+	q.s.wake(q.name)
+	return id, nil
+}
+
+// SendTx is Send inside the caller's transaction; the receivers are woken
+// by the caller through Wake after the commit.
+func (q *Queue) SendTx(ctx context.Context, tx *sql.Tx, body []byte) (string, error) {
+	id := newID()
+	now := q.s.now().UnixMilli()
+	_, err := tx.ExecContext(ctx,
+		`insert into messages (id, queue, body, sent_at, visible_at, seq) values (?, ?, ?, ?, ?, coalesce((select max(seq) from messages), 0) + 1)`,
+		id, q.name, body, now, now)
+	if err != nil {
+		return "", fmt.Errorf("send to %s: %w", q.name, err)
+	}
+	return id, nil
+}
+
+// Wake tells waiting receivers that the queue may have messages.
+func (q *Queue) Wake() { q.s.wake(q.name) }
+
+// Receive takes up to max visible messages, oldest first, and hides them
+// for the visibility timeout. Messages past MaxReceiveCount move to the
+// dead-letter queue first, as SQS's redrive does.
+func (q *Queue) Receive(ctx context.Context, max int) ([]Message, error) {
+	tx, err := q.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+	}
+	defer tx.Rollback()
+	now := q.s.now().UnixMilli()
+	if q.opts.MaxReceiveCount > 0 && q.opts.DeadLetter != "" {
+		if _, err := tx.ExecContext(ctx,
+			`update messages set queue = ?, received = 0, first_recv = 0, visible_at = ? where queue = ? and visible_at <= ? and received >= ?`,
+			q.opts.DeadLetter, now, q.name, now, q.opts.MaxReceiveCount); err != nil {
+			return nil, fmt.Errorf("redrive %s: %w", q.name, err)
+		}
+	}
+	rows, err := tx.QueryContext(ctx,
+		`select id, body, received, sent_at, first_recv from messages where queue = ? and visible_at <= ? order by seq limit ?`,
+		q.name, now, max)
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+	}
+	var msgs []Message
+	for rows.Next() {
+		var m Message
+		var sent, first int64
+		if err := rows.Scan(&m.ID, &m.Body, &m.ReceiveCount, &sent, &first); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+		}
+		m.ReceiveCount++
+		if first == 0 {
+			first = now
+		}
+		m.SentAt, m.FirstReceived = time.UnixMilli(sent), time.UnixMilli(first)
+		m.ReceiptHandle = m.ID + "." + strconv.Itoa(m.ReceiveCount)
+		msgs = append(msgs, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+	}
+	visible := now + q.opts.VisibilityTimeout.Milliseconds()
+	for _, m := range msgs {
+		if _, err := tx.ExecContext(ctx,
+			`update messages set received = ?, visible_at = ?, first_recv = ? where id = ?`,
+			m.ReceiveCount, visible, m.FirstReceived.UnixMilli(), m.ID); err != nil {
+			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+	}
+	return msgs, nil
+}
+
+// ErrStaleReceipt is returned for a receipt handle of an earlier receive.
+var ErrStaleReceipt = errors.New("receipt handle is no longer valid")
+
+// Delete removes a received message. A handle of an earlier receive of a
+// message that has been received again is refused.
+func (q *Queue) Delete(ctx context.Context, receipt string) error {
+	id, count, err := parseReceipt(receipt)
+	if err != nil {
+		return err
+	}
+	res, err := q.s.db.ExecContext(ctx, `delete from messages where id = ? and queue = ? and received = ?`, id, q.name, count)
+	if err != nil {
+		return fmt.Errorf("delete from %s: %w", q.name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrStaleReceipt
+	}
+	return nil
+}
+
+// ChangeVisibility makes a received message visible again after d (0:
+// now), like ChangeMessageVisibility.
+func (q *Queue) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
+	id, count, err := parseReceipt(receipt)
+	if err != nil {
+		return err
+	}
+	res, err := q.s.db.ExecContext(ctx, `update messages set visible_at = ? where id = ? and queue = ? and received = ?`,
+		q.s.now().Add(d).UnixMilli(), id, q.name, count)
+	if err != nil {
+		return fmt.Errorf("change visibility in %s: %w", q.name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrStaleReceipt
+	}
+	if d <= 0 {
+		q.s.wake(q.name)
+	}
+	return nil
+}
+
+// Stats counts a queue's messages.
+type Stats struct {
+	Visible  int // ApproximateNumberOfMessages
+	InFlight int // ApproximateNumberOfMessagesNotVisible
+}
+
+// Stats counts the queue's messages now.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	now := q.s.now().UnixMilli()
+	err := q.s.db.QueryRowContext(ctx,
+		`select coalesce(sum(visible_at <= ?), 0), coalesce(sum(visible_at > ?), 0) from messages where queue = ?`,
+		now, now, q.name).Scan(&st.Visible, &st.InFlight)
+	if err != nil {
+		return st, fmt.Errorf("count %s: %w", q.name, err)
+	}
+	return st, nil
+}
+
+// NextVisible is when the queue's next hidden message becomes visible, or
+// the zero time when none is hidden.
+func (q *Queue) NextVisible(ctx context.Context) (time.Time, error) {
+	var ms sql.NullInt64
+	err := q.s.db.QueryRowContext(ctx, `select min(visible_at) from messages where queue = ?`, q.name).Scan(&ms)
+	if err != nil || !ms.Valid {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms.Int64), nil
+}
+
+// Wait returns a channel that is closed when a message is sent to the
+// queue (or made visible again through ChangeVisibility).
+func (q *Queue) Wait() <-chan struct{} {
+	q.s.mu.Lock()
+	defer q.s.mu.Unlock()
+	ch, ok := q.s.waiters[q.name]
+	if !ok {
+		ch = make(chan struct{})
+		q.s.waiters[q.name] = ch
+	}
+	return ch
+}
+
+func (s *Store) wake(name string) {
+	s.mu.Lock()
+	ch, ok := s.waiters[name]
+	delete(s.waiters, name)
+	s.mu.Unlock()
+	if ok {
+		close(ch)
+	}
+}
+
+func parseReceipt(r string) (string, int, error) {
+	id, n, ok := strings.Cut(r, ".")
+	count, err := strconv.Atoi(n)
+	if !ok || err != nil || id == "" {
+		return "", 0, fmt.Errorf("malformed receipt handle %q", r)
+	}
+	return id, count, nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

@@ -1,0 +1,372 @@
+package local
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/functions/notify"
+	"github.com/imagepipe/imagepipe/functions/presign"
+	"github.com/imagepipe/imagepipe/functions/process"
+	"github.com/imagepipe/imagepipe/local/bus"
+	"github.com/imagepipe/imagepipe/local/events"
+	"github.com/imagepipe/imagepipe/local/queue"
+	"github.com/imagepipe/imagepipe/local/runner"
+	"github.com/imagepipe/imagepipe/local/s3server"
+	"github.com/imagepipe/imagepipe/local/sigv4"
+	"github.com/imagepipe/imagepipe/web"
+)
+
+// Stack is a running local pipeline.
+type Stack struct {
+	cfg    Config
+	creds  Credentials
+	log    *slog.Logger
+	apiURL string
+	edge   string
+
+	store   *queue.Store
+	router  *bus.Router
+	s3      *s3server.Server
+	awsCfg  aws.Config
+	api     *http.Server
+	edgeSrv *http.Server
+
+	queues map[string]*queue.Queue
+
+	cancelRunners context.CancelFunc
+	runners       sync.WaitGroup
+	ready         atomic.Bool
+	closeOnce     sync.Once
+	closeErr      error
+}
+
+// Start starts the stack and returns once it is ready (GET /healthz
+// answers 200). Addresses ending in ":0" get free ports.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	cfg.defaults()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	creds, err := loadCredentials(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st := &Stack{cfg: cfg, creds: creds, log: cfg.Logger, queues: map[string]*queue.Queue{}}
+	defer func() {
+		if err != nil {
+			st.Close(context.Background())
+		}
+	}()
+
+	edgeLn, err := listen(cfg.EdgeAddr)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	apiLn, err := listen(cfg.APIAddr)
+	if err != nil {
+		edgeLn.Close()
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	st.edge = "http://" + edgeLn.Addr().String()
+	st.apiURL = "http://" + apiLn.Addr().String()
+
+	if st.store, err = queue.Open(filepath.Join(cfg.DataDir, "state.db")); err != nil {
+		edgeLn.Close()
+		apiLn.Close()
+		return nil, err
+	}
+	verifier := &sigv4.Verifier{Credentials: sigv4.StaticCredentials(creds.AccessKeyID, creds.SecretAccessKey)}
+	st.s3, err = s3server.New(s3server.Config{
+		Dir:            filepath.Join(cfg.DataDir, "s3"),
+		Region:         Region,
+		Verifier:       verifier,
+		AllowedOrigins: origins(st.apiURL),
+		Logger:         st.log.With("component", "s3"),
+	})
+	if err != nil {
+		edgeLn.Close()
+		apiLn.Close()
+		return nil, err
+	}
+	for _, b := range []string{UploadsBucket, ProcessedBucket} {
+		if err := st.s3.CreateBucket(ctx, b); err != nil {
+			edgeLn.Close()
+			apiLn.Close()
+			return nil, fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	if err := st.buildBus(); err != nil {
+		edgeLn.Close()
+		apiLn.Close()
+		return nil, err
+	}
+	st.s3.OnObjectCreated(st.objectCreated)
+
+	eb := &events.Handler{Router: st.router, Verifier: verifier, Logger: st.log.With("component", "events")}
+	st.edgeSrv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if events.IsEventBridge(r) {
+			eb.ServeHTTP(w, r)
+			return
+		}
+		st.s3.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 30 * time.Second}
+	go st.edgeSrv.Serve(edgeLn)
+
+	st.awsCfg = aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
+		BaseEndpoint: aws.String(st.edge),
+	}
+	s3Client := st.S3Client()
+	apiHandler, err := st.startFunctions(s3Client)
+	if err != nil {
+		apiLn.Close()
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !st.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"starting"}` + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.Handle("/v1/", apiKeyCheck(creds.APIKey, apiHandler))
+	mux.Handle("/", web.HandlerWithConfig(web.Config{}))
+	st.api = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	go st.api.Serve(apiLn)
+	st.ready.Store(true)
+	st.log.Info("imagepipe is ready", "api", st.apiURL, "edge", st.edge, "data", cfg.DataDir)
+	return st, nil
+}
+
+// buildBus makes the buses, the rules from eventbus/patterns and the
+// archives.
+func (st *Stack) buildBus() error {
+	var err error
+	if st.router, err = bus.New(st.store, Region, Account, st.log.With("component", "bus")); err != nil {
+		return err
+	}
+	st.router.AddBus(CustomBus)
+	visibility := 2 * st.cfg.FunctionTimeout
+	st.queues[ProcessQueue] = st.store.Queue(ProcessQueue, queue.Options{VisibilityTimeout: visibility, MaxReceiveCount: st.cfg.MaxReceiveCount, DeadLetter: ProcessDLQ})
+	st.queues[ProcessDLQ] = st.store.Queue(ProcessDLQ, queue.Options{})
+	st.queues[NotifyQueue] = st.store.Queue(NotifyQueue, queue.Options{VisibilityTimeout: visibility, MaxReceiveCount: 3, DeadLetter: NotifyDLQ})
+	st.queues[NotifyDLQ] = st.store.Queue(NotifyDLQ, queue.Options{})
+
+	vars := map[string]string{"uploads_bucket": UploadsBucket}
+	uploads, err := eventbus.RulePattern(eventbus.RuleUploadsToQueue, vars)
+	if err != nil {
+		return err
+	}
+	completions, err := eventbus.RulePattern(eventbus.RuleCompletionsToNotify, vars)
+	if err != nil {
+		return err
+	}
+	rules := []*bus.Rule{
+		{Name: eventbus.RuleUploadsToQueue, Bus: "default", Pattern: uploads, Target: st.queues[ProcessQueue], TargetARN: st.queueARN(ProcessQueue),
+			Description: "S3 Object Created in the uploads bucket to the process queue"},
+		{Name: eventbus.RuleCompletionsToNotify, Bus: CustomBus, Pattern: completions, Target: st.queues[NotifyQueue], TargetARN: "arn:aws:lambda:" + Region + ":" + Account + ":function:imagepipe-notify",
+			Description: "Completion events to the notify function"},
+	}
+	for _, r := range rules {
+		if err := st.router.AddRule(r); err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	for _, a := range []*bus.Archive{
+		{Name: UploadsArchive, Bus: "default", Pattern: uploads, CreatedAt: now},
+		{Name: EventsArchive, Bus: CustomBus, CreatedAt: now},
+	} {
+		if err := st.router.AddArchive(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// objectCreated is S3's EventBridge notification of the uploads bucket.
+func (st *Stack) objectCreated(ctx context.Context, o s3server.ObjectCreated) error {
+	if o.Bucket != UploadsBucket {
+		return nil
+	}
+	detail, err := json.Marshal(eventbus.ObjectCreated{
+		Version:         "0",
+		Bucket:          eventbus.S3Bucket{Name: o.Bucket},
+		Object:          eventbus.S3Object{Key: o.Key, Size: o.Size, ETag: o.ETag, Sequencer: o.Sequencer},
+		RequestID:       o.RequestID,
+		Requester:       Account,
+		SourceIPAddress: o.SourceIP,
+		Reason:          o.Reason,
+	})
+	if err != nil {
+		return err
+	}
+	ev := st.router.NewEvent(eventbus.Entry{
+		Source: eventbus.SourceS3, DetailType: eventbus.DetailTypeObjectCreated, Detail: detail,
+		Resources: []string{"arn:aws:s3:::" + o.Bucket},
+	})
+	_, err = st.router.Put(ctx, "default", ev)
+	return err
+}
+
+// startFunctions builds the three functions over SDK clients pointed at the
+// edge and starts the runners. It returns the API handler.
+func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
+	api, err := presign.New(presign.DefaultConfig(UploadsBucket, ProcessedBucket), s3Client, st.log.With("function", "presign"))
+	if err != nil {
+		return nil, err
+	}
+	pcfg := process.DefaultConfig(ProcessedBucket)
+	pcfg.EventBusName = CustomBus
+	pcfg.MaxReceiveCount = st.cfg.MaxReceiveCount
+	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(st.awsCfg), CustomBus)
+	worker, err := process.New(pcfg, s3Client, pub, st.log.With("function", "process"))
+	if err != nil {
+		return nil, err
+	}
+	notifier, err := notify.New(notify.Config{ProcessedBucket: ProcessedBucket}, s3Client, st.log.With("function", "notify"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st.cancelRunners = cancel
+	mappings := []*runner.Mapping{
+		{Name: "imagepipe-process", Queue: st.queues[ProcessQueue], QueueARN: st.queueARN(ProcessQueue), Region: Region,
+			Function: lambda.NewHandler(worker.Handle), Mode: runner.SQS, BatchSize: 10, Concurrency: 2, Timeout: st.cfg.FunctionTimeout,
+			Logger: st.log.With("component", "runner", "function", "process")},
+		{Name: "imagepipe-notify", Queue: st.queues[NotifyQueue], Region: Region,
+			Function: lambda.NewHandler(notifier.Handle), Mode: runner.Async, Concurrency: 2, Timeout: 10 * time.Second,
+			Logger: st.log.With("component", "runner", "function", "notify")},
+	}
+	if st.cfg.Paused {
+		st.log.Info("paused: events are queued, no function runs")
+		mappings = nil
+	}
+	for _, m := range mappings {
+		st.runners.Add(1)
+		go func() {
+			defer st.runners.Done()
+			_ = m.Run(ctx)
+		}()
+	}
+	return api, nil
+}
+
+// apiKeyCheck answers 403 {"message":"Forbidden"} without the right
+// x-api-key, as API Gateway does for a method that requires a key.
+func apiKeyCheck(key string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := r.Header.Get("x-api-key")
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("x-amzn-ErrorType", "ForbiddenException")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"message":"Forbidden"}` + "\n"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Close stops taking requests, lets the invocations under way finish, and
+// closes the state. It is safe to call more than once.
+func (st *Stack) Close(ctx context.Context) error {
+	st.closeOnce.Do(func() {
+		st.ready.Store(false)
+		var errs []error
+		if st.api != nil {
+			errs = append(errs, st.api.Shutdown(ctx))
+		}
+		if st.cancelRunners != nil {
+			st.cancelRunners()
+		}
+		done := make(chan struct{})
+		go func() { st.runners.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("drain: %w", ctx.Err()))
+		}
+		if st.edgeSrv != nil {
+			errs = append(errs, st.edgeSrv.Shutdown(ctx))
+		}
+		if st.store != nil {
+			errs = append(errs, st.store.Close())
+		}
+		st.closeErr = errors.Join(errs...)
+	})
+	return st.closeErr
+}
+
+// APIURL is the base URL of the API and the page.
+func (st *Stack) APIURL() string { return st.apiURL }
+
+// EdgeURL is the base URL of the AWS-compatible edge.
+func (st *Stack) EdgeURL() string { return st.edge }
+
+// APIKey is the key the API wants in x-api-key.
+func (st *Stack) APIKey() string { return st.creds.APIKey }
+
+// Credentials are the edge's credentials and the API key.
+func (st *Stack) Credentials() Credentials { return st.creds }
+
+// DataDir is the stack's data directory.
+func (st *Stack) DataDir() string { return st.cfg.DataDir }
+
+// AWSConfig is an SDK configuration pointed at the edge.
+func (st *Stack) AWSConfig() aws.Config { return st.awsCfg.Copy() }
+
+// S3Client is an S3 client pointed at the edge (path style).
+func (st *Stack) S3Client() *s3.Client {
+	return s3.NewFromConfig(st.awsCfg, func(o *s3.Options) { o.UsePathStyle = true })
+}
+
+// Router is the local EventBridge.
+func (st *Stack) Router() *bus.Router { return st.router }
+
+// Queue returns one of the stack's queues by name (ProcessQueue, ...).
+func (st *Stack) Queue(name string) *queue.Queue { return st.queues[name] }
+
+func (st *Stack) queueARN(name string) string {
+	return "arn:aws:sqs:" + Region + ":" + Account + ":" + name
+}
+
+func listen(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("address %q is not a loopback address: the local stack only listens on this machine", addr)
+	}
+	return net.Listen("tcp", addr)
+}
+
+// origins are the page's origins, by IP and by name.
+func origins(apiURL string) []string {
+	return []string{apiURL, strings.Replace(apiURL, "127.0.0.1", "localhost", 1)}
+}
