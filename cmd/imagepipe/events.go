@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/imagepipe/imagepipe/eventbus"
+)
+
+func init() {
+	register(&command{
+		name:    "events",
+		summary: "work with EventBridge event patterns (test-pattern)",
+		run:     runEvents,
+	})
+}
+
+const eventsUsage = `Usage: imagepipe events SUBCOMMAND [flags]
+
+Subcommands:
+  test-pattern  test an EventBridge event pattern against an event
+
+Run 'imagepipe events test-pattern --help' for its flags and an example.
+`
+
+const testPatternUsage = `Usage: imagepipe events test-pattern --pattern JSON|@FILE --event JSON|@FILE
+
+Tests an EventBridge event pattern against an event with the same matcher the
+local bus uses, like 'aws events test-event-pattern'. Prints "match" or
+"no match". An argument starting with @ names a file to read.
+
+Flags:
+  --pattern JSON|@FILE  the event pattern
+  --event JSON|@FILE    the event (any JSON object; the envelope fields
+                        EventBridge requires are not checked)
+
+Exit status: 0 match, 1 no match, 2 invalid pattern, invalid event or bad usage.
+
+Example:
+  imagepipe events test-pattern \
+    --pattern '{"source":["aws.s3"],"detail":{"object":{"key":[{"prefix":"uploads/"}]}}}' \
+    --event '{"source":"aws.s3","detail":{"object":{"key":"uploads/cat.jpg"}}}'
+  match
+`
+
+// runEvents runs "imagepipe events SUBCOMMAND".
+func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, eventsUsage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, eventsUsage)
+		return 0
+	case "test-pattern":
+		return runTestPattern(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "imagepipe events: unknown subcommand %q\n", args[0])
+	fmt.Fprint(stderr, eventsUsage)
+	return 2
+}
+
+func runTestPattern(args []string, stdout, stderr io.Writer) int {
+	const name = "imagepipe events test-pattern"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	patternArg := fs.String("pattern", "", "")
+	eventArg := fs.String("event", "", "")
+	usageErr := func(msg string) int {
+		fmt.Fprintf(stderr, "%s: %s\n", name, msg)
+		fmt.Fprint(stderr, testPatternUsage)
+		return 2
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, testPatternUsage)
+			return 0
+		}
+		return usageErr(err.Error())
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	case *patternArg == "":
+		return usageErr("--pattern is required")
+	case *eventArg == "":
+		return usageErr("--event is required")
+	}
+	patternText, err := readArg("--pattern", *patternArg)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	eventText, err := readArg("--event", *eventArg)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	p, err := eventbus.ParsePattern(patternText)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	ok, err := p.Match([]byte(eventText))
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: --event: %v\n", name, err)
+		return 2
+	}
+	if !ok {
+		fmt.Fprintln(stdout, "no match")
+		return 1
+	}
+	fmt.Fprintln(stdout, "match")
+	return 0
+}
+
+// readArg returns v, or the contents of the file it names as @FILE.
+func readArg(flagName, v string) (string, error) {
+	file, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return v, nil
+	}
+	if file == "" {
+		return "", fmt.Errorf("%s: @ must be followed by a file name", flagName)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flagName, err)
+	}
+	return string(b), nil
+}
