@@ -419,6 +419,8 @@ class Card {
     if (Number.isFinite(this.tDone - this.tUploaded)) times.push(`processing ${formatDuration(this.tDone - this.tUploaded)}`);
     if (Number.isFinite(this.tDone - this.t0)) times.push(`total ${formatDuration(this.tDone - this.t0)}`);
     if (times.length) rows.push(["Time", times]);
+    if (st.duration_ms > 0) rows.push(["Worker", [`${formatDuration(st.duration_ms)} to make the outputs`]]);
+    if (Array.isArray(st.warnings) && st.warnings.length) rows.push(["Notes", st.warnings]);
 
     const dl = this.parts.facts;
     dl.replaceChildren();

@@ -105,6 +105,8 @@ function apiText(err, file) {
       return { text: `This is not a kind of image the pipeline accepts. Use ${typeList}.`, code: err.code };
     case "invalid_size":
       return { text: "The file size was refused: the file is empty or its size could not be read.", code: err.code };
+    case "invalid_image_id":
+      return { text: "The server did not recognise this image's id.", code: err.code };
     case "not_found":
       return { text: "The server has no record of this image any more.", code: err.code };
     case "bad_request":
