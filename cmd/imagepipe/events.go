@@ -61,7 +61,11 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case "test-pattern":
 		return runTestPattern(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "imagepipe events: unknown subcommand %q\n", args[0])
+	if strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "imagepipe events: unknown flag %s\n", args[0])
+	} else {
+		fmt.Fprintf(stderr, "imagepipe events: unknown subcommand %q\n", args[0])
+	}
 	fmt.Fprint(stderr, eventsUsage)
 	return 2
 }

@@ -54,6 +54,7 @@ func TestRunEventsTestPattern(t *testing.T) {
 		{name: "flag without value", args: []string{"test-pattern", "--pattern"}, wantCode: 2, wantStderr: "flag needs an argument: -pattern\nUsage:"},
 		{name: "extra argument", args: []string{"test-pattern", "--pattern", testUploadPattern, "--event", testUploadEvent, "extra"}, wantCode: 2, wantStderr: `unexpected argument "extra"`},
 		{name: "no subcommand", args: nil, wantCode: 2, wantStderr: "Usage: imagepipe events SUBCOMMAND"},
+		{name: "unknown events flag", args: []string{"--verbose"}, wantCode: 2, wantStderr: "imagepipe events: unknown flag --verbose\nUsage: imagepipe events SUBCOMMAND"},
 		{name: "unknown subcommand", args: []string{"put-events"}, wantCode: 2, wantStderr: "imagepipe events: unknown subcommand \"put-events\"\nUsage: imagepipe events SUBCOMMAND"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
