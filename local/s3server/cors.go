@@ -29,12 +29,14 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request, reqID string)
 		return
 	}
 	rw.origin = origin
-	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, HEAD")
-	if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-		h.Set("Access-Control-Allow-Headers", rh)
+	rw.preflight = http.Header{
+		"Access-Control-Allow-Methods": {"GET, PUT, POST, DELETE, HEAD"},
+		"Access-Control-Max-Age":       {"3000"},
 	}
-	h.Set("Access-Control-Max-Age", "3000")
+	if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+		rw.preflight.Set("Access-Control-Allow-Headers", rh)
+	}
+	h := w.Header()
 	h.Add("Vary", "Access-Control-Request-Headers")
 	h.Add("Vary", "Access-Control-Request-Method")
 	h.Set("Content-Length", "0")

@@ -3,10 +3,10 @@ package s3server
 import (
 	"context"
 	"io"
-	"os"
-	"strings"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,6 +73,13 @@ type testEnv struct {
 
 func newEnv(t *testing.T, dir string) *testEnv {
 	t.Helper()
+	return startEnv(t, dir, false)
+}
+
+// startEnv starts a Server on dir (a new temporary one if empty) behind an
+// httptest server on 127.0.0.1, with plain HTTP or TLS.
+func startEnv(t *testing.T, dir string, useTLS bool) *testEnv {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -92,7 +99,12 @@ func newEnv(t *testing.T, dir string) *testEnv {
 	}
 	h := &hookLog{}
 	srv.OnObjectCreated(h.hook)
-	ts := httptest.NewServer(srv)
+	var ts *httptest.Server
+	if useTLS {
+		ts = httptest.NewTLSServer(srv)
+	} else {
+		ts = httptest.NewServer(srv)
+	}
 	t.Cleanup(ts.Close)
 	return &testEnv{srv: srv, http: ts, clock: c, hooks: h, dir: dir}
 }

@@ -404,6 +404,7 @@ type responseWriter struct {
 	http.ResponseWriter
 	requestID   string
 	origin      string
+	preflight   http.Header // the preflight answer's Access-Control-* headers
 	wroteHeader bool
 }
 
@@ -424,6 +425,9 @@ func (w *responseWriter) WriteHeader(status int) {
 			h.Set("Access-Control-Allow-Credentials", "true")
 			h.Set("Access-Control-Expose-Headers", exposedHeaders)
 			h.Add("Vary", "Origin")
+			for k, v := range w.preflight {
+				h[k] = v
+			}
 		}
 	}
 	w.ResponseWriter.WriteHeader(status)
