@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +58,7 @@ func (e *testEnv) runCLI(t *testing.T, secret string, args ...string) (string, e
 		"AWS_MAX_ATTEMPTS=1",
 		"AWS_PAGER=",
 	)
+	env = append(env, e.cliEnv...)
 	cmd := exec.Command(bin, append([]string{"--endpoint-url", e.http.URL}, args...)...)
 	cmd.Env = env
 	var out bytes.Buffer
@@ -64,7 +66,7 @@ func (e *testEnv) runCLI(t *testing.T, secret string, args ...string) (string, e
 	cmd.Stderr = &out
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("aws %v: %v", args, time.Since(start))
+	t.Logf("aws %v: %v", args, time.Since(start).Round(time.Millisecond))
 	return out.String(), err
 }
 
@@ -149,5 +151,48 @@ func TestAWSCLI(t *testing.T) {
 	}
 	if n := len(e.hooks.all()); n != 2 {
 		t.Fatalf("hook called %d times, want 2 (nothing for refused requests)", n)
+	}
+}
+
+// TestAWSCLIOverTLS runs the CLI over HTTPS, where botocore sends PutObject
+// and UploadPart bodies aws-chunked with a checksum trailer
+// (STREAMING-UNSIGNED-PAYLOAD-TRAILER) instead of signing the payload.
+func TestAWSCLIOverTLS(t *testing.T) {
+	awsCLI(t)
+	e := startEnv(t, "", true)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.http.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.cliEnv = []string{"AWS_CA_BUNDLE=" + ca}
+
+	data := make([]byte, 9<<20) // over the CLI's 8 MiB multipart threshold
+	rand.Read(data)
+	for _, f := range []struct {
+		key  string
+		data []byte
+	}{{"tls/small.txt", []byte("over https\n")}, {"tls/nine.bin", data}} {
+		path := filepath.Join(dir, filepath.Base(f.key))
+		if err := os.WriteFile(path, f.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := e.runCLI(t, testSecret, "s3", "cp", path, "s3://"+testBucket+"/"+f.key); err != nil {
+			t.Fatalf("aws s3 cp %s over https: %v\n%s", f.key, err, out)
+		}
+		if got := e.getObject(t, f.key); !bytes.Equal(got, f.data) {
+			t.Fatalf("%s stored as %d bytes differing from the %d sent", f.key, len(got), len(f.data))
+		}
+	}
+	evs := e.hooks.all()
+	if len(evs) != 2 || evs[0].Reason != ReasonPutObject || evs[1].Reason != ReasonCompleteMultipartUpload || evs[1].Size != int64(len(data)) {
+		t.Fatalf("hook calls = %+v, want a PutObject then a CompleteMultipartUpload", evs)
+	}
+	if out, err := e.runCLI(t, "not-the-secret", "s3", "cp", filepath.Join(dir, "small.txt"), "s3://"+testBucket+"/tls/refused.txt"); err == nil {
+		t.Fatalf("aws s3 cp over https with a wrong secret succeeded:\n%s", out)
+	}
+	if e.exists(t, "tls/refused.txt") {
+		t.Fatal("object stored by a request with a wrong secret")
 	}
 }

@@ -69,6 +69,8 @@ type testEnv struct {
 	clock *clock
 	hooks *hookLog
 	dir   string
+	// cliEnv is added to the aws CLI's environment.
+	cliEnv []string
 }
 
 func newEnv(t *testing.T, dir string) *testEnv {
