@@ -16,9 +16,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/imagepipe/imagepipe/local/sigv4"
 )
 
 func md5hex(b []byte) string {
@@ -514,5 +517,78 @@ func TestRestartKeepsObjects(t *testing.T) {
 	list, err := e2.client(testSecret).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(testBucket)})
 	if err != nil || len(list.Contents) != 1 || aws.ToString(list.Contents[0].ETag) != `"`+md5hex(body)+`"` {
 		t.Fatalf("list after restart: %v %+v", err, list)
+	}
+}
+
+// signed builds a request signed by the SDK's signer with the test key, the
+// way an SDK would send it.
+func (e *testEnv) signed(t *testing.T, method, key, body, payloadHash string, header http.Header) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, e.http.URL+"/"+testBucket+"/"+key, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("X-Amz-Content-Sha256", payloadHash)
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	creds := aws.Credentials{AccessKeyID: testAccessKey, SecretAccessKey: testSecret}
+	if err := signer.SignHTTP(context.Background(), creds, req, payloadHash, "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func TestRawBodies(t *testing.T) {
+	chunked := http.Header{
+		"Content-Encoding":             {"aws-chunked"},
+		"X-Amz-Decoded-Content-Length": {"11"},
+		"X-Amz-Trailer":                {"x-amz-checksum-crc32"},
+		"Content-Type":                 {"text/plain"},
+	}
+	tests := []struct {
+		name        string
+		key         string
+		body        string
+		payloadHash string
+		header      http.Header
+		status      int
+		code        string
+	}{
+		{"aws-chunked with a good crc32 trailer", "good", "5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n",
+			sigv4.StreamingUnsignedPayloadTrailer, chunked, 200, ""},
+		{"aws-chunked with a wrong crc32 trailer", "badcrc", "5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
+			sigv4.StreamingUnsignedPayloadTrailer, chunked, 400, "BadDigest"},
+		{"aws-chunked shorter than declared", "short", "5\r\nhello\r\n0\r\n\r\n",
+			sigv4.StreamingUnsignedPayloadTrailer, chunked, 400, "IncompleteBody"},
+		{"aws-chunked garbage", "garbage", "zz\r\nhello\r\n",
+			sigv4.StreamingUnsignedPayloadTrailer, chunked, 400, "InvalidRequest"},
+		{"payload not matching its signed hash", "badhash", "hello world",
+			"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde8", nil, 400, "XAmzContentSHA256Mismatch"},
+		{"payload matching its signed hash", "goodhash", "hello world",
+			"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9", nil, 200, ""},
+	}
+	e := newEnv(t, "")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(e.hooks.all())
+			resp, xe := send(t, e.signed(t, http.MethodPut, tt.key, tt.body, tt.payloadHash, tt.header))
+			if resp.StatusCode != tt.status || xe.Code != tt.code {
+				t.Fatalf("status %d %s (%s), want %d %s", resp.StatusCode, xe.Code, xe.Message, tt.status, tt.code)
+			}
+			if tt.status != 200 {
+				if e.exists(t, tt.key) {
+					t.Fatal("refused body stored")
+				}
+				if len(e.hooks.all()) != before {
+					t.Fatal("hook called for a refused body")
+				}
+				return
+			}
+			if got := e.getObject(t, tt.key); string(got) != "hello world" {
+				t.Fatalf("stored %q", got)
+			}
+		})
 	}
 }
