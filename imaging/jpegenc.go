@@ -233,13 +233,14 @@ func (e *jpegEncoder) encodeRow(w *bitWriter, r *raster, y0 int) {
 		for i := 0; i < 8; i++ {
 			fdct8(blk[:], i, 8)
 		}
+		// Quantize (rounding half up: the bias keeps the value positive so
+		// the conversion's truncation is a floor) and note the nonzero
+		// coefficients in zig-zag order.
+		var nz uint64
 		for i, z := range zigzag {
-			v := blk[z] * e.recip[z]
-			if v >= 0 {
-				q[i] = int32(v + 0.5)
-			} else {
-				q[i] = int32(v - 0.5)
-			}
+			v := int32(blk[z]*e.recip[z]+4096.5) - 4096
+			q[i] = v
+			nz |= uint64((uint32(v)|uint32(-v))>>31) << i
 		}
 		// DC.
 		diff := q[0] - pred
@@ -247,25 +248,22 @@ func (e *jpegEncoder) encodeRow(w *bitWriter, r *raster, y0 int) {
 		n, b := magnitude(diff)
 		c := dcLumaCode[n]
 		w.emit(c.code<<n|b, c.n+n)
-		// AC.
-		run := uint8(0)
-		for i := 1; i < 64; i++ {
-			v := q[i]
-			if v == 0 {
-				run++
-				continue
-			}
+		// AC: walk the nonzero coefficients.
+		last := 0
+		for m := nz &^ 1; m != 0; m &= m - 1 {
+			i := bits.TrailingZeros64(m)
+			run := i - last - 1
+			last = i
 			for run >= 16 {
 				c := acLumaCode[0xf0]
 				w.emit(c.code, c.n)
 				run -= 16
 			}
-			n, b := magnitude(v)
-			c := acLumaCode[run<<4|n]
+			n, b := magnitude(q[i])
+			c := acLumaCode[uint8(run)<<4|n]
 			w.emit(c.code<<n|b, c.n+n)
-			run = 0
 		}
-		if run > 0 {
+		if last != 63 {
 			c := acLumaCode[0]
 			w.emit(c.code, c.n)
 		}

@@ -112,6 +112,20 @@ func stepLimits(j *job) error {
 }
 
 func stepDecode(j *job) error {
+	if j.info.Format == "jpeg" {
+		// The common JPEGs: only the Y plane, which is the gray image.
+		r, err := decodeJPEGLuma(j.data)
+		if err == nil {
+			if r.W != j.info.Width || r.H != j.info.Height {
+				return newError(ErrCorrupt, fmt.Errorf("jpeg: decoded %dx%d, header said %dx%d", r.W, r.H, j.info.Width, j.info.Height))
+			}
+			j.gray = r
+			return nil
+		}
+		if err != errFallback {
+			return newError(ErrCorrupt, err)
+		}
+	}
 	img, err := decode(j.info.Format, j.data)
 	if err != nil {
 		return decodeError(j.info.Format, err)
@@ -151,6 +165,9 @@ func decode(format string, data []byte) (image.Image, error) {
 }
 
 func stepGray(j *job) error {
+	if j.gray != nil {
+		return nil // the decoder made it
+	}
 	j.gray = toGray(j.img)
 	j.img = nil // let the color planes go
 	return nil

@@ -1,0 +1,582 @@
+package imaging
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// A JPEG luma decoder for the common case: baseline or extended sequential
+// Huffman, 8-bit, one interleaved scan, gray or YCbCr. Only the Y blocks
+// are inverse-transformed (the gray output is the Y plane, so chroma is
+// entropy-decoded and dropped), and the inverse DCT of each row of MCUs
+// runs on other cores while the next row is entropy-decoded. Everything
+// else (progressive, arithmetic, 12-bit, RGB, CMYK/YCCK, several scans)
+// reports errFallback and goes through image/jpeg.
+
+var errFallback = errors.New("jpeg: not handled by the luma decoder")
+
+// corruptf makes a corrupt-input error.
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("jpeg: "+format, args...)
+}
+
+// huffTable decodes one Huffman table: a 9-bit lookahead for short codes
+// and the canonical limits for longer ones.
+type huffTable struct {
+	fast    [1 << 9]uint16 // (length << 8) | symbol, 0 when the code is longer than 9 bits
+	maxCode [18]int32      // largest code of each length, -1 if none
+	valPtr  [17]int32      // index in vals of the first code of each length, minus that code
+	vals    [256]uint8
+	// fastAC decodes (run, size) and the value together when the code and
+	// its extra bits fit in 9 bits: value<<16 | run<<8 | total bits.
+	fastAC [1 << 9]int32
+	ok     bool
+}
+
+const fastBits = 9
+
+func (h *huffTable) build(counts *[16]uint8, vals []uint8) error {
+	*h = huffTable{}
+	copy(h.vals[:], vals)
+	code, k := int32(0), int32(0)
+	for l := 1; l <= 16; l++ {
+		n := int32(counts[l-1])
+		h.valPtr[l] = k - code
+		if n == 0 {
+			h.maxCode[l] = -1
+		} else {
+			if l <= fastBits {
+				for i := int32(0); i < n; i++ {
+					c := code + i
+					lo := c << (fastBits - l)
+					hi := (c + 1) << (fastBits - l)
+					for j := lo; j < hi; j++ {
+						h.fast[j] = uint16(l)<<8 | uint16(vals[k+i])
+					}
+				}
+			}
+			k += n
+			code += n
+			h.maxCode[l] = code - 1
+			if code > 1<<l {
+				return corruptf("bad Huffman table")
+			}
+		}
+		code <<= 1
+	}
+	h.maxCode[17] = 0x7fffffff
+	// Combined AC entries.
+	for j := range h.fast {
+		e := h.fast[j]
+		if e == 0 {
+			continue
+		}
+		l, rs := int(e>>8), int(e&0xff)
+		run, size := rs>>4, rs&15
+		if size == 0 || l+size > fastBits {
+			continue
+		}
+		bits := (j << l & (1<<fastBits - 1)) >> (fastBits - size) // the size bits after the code
+		v := int32(bits)
+		if v < 1<<(size-1) {
+			v += -1<<size + 1
+		}
+		h.fastAC[j] = v<<16 | int32(run)<<8 | int32(l+size)
+	}
+	h.ok = true
+	return nil
+}
+
+// bitReader reads the entropy-coded segment MSB first, unstuffing 0xFF00.
+// At a marker or the end of the data it supplies zero bits and counts
+// them, so that reading into them can be detected as truncation.
+type bitReader struct {
+	data []byte
+	pos  int
+	acc  uint64 // n valid bits, left-aligned
+	n    uint
+	fake uint // bits at the bottom of acc that came from past the data
+	stop bool // at a marker or the end
+}
+
+func (b *bitReader) fill() {
+	for b.n <= 56 {
+		if !b.stop && b.pos < len(b.data) {
+			c := b.data[b.pos]
+			if c != 0xff {
+				b.pos++
+				b.acc |= uint64(c) << (56 - b.n)
+				b.n += 8
+				continue
+			}
+			if b.pos+1 < len(b.data) && b.data[b.pos+1] == 0 {
+				b.pos += 2
+				b.acc |= 0xff << (56 - b.n)
+				b.n += 8
+				continue
+			}
+		}
+		b.stop = true
+		b.n += 8
+		b.fake += 8
+	}
+}
+
+// overrun reports whether bits past the data were consumed.
+func (b *bitReader) overrun() bool { return b.n < b.fake }
+
+func (b *bitReader) decode(h *huffTable) (uint8, error) {
+	if b.n < 16 {
+		b.fill()
+	}
+	if e := h.fast[b.acc>>(64-fastBits)]; e != 0 {
+		l := uint(e >> 8)
+		b.acc <<= l
+		b.n -= l
+		return uint8(e), nil
+	}
+	for l := fastBits + 1; l <= 16; l++ {
+		c := int32(b.acc >> (64 - uint(l)))
+		if c <= h.maxCode[l] {
+			b.acc <<= uint(l)
+			b.n -= uint(l)
+			return h.vals[(c+h.valPtr[l])&0xff], nil
+		}
+	}
+	return 0, corruptf("bad Huffman code")
+}
+
+// receive reads s extra bits as a signed value (T.81 F.2.2.1 EXTEND).
+func (b *bitReader) receive(s uint) int32 {
+	if s == 0 {
+		return 0
+	}
+	if b.n < s {
+		b.fill()
+	}
+	v := int32(b.acc >> (64 - s))
+	b.acc <<= s
+	b.n -= s
+	if v < 1<<(s-1) {
+		v += -1<<s + 1
+	}
+	return v
+}
+
+// restart skips to just after the next RSTn marker.
+func (b *bitReader) restart() error {
+	b.acc, b.n, b.fake, b.stop = 0, 0, 0, false
+	for p := b.pos; p+1 < len(b.data); p++ {
+		if b.data[p] == 0xff && b.data[p+1] >= 0xd0 && b.data[p+1] <= 0xd7 {
+			b.pos = p + 2
+			return nil
+		}
+		if b.data[p] == 0xff && b.data[p+1] != 0 && b.data[p+1] != 0xff {
+			return corruptf("missing restart marker")
+		}
+	}
+	return corruptf("missing restart marker")
+}
+
+type jpegComp struct {
+	id, h, v, tq int
+	td, ta       int // Huffman tables of the scan
+}
+
+// decodeJPEGLuma returns the Y plane of a JPEG as a raster, or errFallback.
+func decodeJPEGLuma(data []byte) (*raster, error) {
+	if len(data) < 4 || data[0] != 0xff || data[1] != 0xd8 {
+		return nil, corruptf("missing SOI")
+	}
+	var (
+		quant     [4][64]uint16
+		dc, ac    [4]huffTable
+		comps     []jpegComp
+		w, h      int
+		ri        int
+		adobe     = -1 // APP14 transform, -1 when absent
+		jfif      bool
+		haveFrame bool
+	)
+	p := 2
+	for {
+		// Next marker, skipping fill bytes.
+		for p < len(data) && data[p] != 0xff {
+			p++ // tolerate junk between segments
+		}
+		for p < len(data) && data[p] == 0xff {
+			p++
+		}
+		if p >= len(data) {
+			return nil, corruptf("no scan")
+		}
+		m := data[p]
+		p++
+		if m == 0xd8 || (m >= 0xd0 && m <= 0xd7) || m == 0x01 {
+			continue
+		}
+		if m == 0xd9 {
+			return nil, corruptf("no scan before EOI")
+		}
+		if p+2 > len(data) {
+			return nil, corruptf("truncated segment")
+		}
+		n := be16(data[p:])
+		if n < 2 || p+n > len(data) {
+			return nil, corruptf("truncated segment")
+		}
+		seg := data[p+2 : p+n]
+		p += n
+		switch {
+		case m == 0xc0 || m == 0xc1: // baseline, extended sequential Huffman
+			if haveFrame || len(seg) < 6 {
+				return nil, corruptf("bad SOF")
+			}
+			haveFrame = true
+			if seg[0] != 8 {
+				return nil, errFallback
+			}
+			h, w = be16(seg[1:]), be16(seg[3:])
+			nc := int(seg[5])
+			if w == 0 || h == 0 || (nc != 1 && nc != 3) || len(seg) < 6+3*nc {
+				return nil, errFallback
+			}
+			for i := 0; i < nc; i++ {
+				c := seg[6+3*i:]
+				hs, vs := int(c[1]>>4), int(c[1]&15)
+				if hs < 1 || hs > 4 || vs < 1 || vs > 4 || c[2] > 3 {
+					return nil, corruptf("bad component")
+				}
+				comps = append(comps, jpegComp{id: int(c[0]), h: hs, v: vs, tq: int(c[2])})
+			}
+		case m >= 0xc2 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc:
+			return nil, errFallback // progressive, lossless, arithmetic
+		case m == 0xc4: // DHT
+			for len(seg) > 0 {
+				if len(seg) < 17 {
+					return nil, corruptf("bad DHT")
+				}
+				class, id := seg[0]>>4, seg[0]&15
+				var counts [16]uint8
+				copy(counts[:], seg[1:17])
+				total := 0
+				for _, c := range counts {
+					total += int(c)
+				}
+				if class > 1 || id > 3 || total > 256 || len(seg) < 17+total {
+					return nil, corruptf("bad DHT")
+				}
+				t := &dc[id]
+				if class == 1 {
+					t = &ac[id]
+				}
+				if err := t.build(&counts, seg[17:17+total]); err != nil {
+					return nil, err
+				}
+				seg = seg[17+total:]
+			}
+		case m == 0xdb: // DQT
+			for len(seg) > 0 {
+				prec, id := seg[0]>>4, seg[0]&15
+				size := 64 << prec
+				if prec > 1 || id > 3 || len(seg) < 1+size {
+					return nil, corruptf("bad DQT")
+				}
+				for i := 0; i < 64; i++ {
+					v := uint16(seg[1+i])
+					if prec == 1 {
+						v = uint16(be16(seg[1+2*i:]))
+					}
+					quant[id][zigzag[i]] = v
+				}
+				seg = seg[1+size:]
+			}
+		case m == 0xdd: // DRI
+			if len(seg) < 2 {
+				return nil, corruptf("bad DRI")
+			}
+			ri = be16(seg)
+		case m == 0xe0:
+			jfif = hasPrefix(seg, "JFIF\x00")
+		case m == 0xee:
+			if hasPrefix(seg, "Adobe") && len(seg) >= 12 {
+				adobe = int(seg[11])
+			}
+		case m == 0xda: // SOS
+			if !haveFrame {
+				return nil, corruptf("scan before frame")
+			}
+			if len(comps) == 3 {
+				// What image/jpeg treats as RGB rather than YCbCr.
+				if adobe == 0 || (!jfif && adobe < 0 && comps[0].id == 'R' && comps[1].id == 'G' && comps[2].id == 'B') {
+					return nil, errFallback
+				}
+			}
+			if len(seg) < 1 || int(seg[0]) != len(comps) || len(seg) < 1+2*len(comps)+3 {
+				return nil, errFallback // not one interleaved scan of every component
+			}
+			for i := range comps {
+				id, tabs := int(seg[1+2*i]), seg[2+2*i]
+				if id != comps[i].id {
+					return nil, errFallback
+				}
+				comps[i].td, comps[i].ta = int(tabs>>4), int(tabs&15)
+				if comps[i].td > 3 || comps[i].ta > 3 || !dc[comps[i].td].ok || !ac[comps[i].ta].ok {
+					return nil, corruptf("missing Huffman table")
+				}
+			}
+			ss, se, a := seg[1+2*len(comps)], seg[2+2*len(comps)], seg[3+2*len(comps)]
+			if ss != 0 || se != 63 || a != 0 {
+				return nil, corruptf("bad sequential scan")
+			}
+			return decodeLumaScan(data[p:], w, h, comps, &quant, &dc, &ac, ri)
+		}
+	}
+}
+
+// decodeLumaScan decodes the interleaved scan and inverse-transforms the
+// Y blocks.
+func decodeLumaScan(scan []byte, w, h int, comps []jpegComp, quant *[4][64]uint16,
+	dc, ac *[4]huffTable, ri int) (*raster, error) {
+	hmax, vmax := 1, 1
+	for _, c := range comps {
+		hmax, vmax = max(hmax, c.h), max(vmax, c.v)
+	}
+	y := comps[0]
+	if len(comps) == 1 {
+		// A single-component scan is not interleaved: one block per MCU.
+		y.h, y.v, hmax, vmax = 1, 1, 1, 1
+		comps = []jpegComp{y}
+	}
+	if y.h != hmax || y.v != vmax {
+		return nil, errFallback // luma subsampled below chroma: unusual
+	}
+	mcuW, mcuH := 8*hmax, 8*vmax
+	mx, my := (w+mcuW-1)/mcuW, (h+mcuH-1)/mcuH
+	stride := mx * mcuW
+	plane := make([]byte, stride*my*mcuH)
+
+	var tbl idctTable
+	tbl.init(&quant[y.tq])
+	blocksPerRow := mx * y.h * y.v // Y blocks of one MCU row, in MCU order
+
+	// Rows of Y coefficients go from the entropy decoder to the IDCT
+	// workers through a small ring of buffers.
+	type mcuRow struct {
+		row  int
+		coef []int16
+	}
+	workers := max(1, parallelism()-1)
+	nbuf := 2 + 2*workers
+	free := make(chan *mcuRow, nbuf)
+	full := make(chan *mcuRow, nbuf)
+	for i := 0; i < nbuf; i++ {
+		free <- &mcuRow{coef: make([]int16, 64*blocksPerRow)}
+	}
+	var wg sync.WaitGroup
+	idctRow := func(r *mcuRow) {
+		for b := 0; b < blocksPerRow; b++ {
+			mcu, k := b/(y.h*y.v), b%(y.h*y.v)
+			bx := mcu*mcuW + 8*(k%y.h)
+			by := r.row*mcuH + 8*(k/y.h)
+			blk := r.coef[64*b : 64*b+64 : 64*b+64]
+			idct8x8(blk, &tbl, plane[by*stride+bx:], stride)
+			clear(blk)
+		}
+	}
+	for i := 0; i < workers; i++ {
+		wg.Go(func() {
+			for r := range full {
+				idctRow(r)
+				free <- r
+			}
+		})
+	}
+	// Entropy decoding, in this goroutine.
+	br := bitReader{data: scan}
+	var pred [3]int32
+	var scratch [64]int16
+	mcus := 0
+	var derr error
+decode:
+	for row := 0; row < my; row++ {
+		r := <-free
+		r.row = row
+		b := 0
+		for col := 0; col < mx; col++ {
+			if ri > 0 && mcus > 0 && mcus%ri == 0 {
+				if err := br.restart(); err != nil {
+					derr = err
+					free <- r
+					break decode
+				}
+				pred = [3]int32{}
+			}
+			mcus++
+			for ci := range comps {
+				c := &comps[ci]
+				for k := 0; k < c.h*c.v; k++ {
+					blk := scratch[:]
+					store := ci == 0
+					if store {
+						blk = r.coef[64*b : 64*b+64]
+						b++
+					}
+					if err := decodeBlock(&br, &dc[c.td], &ac[c.ta], &pred[ci], blk, store); err != nil {
+						derr = err
+						free <- r
+						break decode
+					}
+				}
+			}
+		}
+		if br.overrun() {
+			derr = corruptf("unexpected end of data")
+			free <- r
+			break
+		}
+		full <- r
+	}
+	close(full)
+	wg.Wait()
+	if derr != nil {
+		return nil, derr
+	}
+	return &raster{W: w, H: h, Pix: plane, Stride: stride}, nil
+}
+
+// decodeBlock decodes one block's coefficients (natural order, not
+// dequantized) into blk when store is set, and only skips them otherwise.
+func decodeBlock(br *bitReader, dc, ac *huffTable, pred *int32, blk []int16, store bool) error {
+	t, err := br.decode(dc)
+	if err != nil {
+		return err
+	}
+	if t > 11 {
+		return corruptf("bad DC size %d", t)
+	}
+	*pred += br.receive(uint(t))
+	if store {
+		blk[0] = int16(*pred)
+	}
+	for k := 1; k < 64; {
+		if br.n < 32 {
+			br.fill()
+		}
+		if e := ac.fastAC[br.acc>>(64-fastBits)]; e != 0 {
+			l := uint(e & 0xff)
+			br.acc <<= l
+			br.n -= l
+			k += int(e>>8) & 0xff
+			if k > 63 {
+				return corruptf("AC index out of range")
+			}
+			if store {
+				blk[zigzag[k]] = int16(e >> 16)
+			}
+			k++
+			continue
+		}
+		rs, err := br.decode(ac)
+		if err != nil {
+			return err
+		}
+		run, size := int(rs>>4), uint(rs&15)
+		if size == 0 {
+			if run != 15 {
+				break // end of block
+			}
+			k += 16
+			continue
+		}
+		k += run
+		if k > 63 || size > 10 {
+			return corruptf("bad AC coefficient")
+		}
+		v := br.receive(size)
+		if store {
+			blk[zigzag[k]] = int16(v)
+		}
+		k++
+	}
+	return nil
+}
+
+// idctTable holds the dequantization factors with the AAN scale folded in
+// (and the final division by 8).
+type idctTable [64]float32
+
+func (t *idctTable) init(q *[64]uint16) {
+	for u := 0; u < 8; u++ {
+		for v := 0; v < 8; v++ {
+			t[u*8+v] = float32(float64(q[u*8+v]) * aanScale[u] * aanScale[v] / 8)
+		}
+	}
+}
+
+// idct8x8 is the AAN floating-point inverse DCT of one block of quantized
+// coefficients (natural order), writing 8x8 clamped samples at dst with
+// the given stride.
+func idct8x8(coef []int16, t *idctTable, dst []byte, stride int) {
+	var ws [64]float32
+	coef = coef[:64:64]
+	// Columns.
+	for c := 0; c < 8; c++ {
+		if coef[8+c]|coef[16+c]|coef[24+c]|coef[32+c]|coef[40+c]|coef[48+c]|coef[56+c] == 0 {
+			dcv := float32(coef[c]) * t[c]
+			for r := 0; r < 8; r++ {
+				ws[r*8+c] = dcv
+			}
+			continue
+		}
+		idct8(&ws, c, 8,
+			float32(coef[c])*t[c], float32(coef[8+c])*t[8+c], float32(coef[16+c])*t[16+c], float32(coef[24+c])*t[24+c],
+			float32(coef[32+c])*t[32+c], float32(coef[40+c])*t[40+c], float32(coef[48+c])*t[48+c], float32(coef[56+c])*t[56+c])
+	}
+	// Rows, in place, then out.
+	for r := 0; r < 8; r++ {
+		o := r * 8
+		idct8(&ws, o, 1, ws[o], ws[o+1], ws[o+2], ws[o+3], ws[o+4], ws[o+5], ws[o+6], ws[o+7])
+		d := dst[r*stride : r*stride+8 : r*stride+8]
+		for i := range d {
+			v := ws[o+i] + 128.5
+			if v < 0 {
+				v = 0
+			} else if v > 255 {
+				v = 255
+			}
+			d[i] = uint8(v)
+		}
+	}
+}
+
+// idct8 is the 8-point AAN inverse DCT of dequantized, prescaled inputs,
+// writing outputs at ws[o+k*s].
+func idct8(ws *[64]float32, o, s int, i0, i1, i2, i3, i4, i5, i6, i7 float32) {
+	// Even part.
+	t10, t11 := i0+i4, i0-i4
+	t13 := i2 + i6
+	t12 := (i2-i6)*1.414213562 - t13
+	t0, t3 := t10+t13, t10-t13
+	t1, t2 := t11+t12, t11-t12
+	// Odd part.
+	z13, z10 := i5+i3, i5-i3
+	z11, z12 := i1+i7, i1-i7
+	t7 := z11 + z13
+	t11 = (z11 - z13) * 1.414213562
+	z5 := (z10 + z12) * 1.847759065
+	t10 = 1.082392200*z12 - z5
+	t12 = -2.613125930*z10 + z5
+	t6 := t12 - t7
+	t5 := t11 - t6
+	t4 := t10 + t5
+	ws[o] = t0 + t7
+	ws[o+7*s] = t0 - t7
+	ws[o+s] = t1 + t6
+	ws[o+6*s] = t1 - t6
+	ws[o+2*s] = t2 + t5
+	ws[o+5*s] = t2 - t5
+	ws[o+4*s] = t3 + t4
+	ws[o+3*s] = t3 - t4
+}
