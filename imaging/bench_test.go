@@ -11,8 +11,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 )
 
 // photo returns a photo-like RGB image: smooth color gradients and blobs

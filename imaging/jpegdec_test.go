@@ -59,12 +59,16 @@ func TestDecodeJPEGLuma(t *testing.T) {
 		name string
 		data func() []byte
 	}{
-		{"ycbcr 4:2:0 q90", func() []byte { return encodeWith(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, &jpeg.Options{Quality: 90}) }) }},
+		{"ycbcr 4:2:0 q90", func() []byte {
+			return encodeWith(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, &jpeg.Options{Quality: 90}) })
+		}},
 		{"gray q75", func() []byte {
 			return encodeWith(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, toGray(src).image(), &jpeg.Options{Quality: 75}) })
 		}},
 		{"own encoder with restarts", func() []byte { return encodeGrayJPEG(toGray(src), 85) }},
-		{"q100", func() []byte { return encodeWith(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, &jpeg.Options{Quality: 100}) }) }},
+		{"q100", func() []byte {
+			return encodeWith(t, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, &jpeg.Options{Quality: 100}) })
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := tc.data()
