@@ -135,14 +135,18 @@ var operators = map[string]bool{
 	"exists": true, "wildcard": true, "equals-ignore-case": true, "cidr": true,
 }
 
-func quote(s string) string { return strconv.Quote(s) }
+// at names the field a reason is about, as EventBridge's messages end with
+// the location of the problem.
+func at(path string) string {
+	if path == "" {
+		return ""
+	}
+	return " at " + strconv.Quote(path)
+}
 
 func compileObject(obj map[string]any, path string) (*objectPattern, error) {
 	if len(obj) == 0 {
-		if path == "" {
-			return nil, invalidf("Empty objects are not allowed")
-		}
-		return nil, invalidf("Empty objects are not allowed (at %s)", quote(path))
+		return nil, invalidf("Empty objects are not allowed%s", at(path))
 	}
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
@@ -159,10 +163,10 @@ func compileObject(obj map[string]any, path string) (*objectPattern, error) {
 		if k == orKey {
 			if alts, ok := orAlternatives(v); ok {
 				if len(alts) < 2 {
-					return nil, invalidf("%s must be an array of at least two patterns (at %s)", orKey, quote(fieldPath))
+					return nil, invalidf("%s must be an array of at least two patterns%s", orKey, at(fieldPath))
 				}
 				for _, alt := range alts {
-					c, err := compileObject(alt, fieldPath)
+					c, err := compileObject(alt, path)
 					if err != nil {
 						return nil, err
 					}
@@ -185,7 +189,7 @@ func compileObject(obj map[string]any, path string) (*objectPattern, error) {
 			}
 			op.fields = append(op.fields, fieldPattern{name: k, leaf: ms})
 		default:
-			return nil, invalidf("%s must be an object or an array", quote(fieldPath))
+			return nil, invalidf("%s must be an object or an array%s", strconv.Quote(k), at(fieldPath))
 		}
 	}
 	return op, nil
@@ -397,7 +401,12 @@ type matcher interface {
 }
 
 // exactMatcher matches an equal string, number (numerically), boolean or null.
-type exactMatcher struct{ want scalar }
+// A string that is an IP address also matches other spellings of the same
+// address ("2001:db8::1" and "2001:DB8:0:0:0:0:0:1"), as in EventBridge.
+type exactMatcher struct {
+	want scalar
+	ip   netip.Addr // valid when want is an IP address string
+}
 
 func (m exactMatcher) match(s scalar) bool {
 	if s.kind != m.want.kind {
@@ -405,7 +414,10 @@ func (m exactMatcher) match(s scalar) bool {
 	}
 	switch s.kind {
 	case kindString:
-		return s.str == m.want.str
+		if s.str == m.want.str {
+			return true
+		}
+		return m.ip.IsValid() && parseIP(s.str) == m.ip
 	case kindNumber:
 		return sameNumber(s, m.want)
 	case kindBool:
@@ -468,14 +480,21 @@ func (m cidrMatcher) match(s scalar) bool {
 	if s.kind != kindString {
 		return false
 	}
-	addr, err := netip.ParseAddr(s.str)
+	addr := parseIP(s.str)
+	return addr.IsValid() && m.prefix.Contains(addr)
+}
+
+// parseIP parses an IPv4 or IPv6 address without a zone, IPv4-mapped IPv6
+// addresses giving their IPv4 address; anything else gives the zero Addr.
+func parseIP(s string) netip.Addr {
+	if len(s) < 2 || len(s) > 45 {
+		return netip.Addr{}
+	}
+	addr, err := netip.ParseAddr(s)
 	if err != nil || addr.Zone() != "" {
-		return false
+		return netip.Addr{}
 	}
-	if m.prefix.Addr().Is4() {
-		addr = addr.Unmap()
-	}
-	return m.prefix.Contains(addr)
+	return addr.Unmap()
 }
 
 // numericMatcher is a range; an unset bound is open-ended.
@@ -523,7 +542,7 @@ func (m anyOf) match(s scalar) bool {
 
 func compileLeaf(arr []any, path string) ([]matcher, error) {
 	if len(arr) == 0 {
-		return nil, invalidf("Empty arrays are not allowed (at %s)", quote(path))
+		return nil, invalidf("Empty arrays are not allowed%s", at(path))
 	}
 	ms := make([]matcher, 0, len(arr))
 	for _, e := range arr {
@@ -547,18 +566,22 @@ func compileValue(v any, path string) (matcher, error) {
 	switch v.(type) {
 	case nil, string, bool, json.Number:
 		s, _ := toScalar(v)
-		return exactMatcher{want: s}, nil
+		m := exactMatcher{want: s}
+		if s.kind == kindString {
+			m.ip = parseIP(s.str)
+		}
+		return m, nil
 	}
-	return nil, invalidf("Match value must be String, number, true, false, or null (at %s)", quote(path))
+	return nil, invalidf("Match value must be String, number, true, false, or null%s", at(path))
 }
 
 // compileExpression compiles a match expression object like {"prefix": "x"}.
 func compileExpression(obj map[string]any, path string) (matcher, error) {
 	if len(obj) != 1 {
 		if len(obj) == 0 {
-			return nil, invalidf("Empty objects are not allowed (at %s)", quote(path))
+			return nil, invalidf("Match expression name not found%s", at(path))
 		}
-		return nil, invalidf("Only one key allowed in match expression (at %s)", quote(path))
+		return nil, invalidf("Only one key allowed in match expression%s", at(path))
 	}
 	var op string
 	var arg any
@@ -581,13 +604,13 @@ func compileExpression(obj map[string]any, path string) (matcher, error) {
 	case "equals-ignore-case":
 		s, ok := arg.(string)
 		if !ok {
-			return nil, invalidf("equals-ignore-case match pattern must be a string (at %s)", quote(path))
+			return nil, invalidf("equals-ignore-case match pattern must be a string%s", at(path))
 		}
 		return ignoreCaseMatcher{want: s}, nil
 	case "wildcard":
 		s, ok := arg.(string)
 		if !ok {
-			return nil, invalidf("wildcard match pattern must be a string (at %s)", quote(path))
+			return nil, invalidf("wildcard match pattern must be a string%s", at(path))
 		}
 		g, err := compileGlob(s, path)
 		if err != nil {
@@ -597,7 +620,7 @@ func compileExpression(obj map[string]any, path string) (matcher, error) {
 	case "exists":
 		b, ok := arg.(bool)
 		if !ok {
-			return nil, invalidf("exists match pattern must be either true or false (at %s)", quote(path))
+			return nil, invalidf("exists match pattern must be either true or false%s", at(path))
 		}
 		return existsMatcher(b), nil
 	case "cidr":
@@ -607,7 +630,7 @@ func compileExpression(obj map[string]any, path string) (matcher, error) {
 	case "anything-but":
 		return compileAnythingBut(arg, path)
 	}
-	return nil, invalidf("Unrecognized match type %s (at %s)", op, quote(path))
+	return nil, invalidf("Unrecognized match type %s%s", op, at(path))
 }
 
 // affixOperand reads the operand of prefix or suffix: a string, or
@@ -623,80 +646,128 @@ func affixOperand(op string, arg any, path string) (string, bool, error) {
 			}
 		}
 	}
-	return "", false, invalidf("%s match pattern must be a string or an equals-ignore-case object with a string (at %s)", op, quote(path))
+	return "", false, invalidf("%s match pattern must be a string or an equals-ignore-case object with a string%s", op, at(path))
 }
 
+// compileCIDR compiles "cidr": "ADDRESS/BITS". Like EventBridge it wants
+// exactly one '/', and fewer mask bits than the address has (/32 and /128 are
+// refused: match the address exactly instead).
 func compileCIDR(arg any, path string) (matcher, error) {
 	s, ok := arg.(string)
 	if !ok {
-		return nil, invalidf("cidr match pattern must be a string (at %s)", quote(path))
+		return nil, invalidf("cidr match pattern must be a string%s", at(path))
 	}
-	p, err := netip.ParsePrefix(s)
+	addrText, bitsText, ok := strings.Cut(s, "/")
+	if !ok || strings.Contains(bitsText, "/") {
+		return nil, invalidf("Malformed CIDR, one '/' required%s", at(path))
+	}
+	bits, err := strconv.Atoi(bitsText)
 	if err != nil {
-		a, aerr := netip.ParseAddr(s)
-		if aerr != nil || a.Zone() != "" {
-			return nil, invalidf("Nonstandard IP address or CIDR block: %s (at %s)", s, quote(path))
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
+		return nil, invalidf("Malformed CIDR, mask bits must be an integer%s", at(path))
 	}
-	return cidrMatcher{prefix: p.Masked()}, nil
+	if bits < 0 {
+		return nil, invalidf("Malformed CIDR, mask bits must not be negative%s", at(path))
+	}
+	addr, err := netip.ParseAddr(addrText)
+	if err != nil || addr.Zone() != "" {
+		return nil, invalidf("Invalid IP address: %s%s", addrText, at(path))
+	}
+	addr = addr.Unmap()
+	if bits >= addr.BitLen() {
+		if addr.Is4() {
+			return nil, invalidf("IPv4 mask bits must be < 32%s", at(path))
+		}
+		return nil, invalidf("IPv6 mask bits must be < 128%s", at(path))
+	}
+	p, err := addr.Prefix(bits)
+	if err != nil {
+		return nil, invalidf("Malformed CIDR%s", at(path))
+	}
+	return cidrMatcher{prefix: p}, nil
 }
 
+// compileNumeric compiles the operand of "numeric": ["=", x], [">", x],
+// [">=", x], ["<", x], ["<=", x], or a lower bound followed by an upper bound
+// like [">", 0, "<=", 5].
 func compileNumeric(arg any, path string) (matcher, error) {
 	arr, ok := arg.([]any)
 	if !ok {
-		return nil, invalidf("Value of numeric must be an array (at %s)", quote(path))
+		return nil, invalidf("Value of numeric must be an array.%s", at(path))
 	}
 	if len(arr) == 0 {
-		return nil, invalidf("Empty arrays are not allowed (at %s)", quote(path))
+		return nil, invalidf("Empty arrays are not allowed%s", at(path))
+	}
+	op, ok := arr[0].(string)
+	if !ok {
+		return nil, invalidf("Invalid member in numeric match: %s%s", jsonText(arr[0]), at(path))
+	}
+	operand := func(i int, name string) (float64, error) {
+		if i >= len(arr) {
+			return 0, invalidf("Value of %s must be numeric%s", name, at(path))
+		}
+		return numericOperand(name, arr[i], path)
 	}
 	var m numericMatcher
-	for i := 0; i < len(arr); i += 2 {
-		op, ok := arr[i].(string)
-		if !ok {
-			return nil, invalidf("Invalid member in numeric match: %s (at %s)", jsonText(arr[i]), quote(path))
-		}
-		if i+1 >= len(arr) {
-			return nil, invalidf("Value of %s must be a number (at %s)", op, quote(path))
-		}
-		x, err := numericOperand(op, arr[i+1], path)
+	switch op {
+	case "=":
+		x, err := operand(1, "equals")
 		if err != nil {
 			return nil, err
 		}
-		switch op {
-		case "=":
-			if len(arr) != 2 {
-				return nil, invalidf("Equality in numeric match must be the only comparison (at %s)", quote(path))
-			}
-			return numericMatcher{hasLow: true, lowIncl: true, low: x, hasHigh: true, highIncl: true, high: x}, nil
-		case ">", ">=":
-			if m.hasLow || m.hasHigh {
-				return nil, invalidf("Bad numeric range: a lower bound must come first and only once (at %s)", quote(path))
-			}
-			m.hasLow, m.lowIncl, m.low = true, op == ">=", x
-		case "<", "<=":
-			if m.hasHigh {
-				return nil, invalidf("Bad numeric range: only one upper bound allowed (at %s)", quote(path))
-			}
-			m.hasHigh, m.highIncl, m.high = true, op == "<=", x
-		default:
-			return nil, invalidf("Unrecognized numeric range operator: %s (at %s)", op, quote(path))
+		if len(arr) > 2 {
+			return nil, invalidf("Too many elements in numeric expression%s", at(path))
 		}
+		return numericMatcher{hasLow: true, lowIncl: true, low: x, hasHigh: true, highIncl: true, high: x}, nil
+	case "<", "<=":
+		x, err := operand(1, op)
+		if err != nil {
+			return nil, err
+		}
+		if len(arr) > 2 {
+			return nil, invalidf("Too many elements in numeric expression%s", at(path))
+		}
+		return numericMatcher{hasHigh: true, highIncl: op == "<=", high: x}, nil
+	case ">", ">=":
+		x, err := operand(1, op)
+		if err != nil {
+			return nil, err
+		}
+		m = numericMatcher{hasLow: true, lowIncl: op == ">=", low: x}
+	default:
+		return nil, invalidf("Unrecognized numeric range operator: %s%s", op, at(path))
 	}
-	if m.hasLow && m.hasHigh && m.low >= m.high {
-		return nil, invalidf("Bottom must be less than top (at %s)", quote(path))
+	if len(arr) == 2 {
+		return m, nil
 	}
+	top, ok := arr[2].(string)
+	if !ok {
+		return nil, invalidf("Bad value in numeric range: %s%s", jsonText(arr[2]), at(path))
+	}
+	if top != "<" && top != "<=" {
+		return nil, invalidf("Bad numeric range operator: %s%s", top, at(path))
+	}
+	x, err := operand(3, top)
+	if err != nil {
+		return nil, err
+	}
+	if len(arr) > 4 {
+		return nil, invalidf("Too many terms in numeric range expression%s", at(path))
+	}
+	if m.low >= x {
+		return nil, invalidf("Bottom must be less than top%s", at(path))
+	}
+	m.hasHigh, m.highIncl, m.high = true, top == "<=", x
 	return m, nil
 }
 
-func numericOperand(op string, v any, path string) (float64, error) {
+func numericOperand(name string, v any, path string) (float64, error) {
 	n, ok := v.(json.Number)
 	if !ok {
-		return 0, invalidf("Value of %s must be a number (at %s)", op, quote(path))
+		return 0, invalidf("Value of %s must be numeric%s", name, at(path))
 	}
 	x, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || x < -numericLimit || x > numericLimit {
-		return 0, invalidf("Value of %s must be a number between -5.0E9 and 5.0E9 inclusive (at %s)", op, quote(path))
+		return 0, invalidf("Value of %s must be between -5.0E9 and 5.0E9 inclusive%s", name, at(path))
 	}
 	return x, nil
 }
@@ -704,29 +775,32 @@ func numericOperand(op string, v any, path string) (float64, error) {
 func compileAnythingBut(arg any, path string) (matcher, error) {
 	switch a := arg.(type) {
 	case string, json.Number:
-		m, _ := compileValue(a, path)
-		return anythingBut{not: m}, nil
+		s, _ := toScalar(a)
+		return anythingBut{not: exactMatcher{want: s}}, nil
 	case []any:
 		if len(a) == 0 {
-			return nil, invalidf("Empty arrays are not allowed (at %s)", quote(path))
+			return nil, invalidf("Empty arrays are not allowed%s", at(path))
 		}
 		var kind scalarKind
 		not := make(anyOf, 0, len(a))
 		for _, e := range a {
 			s, ok := toScalar(e)
 			if !ok || (s.kind != kindString && s.kind != kindNumber) {
-				return nil, invalidf("Inside anything-but list, only strings or numbers are allowed (at %s)", quote(path))
+				return nil, invalidf("Inside anything but list, start|null|boolean is not supported.%s", at(path))
 			}
 			if kind != 0 && s.kind != kind {
-				return nil, invalidf("Inside anything-but list, values must be all strings or all numbers (at %s)", quote(path))
+				return nil, invalidf("Inside anything but list, either all values are number or string, mixed type is not supported%s", at(path))
 			}
 			kind = s.kind
 			not = append(not, exactMatcher{want: s})
 		}
 		return anythingBut{not: not}, nil
 	case map[string]any:
+		if len(a) == 0 {
+			return nil, invalidf("Anything-But expression name not found%s", at(path))
+		}
 		if len(a) != 1 {
-			return nil, invalidf("anything-but expression must have exactly one of prefix, suffix, equals-ignore-case or wildcard (at %s)", quote(path))
+			return nil, invalidf("Only one key allowed in match expression%s", at(path))
 		}
 		var op string
 		var v any
@@ -737,7 +811,10 @@ func compileAnythingBut(arg any, path string) (matcher, error) {
 		case "prefix", "suffix":
 			s, ok := v.(string)
 			if !ok {
-				return nil, invalidf("anything-but %s must be a string (at %s)", op, quote(path))
+				return nil, invalidf("prefix/suffix match pattern must be a string%s", at(path))
+			}
+			if s == "" {
+				return nil, invalidf("Null prefix/suffix not allowed%s", at(path))
 			}
 			if op == "prefix" {
 				return anythingBut{not: prefixMatcher{prefix: s}}, nil
@@ -762,9 +839,9 @@ func compileAnythingBut(arg any, path string) (matcher, error) {
 			}
 			return anythingBut{not: not}, nil
 		}
-		return nil, invalidf("Unsupported anything-but pattern: %s (at %s)", op, quote(path))
+		return nil, invalidf("Unsupported anything-but pattern: %s%s", op, at(path))
 	}
-	return nil, invalidf("Value of anything-but must be an array, a string, a number or an object (at %s)", quote(path))
+	return nil, invalidf("Value of anything-but must be an array or single string/number value.%s", at(path))
 }
 
 func stringOrStrings(op string, v any, path string) ([]string, error) {
@@ -773,19 +850,19 @@ func stringOrStrings(op string, v any, path string) ([]string, error) {
 		return []string{v}, nil
 	case []any:
 		if len(v) == 0 {
-			return nil, invalidf("Empty arrays are not allowed (at %s)", quote(path))
+			return nil, invalidf("Empty arrays are not allowed%s", at(path))
 		}
 		out := make([]string, 0, len(v))
 		for _, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return nil, invalidf("anything-but %s list must contain only strings (at %s)", op, quote(path))
+				return nil, invalidf("Inside anything-but/%s list, number|start|null|boolean is not supported.%s", op, at(path))
 			}
 			out = append(out, s)
 		}
 		return out, nil
 	}
-	return nil, invalidf("anything-but %s must be a string or an array of strings (at %s)", op, quote(path))
+	return nil, invalidf("anything-but %s must be a string or an array of strings%s", op, at(path))
 }
 
 func jsonText(v any) string {
@@ -819,13 +896,13 @@ func compileGlob(p, path string) (glob, error) {
 		switch c {
 		case '\\':
 			if i+1 >= len(p) || (p[i+1] != '*' && p[i+1] != '\\') {
-				return glob{}, invalidf("Invalid escape character at pos %d (at %s)", i, quote(path))
+				return glob{}, invalidf("Invalid escape character at pos %d%s", i, at(path))
 			}
 			i++
 			cur.WriteByte(p[i])
 		case '*':
 			if prevStar {
-				return glob{}, invalidf("Consecutive wildcard characters at pos %d (at %s)", i, quote(path))
+				return glob{}, invalidf("Consecutive wildcard characters at pos %d%s", i, at(path))
 			}
 			star = true
 			segs = append(segs, cur.String())
