@@ -80,6 +80,8 @@ resource "aws_lambda_function" "process" {
       MAX_PIXELS       = tostring(var.max_pixels)
       JPEG_QUALITY     = tostring(var.jpeg_quality)
       THUMBNAIL_SIZES  = join(",", [for s in var.thumbnail_sizes : tostring(s)])
+      # On the last receive a transient failure also emits a failure event.
+      MAX_RECEIVE_COUNT = tostring(var.queue_max_receive_count)
     }
   }
 

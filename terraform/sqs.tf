@@ -6,6 +6,13 @@ locals {
   # function timeout plus the batching window, so messages of a throttled or
   # retried invocation are not handed out twice meanwhile.
   queue_visibility_timeout = 6 * var.process_timeout_seconds + var.process_batching_window_seconds
+
+  # Queue ARNs built from the names, so the inline policies can name their
+  # own queue without a dependency cycle.
+  sqs_arn_prefix     = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
+  process_queue_name = "${var.name}-process"
+  events_dlq_name    = "${var.name}-events-dlq"
+  tap_queue_name     = "${var.name}-completions-tap"
 }
 
 resource "aws_sqs_queue" "process_dlq" {
@@ -15,7 +22,7 @@ resource "aws_sqs_queue" "process_dlq" {
 }
 
 resource "aws_sqs_queue" "process" {
-  name                       = "${var.name}-process"
+  name                       = local.process_queue_name
   visibility_timeout_seconds = local.queue_visibility_timeout
   message_retention_seconds  = 345600
   receive_wait_time_seconds  = 20
@@ -25,6 +32,10 @@ resource "aws_sqs_queue" "process" {
     deadLetterTargetArn = aws_sqs_queue.process_dlq.arn
     maxReceiveCount     = var.queue_max_receive_count
   })
+
+  # Inline rather than aws_sqs_queue_policy: the same queue policy, one
+  # attribute-propagation wait instead of two on create and destroy.
+  policy = data.aws_iam_policy_document.process_queue.json
 }
 
 data "aws_iam_policy_document" "process_queue" {
@@ -32,7 +43,7 @@ data "aws_iam_policy_document" "process_queue" {
     sid       = "EventBridgeUploadsRule"
     effect    = "Allow"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.process.arn]
+    resources = ["${local.sqs_arn_prefix}:${local.process_queue_name}"]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
@@ -45,16 +56,12 @@ data "aws_iam_policy_document" "process_queue" {
   }
 }
 
-resource "aws_sqs_queue_policy" "process" {
-  queue_url = aws_sqs_queue.process.id
-  policy    = data.aws_iam_policy_document.process_queue.json
-}
-
 # Events a rule target could not take after its retry policy ran out.
 resource "aws_sqs_queue" "events_dlq" {
-  name                      = "${var.name}-events-dlq"
+  name                      = local.events_dlq_name
   message_retention_seconds = var.dlq_retention_seconds
   sqs_managed_sse_enabled   = true
+  policy                    = data.aws_iam_policy_document.events_dlq.json
 }
 
 data "aws_iam_policy_document" "events_dlq" {
@@ -62,7 +69,7 @@ data "aws_iam_policy_document" "events_dlq" {
     sid       = "EventBridgeRuleTargets"
     effect    = "Allow"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.events_dlq.arn]
+    resources = ["${local.sqs_arn_prefix}:${local.events_dlq_name}"]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
@@ -78,19 +85,15 @@ data "aws_iam_policy_document" "events_dlq" {
   }
 }
 
-resource "aws_sqs_queue_policy" "events_dlq" {
-  queue_url = aws_sqs_queue.events_dlq.id
-  policy    = data.aws_iam_policy_document.events_dlq.json
-}
-
 # --- emulator only: the completions rule delivers here instead of to notify,
 # so the tests can hand the events to the notify handler themselves.
 
 resource "aws_sqs_queue" "tap" {
   count = var.emulator ? 1 : 0
 
-  name                    = "${var.name}-completions-tap"
+  name                    = local.tap_queue_name
   sqs_managed_sse_enabled = true
+  policy                  = data.aws_iam_policy_document.tap[0].json
 }
 
 data "aws_iam_policy_document" "tap" {
@@ -100,7 +103,7 @@ data "aws_iam_policy_document" "tap" {
     sid       = "EventBridgeCompletionsRule"
     effect    = "Allow"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.tap[0].arn]
+    resources = ["${local.sqs_arn_prefix}:${local.tap_queue_name}"]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
@@ -113,9 +116,3 @@ data "aws_iam_policy_document" "tap" {
   }
 }
 
-resource "aws_sqs_queue_policy" "tap" {
-  count = var.emulator ? 1 : 0
-
-  queue_url = aws_sqs_queue.tap[0].id
-  policy    = data.aws_iam_policy_document.tap[0].json
-}
