@@ -22,7 +22,6 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3afero"
-	"github.com/spf13/afero"
 
 	"github.com/imagepipe/imagepipe/local/sigv4"
 )
@@ -108,8 +107,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("s3server: create %s: %w", tmp, err)
 	}
-	fs := afero.NewBasePathFs(afero.NewOsFs(), dir)
-	inner, err := s3afero.MultiBucket(fs)
+	inner, err := s3afero.MultiBucket(storeFs(dir))
 	if err != nil {
 		return nil, fmt.Errorf("s3server: open store in %s: %w", dir, err)
 	}
@@ -197,6 +195,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(rw, r, err)
 			return
 		}
+	}
+
+	if err := checkNames(r); err != nil {
+		log.Info("s3 request refused", "err", err)
+		s.writeError(rw, r, err)
+		return
 	}
 
 	if op == opOther {
