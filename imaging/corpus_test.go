@@ -116,7 +116,9 @@ func TestCorpusLossless(t *testing.T) {
 	tif := func(m image.Image, c tiff.CompressionType) []byte {
 		return encodeWith(t, func(b *bytes.Buffer) error { return tiff.Encode(b, m, &tiff.Options{Compression: c}) })
 	}
-	bmpOf := func(m image.Image) []byte { return encodeWith(t, func(b *bytes.Buffer) error { return bmp.Encode(b, m) }) }
+	bmpOf := func(m image.Image) []byte {
+		return encodeWith(t, func(b *bytes.Buffer) error { return bmp.Encode(b, m) })
+	}
 	cases := []struct {
 		name   string
 		format string
