@@ -1,0 +1,40 @@
+# imagepipe's interface: every task a developer or CI runs is a target here.
+GO      ?= go
+BIN     := bin/imagepipe
+PKGS    := ./...
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: help run build test vet fmt-check lint bench fuzz clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## run the whole pipeline on this machine (imagepipe dev)
+	$(GO) run ./cmd/imagepipe dev
+
+build: ## build the CLI into bin/imagepipe
+	$(GO) build -trimpath -o $(BIN) ./cmd/imagepipe
+
+test: fmt-check vet tf-validate ## the full test suite (what CI runs)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+fmt-check: ## fail if gofmt would change a file
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+lint: fmt-check vet ## gofmt, go vet and a pinned staticcheck
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+bench: ## benchmarks of the image steps and the whole pipeline
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local
+
+fuzz: ## fuzz the event pattern parser and matcher for 30 s
+	$(GO) test -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime 30s ./eventbus
+
+clean: ## remove build outputs
+	rm -rf bin dist
+
+-include terraform/terraform.mk
