@@ -208,21 +208,29 @@ func (r *Router) NewEvent(e eventbus.Entry) eventbus.Event {
 // rule, all in one transaction. It returns the names of the rules that
 // matched.
 func (r *Router) Put(ctx context.Context, busName string, ev eventbus.Event) ([]string, error) {
-	return r.route(ctx, busName, ev, nil)
+	return r.route(ctx, busName, ev, nil, nil)
 }
 
 // Replay sends an archived event again to the rules of its bus (only those
 // in ruleNames when that is not empty), marked with replayName.
 func (r *Router) Replay(ctx context.Context, busName string, ev eventbus.Event, replayName string, ruleNames []string) ([]string, error) {
+	return r.replayTx(ctx, busName, ev, replayName, ruleNames, nil)
+}
+
+// replayTx is Replay with inTx run in the routing transaction, so that a
+// replay's progress commits with the deliveries it records.
+func (r *Router) replayTx(ctx context.Context, busName string, ev eventbus.Event, replayName string, ruleNames []string, inTx func(*sql.Tx) error) ([]string, error) {
 	ev.ReplayName = replayName
 	only := map[string]bool{}
 	for _, n := range ruleNames {
 		only[n] = true
 	}
-	return r.route(ctx, busName, ev, only)
+	return r.route(ctx, busName, ev, only, inTx)
 }
 
-func (r *Router) route(ctx context.Context, busName string, ev eventbus.Event, only map[string]bool) ([]string, error) {
+// route archives and delivers ev in one transaction; inTx, when not nil,
+// runs in that transaction too (even when no rule matches).
+func (r *Router) route(ctx context.Context, busName string, ev eventbus.Event, only map[string]bool, inTx func(*sql.Tx) error) ([]string, error) {
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
@@ -255,7 +263,7 @@ func (r *Router) route(ctx context.Context, busName string, ev eventbus.Event, o
 	}
 	r.mu.RUnlock()
 
-	if len(matched) == 0 && len(archives) == 0 {
+	if len(matched) == 0 && len(archives) == 0 && inTx == nil {
 		return nil, nil
 	}
 	tx, err := r.db.BeginTx(ctx, nil)
@@ -274,6 +282,11 @@ func (r *Router) route(ctx context.Context, busName string, ev eventbus.Event, o
 			return nil, fmt.Errorf("deliver event %s for rule %s: %w", ev.ID, rule.Name, err)
 		}
 		names = append(names, rule.Name)
+	}
+	if inTx != nil {
+		if err := inTx(tx); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("route event %s: %w", ev.ID, err)

@@ -29,7 +29,10 @@ const maxRequestBytes = 11 << 20
 
 // Handler serves the EventBridge operations.
 type Handler struct {
-	Router   *bus.Router
+	Router *bus.Router
+	// Replays serves StartReplay and the other replay operations; without
+	// it they answer UnknownOperationException.
+	Replays  *bus.Replayer
 	Verifier *sigv4.Verifier
 	Logger   *slog.Logger
 
@@ -60,6 +63,10 @@ func validation(format string, args ...any) *apiError {
 
 func notFound(format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusBadRequest, Type: "ResourceNotFoundException", Message: fmt.Sprintf(format, args...)}
+}
+
+func apiErr(typ, format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Type: typ, Message: fmt.Sprintf(format, args...)}
 }
 
 // ServeHTTP serves one EventBridge request.

@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -48,8 +49,24 @@ func (h *Handler) putEvents(r *http.Request, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if len(in.Entries) == 0 || len(in.Entries) > maxEntries {
-		return nil, validation("1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to %d and greater than or equal to 1", maxEntries)
+	switch {
+	case in.Entries == nil:
+		return nil, validation("1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null")
+	case len(in.Entries) == 0:
+		return nil, validation("1 validation error detected: Value '[]' at 'entries' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	case len(in.Entries) > maxEntries:
+		return nil, validation("1 validation error detected: Value '[PutEventsRequestEntry]' at 'entries' failed to satisfy constraint: Member must have length less than or equal to %d", maxEntries)
+	}
+	// "If you submit a request in which none of the entries have each of
+	// these properties [Source, DetailType, Detail], EventBridge fails the
+	// entire request" (PutEventsRequestEntry); otherwise such an entry fails
+	// alone.
+	complete := false
+	for _, e := range in.Entries {
+		complete = complete || (e.Source != "" && e.DetailType != "" && e.Detail != "")
+	}
+	if !complete {
+		return nil, validation("Parameter Entries is not valid. Reason: no entry has all of Source, DetailType and Detail.")
 	}
 	out := putEventsOutput{Entries: make([]putEventsResult, len(in.Entries))}
 	for i, e := range in.Entries {
@@ -75,18 +92,17 @@ func (h *Handler) putEntry(r *http.Request, e putEventsEntry) putEventsResult {
 	if strings.HasPrefix(e.Source, "aws.") {
 		return putEventsResult{ErrorCode: "NotAuthorizedForSourceException", ErrorMessage: "Not authorized for the source."}
 	}
-	size := len(e.Source) + len(e.DetailType) + len(e.Detail)
-	for _, res := range e.Resources {
-		size += len(res)
-	}
-	if size > maxEntryBytes {
-		return putEventsResult{ErrorCode: "InvalidArgument", ErrorMessage: "Event size exceeds the 1 MB limit."}
+	if size := entrySize(e); size > maxEntryBytes {
+		return putEventsResult{ErrorCode: "InvalidArgument", ErrorMessage: fmt.Sprintf("Entry size %d bytes exceeds the %d bytes limit.", size, maxEntryBytes)}
 	}
 	var detail map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(e.Detail), &detail); err != nil || detail == nil {
 		return putEventsResult{ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed."}
 	}
-	busName := busNameOf(e.EventBusName)
+	// EventBridge answers an EventId for an entry naming a bus that does
+	// not exist and drops the event (aws/aws-cli#9186); the local edge
+	// reports it instead, so that a typo in a bus name shows at once.
+	busName := h.busName(e.EventBusName)
 	if !h.Router.HasBus(busName) {
 		return putEventsResult{ErrorCode: "ResourceNotFoundException", ErrorMessage: "Event bus " + busName + " does not exist."}
 	}
@@ -103,6 +119,21 @@ func (h *Handler) putEntry(r *http.Request, e putEventsEntry) putEventsResult {
 		return putEventsResult{ErrorCode: "InternalFailure", ErrorMessage: "The event could not be stored; try again."}
 	}
 	return putEventsResult{EventId: ev.ID}
+}
+
+// entrySize is an entry's size as EventBridge counts it against the limit:
+// 14 bytes for Time when given, and the UTF-8 bytes of Source, DetailType,
+// Detail and each resource
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html).
+func entrySize(e putEventsEntry) int {
+	size := len(e.Source) + len(e.DetailType) + len(e.Detail)
+	if e.Time != nil {
+		size += 14
+	}
+	for _, res := range e.Resources {
+		size += len(res)
+	}
+	return size
 }
 
 // busNameOf accepts a bus name or ARN; empty is the default bus.
