@@ -43,17 +43,20 @@ type Stack struct {
 	apiURL string
 	edge   string
 
-	store   *queue.Store
-	router  *bus.Router
-	s3      *s3server.Server
-	awsCfg  aws.Config
-	api     *http.Server
-	edgeSrv *http.Server
+	store    *queue.Store
+	router   *bus.Router
+	replayer *bus.Replayer
+	s3       *s3server.Server
+	awsCfg   aws.Config
+	api      *http.Server
+	edgeSrv  *http.Server
 
 	queues map[string]*queue.Queue
 
 	cancelRunners context.CancelFunc
 	runners       sync.WaitGroup
+	stopReplays   context.CancelFunc
+	replays       sync.WaitGroup
 	ready         atomic.Bool
 	closeOnce     sync.Once
 	closeErr      error
@@ -120,8 +123,20 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	st.s3.OnObjectCreated(st.objectCreated)
+	if st.replayer, err = bus.NewReplayer(st.router, st.log.With("component", "replay")); err != nil {
+		edgeLn.Close()
+		apiLn.Close()
+		return nil, err
+	}
+	replayCtx, stopReplays := context.WithCancel(context.Background())
+	st.stopReplays = stopReplays
+	st.replays.Add(1)
+	go func() {
+		defer st.replays.Done()
+		_ = st.replayer.Run(replayCtx) // resumes the replays an earlier run left unfinished
+	}()
 
-	eb := &events.Handler{Router: st.router, Verifier: verifier, Logger: st.log.With("component", "events")}
+	eb := &events.Handler{Router: st.router, Replays: st.replayer, Verifier: verifier, Logger: st.log.With("component", "events")}
 	st.edgeSrv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if events.IsEventBridge(r) {
 			eb.ServeHTTP(w, r)
@@ -304,8 +319,11 @@ func (st *Stack) Close(ctx context.Context) error {
 		if st.cancelRunners != nil {
 			st.cancelRunners()
 		}
+		if st.stopReplays != nil {
+			st.stopReplays() // a replay under way resumes on the next start
+		}
 		done := make(chan struct{})
-		go func() { st.runners.Wait(); close(done) }()
+		go func() { st.runners.Wait(); st.replays.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():
@@ -347,6 +365,9 @@ func (st *Stack) S3Client() *s3.Client {
 
 // Router is the local EventBridge.
 func (st *Stack) Router() *bus.Router { return st.router }
+
+// Replayer runs the archive replays of the local EventBridge.
+func (st *Stack) Replayer() *bus.Replayer { return st.replayer }
 
 // Queue returns one of the stack's queues by name (ProcessQueue, ...).
 func (st *Stack) Queue(name string) *queue.Queue { return st.queues[name] }
