@@ -62,7 +62,7 @@ func ParsePattern(pattern string) (*Pattern, error) {
 	if !ok {
 		return nil, invalidf("Filter is not an object")
 	}
-	root, err := compileObject(obj, "")
+	root, err := compileObject(obj, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -129,12 +129,6 @@ type fieldPattern struct {
 
 const orKey = "$or"
 
-// operators are the keys of a match expression object.
-var operators = map[string]bool{
-	"prefix": true, "suffix": true, "anything-but": true, "numeric": true,
-	"exists": true, "wildcard": true, "equals-ignore-case": true, "cidr": true,
-}
-
 // at names the field a reason is about, as EventBridge's messages end with
 // the location of the problem.
 func at(path string) string {
@@ -144,7 +138,10 @@ func at(path string) string {
 	return " at " + strconv.Quote(path)
 }
 
-func compileObject(obj map[string]any, path string) (*objectPattern, error) {
+// compileObject compiles a pattern object found at path ("" for the top).
+// inOr says it is (inside) a branch of "$or", where operator names are
+// reserved and may not be field names.
+func compileObject(obj map[string]any, path string, inOr bool) (*objectPattern, error) {
 	if len(obj) == 0 {
 		return nil, invalidf("Empty objects are not allowed%s", at(path))
 	}
@@ -155,29 +152,25 @@ func compileObject(obj map[string]any, path string) (*objectPattern, error) {
 	sort.Strings(keys)
 	op := &objectPattern{}
 	for _, k := range keys {
+		v := obj[k]
+		if k == orKey {
+			alts, err := compileOr(v, path)
+			if err != nil {
+				return nil, err
+			}
+			op.or = alts
+			continue
+		}
 		fieldPath := k
 		if path != "" {
 			fieldPath = path + "." + k
 		}
-		v := obj[k]
-		if k == orKey {
-			if alts, ok := orAlternatives(v); ok {
-				if len(alts) < 2 {
-					return nil, invalidf("%s must be an array of at least two patterns%s", orKey, at(fieldPath))
-				}
-				for _, alt := range alts {
-					c, err := compileObject(alt, path)
-					if err != nil {
-						return nil, err
-					}
-					op.or = append(op.or, c)
-				}
-				continue
-			}
+		if inOr && reservedInOr[k] {
+			return nil, invalidf("%s is Ruler reserved fieldName which cannot be used inside %s.%s", k, orKey, at(fieldPath))
 		}
 		switch v := v.(type) {
 		case map[string]any:
-			c, err := compileObject(v, fieldPath)
+			c, err := compileObject(v, fieldPath, inOr)
 			if err != nil {
 				return nil, err
 			}
@@ -195,28 +188,40 @@ func compileObject(obj map[string]any, path string) (*objectPattern, error) {
 	return op, nil
 }
 
-// orAlternatives reports whether v is a "$or" list: an array of objects none
-// of which is a match expression. Like EventBridge, anything else leaves
-// "$or" an ordinary field name.
-func orAlternatives(v any) ([]map[string]any, bool) {
+// compileOr compiles the value of "$or": an array of at least two pattern
+// objects, which apply to the object holding "$or" (its path is theirs).
+func compileOr(v any, path string) ([]*objectPattern, error) {
 	arr, ok := v.([]any)
-	if !ok || len(arr) == 0 {
-		return nil, false
+	if !ok {
+		return nil, invalidf("It must be an Array followed with %s.%s", orKey, at(path))
 	}
-	alts := make([]map[string]any, 0, len(arr))
+	alts := make([]*objectPattern, 0, len(arr))
 	for _, e := range arr {
 		m, ok := e.(map[string]any)
 		if !ok {
-			return nil, false
+			return nil, invalidf("Only JSON object is allowed in array of %s relationship.%s", orKey, at(path))
 		}
-		for k := range m {
-			if operators[k] {
-				return nil, false
-			}
+		c, err := compileObject(m, path, true)
+		if err != nil {
+			return nil, err
 		}
-		alts = append(alts, m)
+		alts = append(alts, c)
 	}
-	return alts, true
+	if len(alts) < 2 {
+		return nil, invalidf("There must have at least 2 Objects in %s relationship.%s", orKey, at(path))
+	}
+	return alts, nil
+}
+
+// reservedInOr are the names EventBridge keeps for operators, present and
+// future, and refuses as field names inside "$or".
+var reservedInOr = map[string]bool{
+	"exactly": true, "equals-ignore-case": true, "prefix": true, "suffix": true,
+	"anything-but": true, "exists": true, "wildcard": true, "numeric": true, "cidr": true,
+	"=": true, "<": true, "<=": true, ">": true, ">=": true,
+	"regex": true, "not-wildcard": true, "not-equals-ignore-case": true,
+	"date-after": true, "date-on-or-after": true, "date-before": true, "date-on-or-before": true,
+	"in-date-range": true, "ip-address-in-range": true, "ip-address-not-in-range": true,
 }
 
 // ---------------------------------------------------------------------------

@@ -226,7 +226,7 @@ var patternCases = []patternCase{
 	{name: "or nested", pattern: `{"source":["aws.cloudwatch"],"$or":[{"metricName":["CPUUtilization"]},{"metricType":["MetricType"],"$or":[{"metricId":[1234]},{"spaceId":[1000]}]}]}`, event: `{"source":"aws.cloudwatch","metricType":"MetricType","spaceId":1000}`, want: true},
 	{name: "or nested no", pattern: `{"source":["aws.cloudwatch"],"$or":[{"metricName":["CPUUtilization"]},{"metricType":["MetricType"],"$or":[{"metricId":[1234]},{"spaceId":[1000]}]}]}`, event: `{"source":"aws.cloudwatch","metricType":"MetricType","spaceId":1001}`, want: false},
 	{name: "or in array element", pattern: `{"e":{"$or":[{"a":["1"]},{"b":["2"]}]}}`, event: `{"e":[{"a":"0"},{"b":"2"}]}`, want: true},
-	{name: "or as field name", pattern: `{"$or":["x"]}`, event: `{"$or":"x"}`, want: true},
+	{name: "reserved name outside or is a field", pattern: `{"prefix":["x"]}`, event: `{"prefix":"x"}`, want: true},
 	{name: "or with exists false", pattern: `{"$or":[{"a":[{"exists":false}]},{"a":["x"]}]}`, event: `{"b":1}`, want: true},
 
 	// Top-level fields, including replay-name on replayed events.
@@ -349,7 +349,12 @@ var invalidPatternCases = []invalidCase{
 	{name: "anything-but prefix number", pattern: `{"a":[{"anything-but":{"prefix":1}}]}`, reason: "prefix/suffix match pattern must be a string"},
 	{name: "anything-but wildcard bad", pattern: `{"a":[{"anything-but":{"wildcard":["a**"]}}]}`, reason: "Consecutive wildcard characters"},
 	{name: "anything-but ignore case number", pattern: `{"a":[{"anything-but":{"equals-ignore-case":[1]}}]}`, reason: "Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported."},
-	{name: "or one alternative", pattern: `{"$or":[{"a":["x"]}]}`, reason: "$or must be an array of at least two patterns"},
+	{name: "or one alternative", pattern: `{"$or":[{"a":["x"]}]}`, reason: "There must have at least 2 Objects in $or relationship."},
+	{name: "or empty", pattern: `{"$or":[]}`, reason: "There must have at least 2 Objects in $or relationship."},
+	{name: "or not array", pattern: `{"detail":{"$or":{"a":["x"]}}}`, reason: `It must be an Array followed with $or. at "detail"`},
+	{name: "or values", pattern: `{"$or":["x","y"]}`, reason: "Only JSON object is allowed in array of $or relationship."},
+	{name: "or reserved field name", pattern: `{"$or":[{"numeric":[1]},{"prefix":["abc"]}]}`, reason: "numeric is Ruler reserved fieldName which cannot be used inside $or."},
+	{name: "or reserved nested field name", pattern: `{"$or":[{"a":{"cidr":["x"]}},{"b":["y"]}]}`, reason: `cidr is Ruler reserved fieldName which cannot be used inside $or. at "a.cidr"`},
 	{name: "or empty alternative", pattern: `{"$or":[{"a":["x"]},{}]}`, reason: "Empty objects are not allowed"},
 	{name: "or invalid alternative", pattern: `{"$or":[{"a":["x"]},{"b":"y"}]}`, reason: `"b" must be an object or an array at "b"`},
 }
