@@ -43,8 +43,20 @@ func invalidf(format string, args ...any) error {
 	return &PatternError{Reason: fmt.Sprintf(format, args...)}
 }
 
-// numericLimit bounds the operands of numeric matching, as EventBridge does.
+// numericLimit bounds the numbers that numeric matching works on, as in
+// EventBridge: operands outside it are refused, event values outside it never
+// match a numeric comparison.
 const numericLimit = 5e9
+
+// comparableNumber is how EventBridge compares numbers: as integers counting
+// millionths above -numericLimit, so precise to six decimal places. ok is
+// false outside ±numericLimit.
+func comparableNumber(f float64) (key int64, ok bool) {
+	if !(f >= -numericLimit && f <= numericLimit) {
+		return 0, false
+	}
+	return int64(1e6 * (numericLimit + f)), true
+}
 
 // ParsePattern parses and validates an EventBridge event pattern. An invalid
 // pattern gives a *PatternError.
@@ -331,11 +343,13 @@ const (
 
 // scalar is one leaf value of an event.
 type scalar struct {
-	kind scalarKind
-	str  string  // kindString: the string; kindNumber: its JSON text
-	num  float64 // kindNumber
-	ok   bool    // kindNumber: num holds a finite value
-	b    bool    // kindBool
+	kind    scalarKind
+	str     string  // kindString: the string; kindNumber: its JSON text
+	num     float64 // kindNumber
+	ok      bool    // kindNumber: num holds a finite value
+	key     int64   // kindNumber: comparableNumber(num), if inRange
+	inRange bool
+	b       bool // kindBool
 }
 
 func forEachScalar(v any, fn func(scalar) bool) bool {
@@ -367,7 +381,12 @@ func toScalar(v any) (scalar, bool) {
 		return scalar{kind: kindBool, b: v}, true
 	case json.Number:
 		f, err := strconv.ParseFloat(string(v), 64)
-		return scalar{kind: kindNumber, str: string(v), num: f, ok: err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)}, true
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return scalar{kind: kindNumber, str: string(v)}, true
+		}
+		s := numberScalar(f)
+		s.str = string(v)
+		return s, true
 	case float64:
 		return numberScalar(v), true
 	case float32:
@@ -389,12 +408,21 @@ func toScalar(v any) (scalar, bool) {
 }
 
 func numberScalar(f float64) scalar {
-	return scalar{kind: kindNumber, str: strconv.FormatFloat(f, 'g', -1, 64), num: f,
+	s := scalar{kind: kindNumber, str: strconv.FormatFloat(f, 'g', -1, 64), num: f,
 		ok: !math.IsInf(f, 0) && !math.IsNaN(f)}
+	s.key, s.inRange = comparableNumber(f)
+	return s
 }
 
+// sameNumber reports whether two numbers are equal: to six decimal places
+// within ±numericLimit, as EventBridge compares them; exactly outside it (where
+// EventBridge compares the JSON text, so 1e10 and 10000000000 differ there);
+// by their text when one does not fit a float64.
 func sameNumber(a, b scalar) bool {
-	if a.ok && b.ok {
+	switch {
+	case a.inRange && b.inRange:
+		return a.key == b.key
+	case a.ok && b.ok:
 		return a.num == b.num
 	}
 	return a.str == b.str
@@ -502,19 +530,20 @@ func parseIP(s string) netip.Addr {
 	return addr.Unmap()
 }
 
-// numericMatcher is a range; an unset bound is open-ended.
+// numericMatcher is a range over comparableNumber keys; an unset bound is
+// open-ended.
 type numericMatcher struct {
 	hasLow, lowIncl   bool
-	low               float64
+	low               int64
 	hasHigh, highIncl bool
-	high              float64
+	high              int64
 }
 
 func (m numericMatcher) match(s scalar) bool {
-	if s.kind != kindNumber || !s.ok {
+	if s.kind != kindNumber || !s.inRange {
 		return false
 	}
-	x := s.num
+	x := s.key
 	if m.hasLow && (x < m.low || (x == m.low && !m.lowIncl)) {
 		return false
 	}
@@ -713,6 +742,7 @@ func compileNumeric(arg any, path string) (matcher, error) {
 		return numericOperand(name, arr[i], path)
 	}
 	var m numericMatcher
+	var bottom float64
 	switch op {
 	case "=":
 		x, err := operand(1, "equals")
@@ -722,7 +752,8 @@ func compileNumeric(arg any, path string) (matcher, error) {
 		if len(arr) > 2 {
 			return nil, invalidf("Too many elements in numeric expression%s", at(path))
 		}
-		return numericMatcher{hasLow: true, lowIncl: true, low: x, hasHigh: true, highIncl: true, high: x}, nil
+		k := numericKey(x)
+		return numericMatcher{hasLow: true, lowIncl: true, low: k, hasHigh: true, highIncl: true, high: k}, nil
 	case "<", "<=":
 		x, err := operand(1, op)
 		if err != nil {
@@ -731,13 +762,14 @@ func compileNumeric(arg any, path string) (matcher, error) {
 		if len(arr) > 2 {
 			return nil, invalidf("Too many elements in numeric expression%s", at(path))
 		}
-		return numericMatcher{hasHigh: true, highIncl: op == "<=", high: x}, nil
+		return numericMatcher{hasHigh: true, highIncl: op == "<=", high: numericKey(x)}, nil
 	case ">", ">=":
 		x, err := operand(1, op)
 		if err != nil {
 			return nil, err
 		}
-		m = numericMatcher{hasLow: true, lowIncl: op == ">=", low: x}
+		bottom = x
+		m = numericMatcher{hasLow: true, lowIncl: op == ">=", low: numericKey(x)}
 	default:
 		return nil, invalidf("Unrecognized numeric range operator: %s%s", op, at(path))
 	}
@@ -758,11 +790,17 @@ func compileNumeric(arg any, path string) (matcher, error) {
 	if len(arr) > 4 {
 		return nil, invalidf("Too many terms in numeric range expression%s", at(path))
 	}
-	if m.low >= x {
+	if bottom >= x {
 		return nil, invalidf("Bottom must be less than top%s", at(path))
 	}
-	m.hasHigh, m.highIncl, m.high = true, top == "<=", x
+	m.hasHigh, m.highIncl, m.high = true, top == "<=", numericKey(x)
 	return m, nil
+}
+
+// numericKey is comparableNumber of an operand already checked to be in range.
+func numericKey(x float64) int64 {
+	k, _ := comparableNumber(x)
+	return k
 }
 
 func numericOperand(name string, v any, path string) (float64, error) {
@@ -772,7 +810,7 @@ func numericOperand(name string, v any, path string) (float64, error) {
 	}
 	x, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || x < -numericLimit || x > numericLimit {
-		return 0, invalidf("Value of %s must be between -5.0E9 and 5.0E9 inclusive%s", name, at(path))
+		return 0, invalidf("Value must be between -5.0E9 and 5.0E9, inclusive%s", at(path))
 	}
 	return x, nil
 }
@@ -781,6 +819,9 @@ func compileAnythingBut(arg any, path string) (matcher, error) {
 	switch a := arg.(type) {
 	case string, json.Number:
 		s, _ := toScalar(a)
+		if s.kind == kindNumber && !s.inRange {
+			return nil, invalidf("Value must be between -5.0E9 and 5.0E9, inclusive%s", at(path))
+		}
 		return anythingBut{not: exactMatcher{want: s}}, nil
 	case []any:
 		if len(a) == 0 {
@@ -795,6 +836,9 @@ func compileAnythingBut(arg any, path string) (matcher, error) {
 			}
 			if kind != 0 && s.kind != kind {
 				return nil, invalidf("Inside anything but list, either all values are number or string, mixed type is not supported%s", at(path))
+			}
+			if s.kind == kindNumber && !s.inRange {
+				return nil, invalidf("Value must be between -5.0E9 and 5.0E9, inclusive%s", at(path))
 			}
 			kind = s.kind
 			not = append(not, exactMatcher{want: s})

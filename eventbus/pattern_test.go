@@ -91,6 +91,11 @@ var patternCases = []patternCase{
 	{name: "empty string", pattern: `{"LastName":[""]}`, event: `{"LastName":""}`, want: true},
 	{name: "empty string not null", pattern: `{"LastName":[""]}`, event: `{"LastName":null}`, want: false},
 	{name: "huge numbers compare as text", pattern: `{"a":[1e400]}`, event: `{"a":1e400}`, want: true},
+	{name: "huge numbers other text", pattern: `{"a":[1e400]}`, event: `{"a":1e401}`, want: false},
+	{name: "number six decimals", pattern: `{"a":[0.1]}`, event: `{"a":0.1000001}`, want: true},
+	{name: "number five decimals", pattern: `{"a":[0.1]}`, event: `{"a":0.10001}`, want: false},
+	{name: "number beyond numeric range", pattern: `{"a":[1e10]}`, event: `{"a":10000000000}`, want: true},
+	{name: "account-like number", pattern: `{"a":[123456789012]}`, event: `{"a":123456789013}`, want: false},
 
 	// Arrays.
 	{name: "array in event any element", pattern: `{"resources":["arn:aws:ec2:us-east-1:123456789012:instance/i-000000aaaaaa00000"]}`, want: true},
@@ -161,6 +166,9 @@ var patternCases = []patternCase{
 	{name: "numeric equals no", pattern: `{"detail":{"x-limit":[{"numeric":["=",301.9]}]}}`, want: false},
 	{name: "numeric on string", pattern: `{"a":[{"numeric":[">",0]}]}`, event: `{"a":"5"}`, want: false},
 	{name: "numeric negative", pattern: `{"a":[{"numeric":[">=",-5e9,"<",-1]}]}`, event: `{"a":-2.5}`, want: true},
+	{name: "numeric six decimals", pattern: `{"a":[{"numeric":["=",0.1]}]}`, event: `{"a":0.1000001}`, want: true},
+	{name: "numeric event above range", pattern: `{"a":[{"numeric":[">",0]}]}`, event: `{"a":5000000001}`, want: false},
+	{name: "numeric event at range limit", pattern: `{"a":[{"numeric":[">",0]}]}`, event: `{"a":5e9}`, want: true},
 	{name: "numeric array any element", pattern: `{"a":[{"numeric":[">",10]}]}`, event: `{"a":[1,2,30]}`, want: true},
 	{name: "numeric all fields", pattern: `{"detail":{"c-count":[{"numeric":[">",0,"<=",5]}],"d-count":[{"numeric":["<",10]}],"x-limit":[{"numeric":["=",3.018e2]}]}}`, want: true},
 
@@ -343,6 +351,8 @@ var invalidPatternCases = []invalidCase{
 	{name: "anything-but bool list", pattern: `{"a":[{"anything-but":[true]}]}`, reason: "Inside anything but list, start|null|boolean is not supported."},
 	{name: "anything-but empty object", pattern: `{"a":[{"anything-but":{}}]}`, reason: "Anything-But expression name not found"},
 	{name: "anything-but empty prefix", pattern: `{"a":[{"anything-but":{"prefix":""}}]}`, reason: "Null prefix/suffix not allowed"},
+	{name: "anything-but number out of range", pattern: `{"a":[{"anything-but":6e9}]}`, reason: "Value must be between -5.0E9 and 5.0E9, inclusive"},
+	{name: "anything-but number list out of range", pattern: `{"a":[{"anything-but":[1,-6e9]}]}`, reason: "Value must be between -5.0E9 and 5.0E9, inclusive"},
 	{name: "anything-but empty list", pattern: `{"a":[{"anything-but":[]}]}`, reason: "Empty arrays are not allowed"},
 	{name: "anything-but numeric", pattern: `{"a":[{"anything-but":{"numeric":[">",1]}}]}`, reason: "Unsupported anything-but pattern: numeric"},
 	{name: "anything-but two keys", pattern: `{"a":[{"anything-but":{"prefix":"a","suffix":"b"}}]}`, reason: "Only one key allowed in match expression"},
