@@ -50,6 +50,20 @@ const s3Event = `{
   }
 }`
 
+// nullEvent is the sample of the user guide page on matching null values and
+// empty strings.
+const nullEvent = `{
+  "version": "0",
+  "id": "3e3c153a-8339-4e30-8c35-687ebef853fe",
+  "detail-type": "EC2 Instance Launch Successful",
+  "source": "aws.autoscaling",
+  "account": "123456789012",
+  "time": "2015-11-11T21:31:47Z",
+  "region": "us-east-1",
+  "resources": [],
+  "detail": {"eventVersion": "", "responseElements": null}
+}`
+
 type patternCase struct {
 	name    string
 	pattern string
@@ -90,6 +104,11 @@ var patternCases = []patternCase{
 	{name: "null not empty string", pattern: `{"UserID":[null]}`, event: `{"UserID":""}`, want: false},
 	{name: "empty string", pattern: `{"LastName":[""]}`, event: `{"LastName":""}`, want: true},
 	{name: "empty string not null", pattern: `{"LastName":[""]}`, event: `{"LastName":null}`, want: false},
+	{name: "guide empty string", pattern: `{"detail":{"eventVersion":[""]}}`, event: nullEvent, want: true},
+	{name: "guide null", pattern: `{"detail":{"responseElements":[null]}}`, event: nullEvent, want: true},
+	{name: "guide empty string is not null", pattern: `{"detail":{"responseElements":[""]}}`, event: nullEvent, want: false},
+	{name: "guide null is not empty string", pattern: `{"detail":{"eventVersion":[null]}}`, event: nullEvent, want: false},
+	{name: "guide empty resources", pattern: `{"resources":[{"exists":false}]}`, event: nullEvent, want: true},
 	{name: "huge numbers compare as text", pattern: `{"a":[1e400]}`, event: `{"a":1e400}`, want: true},
 	{name: "huge numbers other text", pattern: `{"a":[1e400]}`, event: `{"a":1e401}`, want: false},
 	{name: "number six decimals", pattern: `{"a":[0.1]}`, event: `{"a":0.1000001}`, want: true},
