@@ -8,6 +8,22 @@ package eventbus
 // pattern tree and the decoded event together, so the work is bounded by
 // (pattern size) × (event size). Wildcards are compiled to literal segments
 // matched greedily left to right, which never backtracks.
+//
+// Semantics worth knowing, all as in EventBridge (its rule engine is the open
+// source aws/event-ruler):
+//   - A field matches when any of its leaf values matches any element of the
+//     pattern's list; an array in the event contributes each element.
+//   - The fields of one pattern object must match inside the same element of
+//     an array of objects (no mixing fields of different elements).
+//   - exists looks at leaf values only: a field holding an object, or an empty
+//     array, does not exist. exists:false also matches when a parent object
+//     is missing.
+//   - anything-but never matches a missing field.
+//   - Numbers compare to six decimal places within ±5e9 (numeric operands must
+//     lie there; event values outside never match numeric). Exact numbers
+//     outside that range compare as float64 (EventBridge compares their JSON
+//     text there; we must also serve events decoded into float64).
+//   - A string value that is an IP address matches any spelling of it.
 
 import (
 	"bytes"
