@@ -37,6 +37,12 @@ func (c *clock) Now() time.Time {
 	return time.Now().Add(c.offset)
 }
 
+func (c *clock) Reset() {
+	c.mu.Lock()
+	c.offset = 0
+	c.mu.Unlock()
+}
+
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.offset += d
