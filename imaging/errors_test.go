@@ -168,4 +168,3 @@ func childPeakRSS(cmd *exec.Cmd) int64 {
 	ru := cmd.ProcessState.SysUsage()
 	return maxRSS(ru)
 }
-
