@@ -39,7 +39,11 @@ func badDigest(format string, args ...any) error {
 // chunk signatures, Content-MD5, x-amz-checksum-* in headers or trailers),
 // and puts the file in place of the body. So gofakes3 only ever sees a body
 // that is known good and complete, and a refused body changes nothing.
-func (s *Server) spool(r *http.Request) (cleanup func(), err error) {
+//
+// objectChecksums says whether x-amz-checksum-* headers describe this body
+// (PutObject, UploadPart). On CompleteMultipartUpload they describe the
+// assembled object, not the XML body, and are not checked here.
+func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), err error) {
 	f, err := os.CreateTemp(s.tmpDir, "body-*")
 	if err != nil {
 		return func() {}, fmt.Errorf("s3server: spool body: %w", err)
@@ -49,18 +53,23 @@ func (s *Server) spool(r *http.Request) (cleanup func(), err error) {
 		os.Remove(f.Name())
 	}
 	sums := map[string]hash.Hash{}
-	names := []string{}
-	for k := range r.Header {
-		names = append(names, strings.ToLower(k))
-	}
+	var trailers []string
 	for _, v := range r.Header.Values("X-Amz-Trailer") {
 		for t := range strings.SplitSeq(v, ",") {
-			names = append(names, strings.ToLower(strings.TrimSpace(t)))
+			if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
+				trailers = append(trailers, t)
+			}
 		}
 	}
-	for _, n := range names {
-		if mk, ok := checksumAlgorithms[n]; ok {
-			sums[n] = mk()
+	if objectChecksums {
+		names := append([]string(nil), trailers...)
+		for k := range r.Header {
+			names = append(names, strings.ToLower(k))
+		}
+		for _, n := range names {
+			if mk, ok := checksumAlgorithms[n]; ok {
+				sums[n] = mk()
+			}
 		}
 	}
 	md5h := md5.New()
@@ -81,6 +90,12 @@ func (s *Server) spool(r *http.Request) (cleanup func(), err error) {
 	if r.ContentLength >= 0 && n != r.ContentLength {
 		return cleanup, &sigv4.Error{Code: sigv4.CodeIncompleteBody, Status: http.StatusBadRequest,
 			Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."}
+	}
+	for _, name := range trailers {
+		if r.Trailer.Get(name) == "" {
+			return cleanup, &sigv4.Error{Code: "MalformedTrailerError", Status: http.StatusBadRequest,
+				Message: fmt.Sprintf("The request declared the trailer %s but did not send it.", name)}
+		}
 	}
 	if want := r.Header.Get("Content-Md5"); want != "" {
 		if base64.StdEncoding.EncodeToString(md5h.Sum(nil)) != want {

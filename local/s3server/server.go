@@ -188,7 +188,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hasBody(r) {
-		cleanup, err := s.spool(r)
+		cleanup, err := s.spool(r, op != opComplete)
 		defer cleanup()
 		if err != nil {
 			log.Info("s3 request body refused", "err", err)

@@ -562,6 +562,8 @@ func TestRawBodies(t *testing.T) {
 			sigv4.StreamingUnsignedPayloadTrailer, chunked, 400, "BadDigest"},
 		{"aws-chunked shorter than declared", "short", "5\r\nhello\r\n0\r\n\r\n",
 			sigv4.StreamingUnsignedPayloadTrailer, chunked, 400, "IncompleteBody"},
+		{"aws-chunked without its declared trailer", "notrailer", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+			sigv4.StreamingUnsignedPayloadTrailer, chunked, 400, "MalformedTrailerError"},
 		{"aws-chunked garbage", "garbage", "zz\r\nhello\r\n",
 			sigv4.StreamingUnsignedPayloadTrailer, chunked, 400, "InvalidRequest"},
 		{"payload not matching its signed hash", "badhash", "hello world",
@@ -664,5 +666,58 @@ func TestInterruptedWriteLeavesNoObject(t *testing.T) {
 	left, _ := os.ReadDir(filepath.Join(dir, "tmp"))
 	if len(left) != 0 {
 		t.Fatalf("%d partial files left in tmp after restart", len(left))
+	}
+}
+
+func TestSDKMultipart(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	cli := e.client(testSecret)
+	key := "uploads/multi.bin"
+	parts := [][]byte{bytes.Repeat([]byte("p1"), 3<<20), []byte("last part")} // 6 MiB + a tail
+	var whole []byte
+	for _, p := range parts {
+		whole = append(whole, p...)
+	}
+
+	up, err := cli.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String(key),
+		ContentType: aws.String("application/octet-stream"), Metadata: map[string]string{"origin": "sdk"}})
+	if err != nil {
+		t.Fatalf("CreateMultipartUpload: %v", err)
+	}
+	var done []s3types.CompletedPart
+	for i, p := range parts {
+		out, err := cli.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(testBucket), Key: aws.String(key), UploadId: up.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p)})
+		if err != nil {
+			t.Fatalf("UploadPart %d: %v", i+1, err)
+		}
+		done = append(done, s3types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))})
+	}
+	if len(e.hooks.all()) != 0 {
+		t.Fatalf("hook called before the upload completed: %+v", e.hooks.all())
+	}
+	// A full-object checksum header on CompleteMultipartUpload describes the
+	// object, not the XML body: it must not be checked against the body.
+	out, err := cli.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String(key),
+		UploadId: up.UploadId, MultipartUpload: &s3types.CompletedMultipartUpload{Parts: done},
+		ChecksumType: s3types.ChecksumTypeFullObject, ChecksumCRC64NVME: aws.String("AAAAAAAAAAA=")})
+	if err != nil {
+		t.Fatalf("CompleteMultipartUpload: %v", err)
+	}
+	etag := strings.Trim(aws.ToString(out.ETag), `"`)
+	if !strings.HasSuffix(etag, "-2") {
+		t.Fatalf("multipart ETag %q, want S3's <md5 of part md5s>-2", etag)
+	}
+	if got := e.getObject(t, key); !bytes.Equal(got, whole) {
+		t.Fatalf("assembled object has %d bytes, want %d", len(got), len(whole))
+	}
+	head, err := cli.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
+	if err != nil || head.Metadata["origin"] != "sdk" || aws.ToString(head.ContentType) != "application/octet-stream" {
+		t.Fatalf("HeadObject: %v %+v", err, head)
+	}
+	evs := e.hooks.all()
+	if len(evs) != 1 || evs[0].Reason != ReasonCompleteMultipartUpload || evs[0].Size != int64(len(whole)) || evs[0].ETag != etag || evs[0].Key != key {
+		t.Fatalf("hook calls %+v, want one CompleteMultipartUpload of %d bytes with ETag %s", evs, len(whole), etag)
 	}
 }
