@@ -142,6 +142,8 @@ func (s *Server) CreateBucket(ctx context.Context, name string) error {
 // OnObjectCreated sets the hook called after an object is stored and before
 // the client's 200 is written. If it returns an error the client gets a 500
 // InternalError (the object stays; clients retry). Set it before serving.
+// The hook is called from concurrent requests; its context carries the
+// request's values but is not cancelled when the client goes away.
 func (s *Server) OnObjectCreated(fn func(ctx context.Context, ev ObjectCreated) error) {
 	s.hookMu.Lock()
 	s.hook = fn
@@ -220,7 +222,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev, err := s.created(op, r, rec, reqID)
 	if err == nil {
 		if hook := s.onCreated(); hook != nil {
-			err = hook(r.Context(), ev)
+			// The object is stored: a client hanging up must not cancel
+			// the event about it.
+			err = hook(context.WithoutCancel(r.Context()), ev)
 		}
 	}
 	if err != nil {
