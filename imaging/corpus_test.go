@@ -39,7 +39,7 @@ func withAlpha(m *image.NRGBA) *image.NRGBA {
 	h := m.Rect.Dy()
 	for y := 0; y < h; y++ {
 		for x := 0; x < m.Rect.Dx(); x++ {
-			c.Pix[y*c.Stride+4*x+3] = uint8(max(0, 255-y*300/h))
+			c.Pix[y*c.Stride+4*x+3] = uint8(max(0, min(255, 400-y*500/h)))
 		}
 	}
 	return c

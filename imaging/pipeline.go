@@ -169,6 +169,14 @@ func stepGray(j *job) error {
 		return nil // the decoder made it
 	}
 	j.gray = toGray(j.img)
+	if j.info.Format == "webp" {
+		switch j.img.(type) {
+		case *image.YCbCr, *image.NYCbCrA:
+			// VP8's Y is limited range (16-235); expand it to full-range
+			// luma as libwebp's RGB conversion does.
+			j.gray = expandLimitedRange(j.gray)
+		}
+	}
 	j.img = nil // let the color planes go
 	return nil
 }
