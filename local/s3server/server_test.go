@@ -721,3 +721,38 @@ func TestSDKMultipart(t *testing.T) {
 		t.Fatalf("hook calls %+v, want one CompleteMultipartUpload of %d bytes with ETag %s", evs, len(whole), etag)
 	}
 }
+
+// TestOverwriteReplacesMetadata: S3 replaces an object's metadata on PUT.
+func TestOverwriteReplacesMetadata(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	cli := e.client(testSecret)
+	put := func(meta map[string]string, contentType string) {
+		t.Helper()
+		in := &s3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String("k"), Body: strings.NewReader("v"), Metadata: meta}
+		if contentType != "" {
+			in.ContentType = aws.String(contentType)
+		}
+		if _, err := cli.PutObject(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(map[string]string{"a": "1", "b": "2"}, "image/png")
+	put(map[string]string{"a": "3"}, "image/jpeg")
+	head, err := cli.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(head.Metadata) != 1 || head.Metadata["a"] != "3" || aws.ToString(head.ContentType) != "image/jpeg" {
+		t.Fatalf("after overwrite: metadata %v, content type %s; want only a=3, image/jpeg", head.Metadata, aws.ToString(head.ContentType))
+	}
+	// A copy replaces the destination's metadata with the source's.
+	put(map[string]string{"c": "4"}, "")
+	if _, err := cli.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(testBucket), Key: aws.String("k2"), CopySource: aws.String(testBucket + "/k")}); err != nil {
+		t.Fatal(err)
+	}
+	head, err = cli.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String("k2")})
+	if err != nil || len(head.Metadata) != 1 || head.Metadata["c"] != "4" {
+		t.Fatalf("copy: %v metadata %v, want only c=4", err, head.Metadata)
+	}
+}
