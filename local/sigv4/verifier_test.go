@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -470,5 +471,45 @@ func TestVerifyEventsService(t *testing.T) {
 	want := []string{"ok:AWSEvents.PutEvents:{", CodeSignatureDoesNotMatch}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("server saw %v, want %v", got, want)
+	}
+}
+
+// TestChunkDecoderReadSizes decodes the AWS streaming examples through
+// readers that hand out one byte, or half of what is asked, at a time.
+func TestChunkDecoderReadSizes(t *testing.T) {
+	sigs := [3]string{
+		"ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+		"0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+		"b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9",
+	}
+	unsigned := "3\r\nabc\r\n1\r\nd\r\n0\r\nx-amz-checksum-crc32:7YLNEQ==\r\n\r\n"
+	wraps := map[string]func(io.Reader) io.Reader{"one byte": iotest.OneByteReader, "half": iotest.HalfReader, "data err": iotest.DataErrReader}
+	for name, wrap := range wraps {
+		t.Run(name, func(t *testing.T) {
+			r := streamingRequest(StreamingSignedPayload, streamingSignedHdr, streamingSeed, chunkedBody(sigs, "", false))
+			r.Body = io.NopCloser(wrap(r.Body))
+			if _, err := exampleVerifier(exampleTime).Verify(r, "s3"); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			got, err := io.ReadAll(wrap(r.Body))
+			if err != nil || !bytes.Equal(got, bytes.Repeat([]byte("a"), 66560)) {
+				t.Fatalf("signed: decoded %d bytes, %v", len(got), err)
+			}
+
+			u := httptest.NewRequest(http.MethodPut, "http://127.0.0.1:4566/bucket/key", strings.NewReader(unsigned))
+			u.Header.Set("Content-Encoding", "aws-chunked")
+			u.Header.Set("X-Amz-Decoded-Content-Length", "4")
+			u.Header.Set("X-Amz-Trailer", "x-amz-checksum-crc32")
+			u.Header.Set("X-Amz-Content-Sha256", StreamingUnsignedPayloadTrailer)
+			signWithSDK(t, u, StreamingUnsignedPayloadTrailer, "s3")
+			u.Body = io.NopCloser(wrap(u.Body))
+			if _, err := exampleVerifier(time.Now()).Verify(u, "s3"); err != nil {
+				t.Fatalf("Verify unsigned: %v", err)
+			}
+			got, err = io.ReadAll(wrap(u.Body))
+			if err != nil || string(got) != "abcd" || u.Trailer.Get("x-amz-checksum-crc32") != "7YLNEQ==" {
+				t.Fatalf("unsigned: decoded %q, %v, trailer %v", got, err, u.Trailer)
+			}
+		})
 	}
 }
