@@ -1,0 +1,57 @@
+package imaging
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"image/jpeg"
+	"testing"
+)
+
+// FuzzDecodeJPEGLuma: the hand-written JPEG decoder reads untrusted bytes;
+// it must never panic, and what it accepts must agree with the header.
+// Run with go test -fuzz FuzzDecodeJPEGLuma ./imaging.
+func FuzzDecodeJPEGLuma(f *testing.F) {
+	src := photo(40, 24, 5)
+	for _, q := range []int{10, 75, 100} {
+		var b bytes.Buffer
+		jpeg.Encode(&b, src, &jpeg.Options{Quality: q})
+		f.Add(b.Bytes())
+	}
+	f.Add(encodeGrayJPEG(toGray(src), 85))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := decodeJPEGLuma(data)
+		if err != nil {
+			return
+		}
+		cfg, cerr := jpeg.DecodeConfig(bytes.NewReader(data))
+		if cerr == nil && (cfg.Width != r.W || cfg.Height != r.H) {
+			t.Fatalf("decoded %dx%d, header %dx%d", r.W, r.H, cfg.Width, cfg.Height)
+		}
+		if len(r.Pix) < (r.H-1)*r.Stride+r.W {
+			t.Fatalf("plane too small")
+		}
+	})
+}
+
+// FuzzProcess: any input gives outputs or a classified error, never a panic.
+func FuzzProcess(f *testing.F) {
+	src := scene(30, 20)
+	f.Add(encodePNGStd(f, src))
+	f.Add(encodeWith(f, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, nil) }))
+	f.Add(jpegWithExif(encodeWith(f, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, nil) }), exifTIFF(6, binary.BigEndian)))
+	f.Add([]byte("GIF89a\x01\x00\x01\x00"))
+	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8X"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := Process(context.Background(), data, Options{MaxPixels: 1 << 20, ThumbSizes: []int{16}})
+		if err != nil {
+			if Code(err) == "" {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			return
+		}
+		if len(res.Outputs) != 2 {
+			t.Fatalf("%d outputs", len(res.Outputs))
+		}
+	})
+}
