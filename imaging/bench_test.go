@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"math"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -121,4 +122,58 @@ func loop(b *testing.B, f func()) {
 		n++
 	}
 	b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+}
+
+// BenchmarkEncodePNG encodes the 12 MP gray image at several deflate levels
+// (the encoder's level is pngLevel); the output size is reported.
+func BenchmarkEncodePNG(b *testing.B) {
+	r := toGray(photo(4000, 3000, 1))
+	for _, level := range []int{1, 2, 3, 6} {
+		b.Run(fmt.Sprintf("level%d", level), func(b *testing.B) {
+			var n int
+			loop(b, func() {
+				d, err := encodePNGLevel(r, level)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(d)
+			})
+			b.ReportMetric(float64(n), "bytes")
+		})
+	}
+}
+
+// BenchmarkProcessFile runs the whole job on the file named by
+// IMAGING_BENCH_FILE (for instance the input of the peers comparison).
+func BenchmarkProcessFile(b *testing.B) {
+	path := os.Getenv("IMAGING_BENCH_FILE")
+	if path == "" {
+		b.Skip("IMAGING_BENCH_FILE not set")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	j := &job{data: data, opts: DefaultOptions()}
+	for _, s := range steps {
+		before := *j
+		b.Run(s.name, func(b *testing.B) {
+			loop(b, func() {
+				jj := before
+				if err := s.run(&jj); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+		if err := s.run(j); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("whole", func(b *testing.B) {
+		loop(b, func() {
+			if _, err := Process(context.Background(), data, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
 }

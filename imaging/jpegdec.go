@@ -43,6 +43,9 @@ func (h *huffTable) build(counts *[16]uint8, vals []uint8) error {
 	for l := 1; l <= 16; l++ {
 		n := int32(counts[l-1])
 		h.valPtr[l] = k - code
+		if code+n > 1<<l {
+			return corruptf("bad Huffman table")
+		}
 		if n == 0 {
 			h.maxCode[l] = -1
 		} else {
@@ -59,9 +62,6 @@ func (h *huffTable) build(counts *[16]uint8, vals []uint8) error {
 			k += n
 			code += n
 			h.maxCode[l] = code - 1
-			if code > 1<<l {
-				return corruptf("bad Huffman table")
-			}
 		}
 		code <<= 1
 	}

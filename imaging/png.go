@@ -23,7 +23,9 @@ const pngLevel = 2
 // pngBand is the least amount of raw data worth a separate deflate band.
 const pngBand = 256 << 10
 
-func encodePNG(r *raster) ([]byte, error) {
+func encodePNG(r *raster) ([]byte, error) { return encodePNGLevel(r, pngLevel) }
+
+func encodePNGLevel(r *raster, level int) ([]byte, error) {
 	rowLen := r.W * r.bpp()
 	rows := r.H
 	bands := max(1, min(8, rows*(rowLen+1)/pngBand))
@@ -38,14 +40,18 @@ func encodePNG(r *raster) ([]byte, error) {
 			b := &bs[bi]
 			y0, y1 := rows*bi/bands, rows*(bi+1)/bands
 			b.raw = make([]byte, 0, (y1-y0)*(rowLen+1))
+			var scratch [5][]byte
+			for f := range scratch {
+				scratch[f] = make([]byte, rowLen)
+			}
 			for y := y0; y < y1; y++ {
 				var prev []byte
 				if y > 0 {
 					prev = r.row(y - 1)
 				}
-				b.raw = filterRow(b.raw, r.row(y), prev, r.bpp())
+				b.raw = filterRow(b.raw, r.row(y), prev, r.bpp(), &scratch)
 			}
-			zw, err := flate.NewWriter(&b.comp, pngLevel)
+			zw, err := flate.NewWriter(&b.comp, level)
 			if err != nil {
 				b.err = err
 				return
@@ -116,10 +122,10 @@ func writeChunk(w io.Writer, typ string, data []byte) {
 
 // filterRow appends the filter type byte and the filtered row, choosing
 // the filter with the least sum of absolute values (the PNG specification's
-// suggested heuristic). prev is nil for the first row.
-func filterRow(dst, cur, prev []byte, bpp int) []byte {
+// suggested heuristic). prev is nil for the first row; scratch holds five
+// row-sized buffers.
+func filterRow(dst, cur, prev []byte, bpp int, scratch *[5][]byte) []byte {
 	n := len(cur)
-	start := len(dst)
 	if prev == nil {
 		// Only None and Sub are meaningful; Sub is better on photos.
 		dst = append(dst, 1)
@@ -129,56 +135,53 @@ func filterRow(dst, cur, prev []byte, bpp int) []byte {
 		}
 		return dst
 	}
-	dst = append(dst, make([]byte, 1+n)...)
-	out := dst[start+1:]
-	var tmp [5][]byte
-	best, bestSum := 0, -1
-	for f := 0; f < 5; f++ {
-		buf := out
-		if f > 0 {
-			buf = make([]byte, n)
-		}
-		sum := 0
-		for i := 0; i < n; i++ {
-			var a, c uint8
-			if i >= bpp {
-				a, c = cur[i-bpp], prev[i-bpp]
-			}
-			b := prev[i]
-			var v uint8
-			switch f {
-			case 0:
-				v = cur[i]
-			case 1:
-				v = cur[i] - a
-			case 2:
-				v = cur[i] - b
-			case 3:
-				v = cur[i] - uint8((uint16(a)+uint16(b))/2)
-			case 4:
-				v = cur[i] - paeth(a, b, c)
-			}
-			buf[i] = v
-			sum += int(int8(v) ^ int8(v)>>7)
-			if bestSum >= 0 && sum >= bestSum {
-				break
-			}
-		}
-		if bestSum < 0 || sum < bestSum {
-			best, bestSum = f, sum
-		}
-		tmp[f] = buf
+	cur, prev = cur[:n:n], prev[:n:n]
+	none, sub, up, avg, pae := scratch[0][:n:n], scratch[1][:n:n], scratch[2][:n:n], scratch[3][:n:n], scratch[4][:n:n]
+	var sums [5]int
+	// The first pixel has no left neighbour.
+	for i := 0; i < bpp; i++ {
+		c, b := cur[i], prev[i]
+		none[i], sub[i], up[i], avg[i], pae[i] = c, c, c-b, c-b/2, c-b
 	}
-	dst[start] = byte(best)
-	if best != 0 {
-		copy(out, tmp[best])
+	for i := bpp; i < n; i++ {
+		c, a, b, d := cur[i], cur[i-bpp], prev[i], prev[i-bpp]
+		none[i] = c
+		sub[i] = c - a
+		up[i] = c - b
+		avg[i] = c - uint8((uint16(a)+uint16(b))/2)
+		pae[i] = c - paeth(a, b, d)
 	}
-	return dst
+	for f, buf := range [5][]byte{none, sub, up, avg, pae} {
+		s := 0
+		for _, v := range buf {
+			s += int(absTable[v])
+		}
+		sums[f] = s
+	}
+	best := 0
+	for f := 1; f < 5; f++ {
+		if sums[f] < sums[best] {
+			best = f
+		}
+	}
+	dst = append(dst, byte(best))
+	return append(dst, scratch[best][:n]...)
 }
 
+// absTable[v] is |int8(v)|.
+var absTable = func() (t [256]uint8) {
+	for i := range t {
+		v := int(int8(i))
+		if v < 0 {
+			v = -v
+		}
+		t[i] = uint8(min(v, 255))
+	}
+	return t
+}()
+
 func paeth(a, b, c uint8) uint8 {
-	p := int(a) + int(b) - int(c)
-	pa, pb, pc := abs(p-int(a)), abs(p-int(b)), abs(p-int(c))
+	pa, pb, pc := abs(int(b)-int(c)), abs(int(a)-int(c)), abs(int(a)+int(b)-2*int(c))
 	if pa <= pb && pa <= pc {
 		return a
 	}
