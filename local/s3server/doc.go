@@ -25,11 +25,14 @@
 // merges an overwritten object's metadata into the new one; metadataFilter
 // restores S3's replace semantics.
 //
+// Multipart uploads are kept on disk too (Dir/multipart/<upload id>/, see
+// multipartStore) instead of in gofakes3's in-memory uploader: an upload in
+// progress survives a restart and completing it streams the parts.
+//
 // Known differences from S3: after a multipart upload, HEAD, GET and LIST
 // give the MD5 of the whole object as ETag, while the CompleteMultipartUpload
 // answer and the event carry S3's "<md5 of part md5s>-<parts>" (gofakes3
-// derives every ETag from the stored MD5); multipart parts are held in memory
-// until completion and an upload in progress does not survive a restart;
+// derives every ETag from the stored MD5); parts under 5 MiB are accepted;
 // ListObjects returns every key in one page and ignores encoding-type=url
 // (answering with raw keys, which clients accept).
 //

@@ -29,7 +29,8 @@ import (
 // Config configures a Server.
 type Config struct {
 	// Dir holds the objects (Dir/buckets/<bucket>/<key>), their metadata
-	// (Dir/metadata/...) and request bodies being received (Dir/tmp).
+	// (Dir/metadata/...), multipart uploads in progress (Dir/multipart) and
+	// request bodies being received (Dir/tmp).
 	Dir string
 	// Region is the only region the server answers for; default us-east-1.
 	Region string
@@ -111,10 +112,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3server: open store in %s: %w", dir, err)
 	}
+	mpDir := filepath.Join(dir, "multipart")
+	if err := os.MkdirAll(mpDir, 0o700); err != nil {
+		return nil, fmt.Errorf("s3server: create %s: %w", mpDir, err)
+	}
+	objects := metadataFilter{inner}
 	s := &Server{
 		cfg:     cfg,
 		log:     log,
-		backend: metadataFilter{inner},
+		backend: store{metadataFilter: objects, multipartStore: &multipartStore{dir: mpDir, tmpDir: tmp, backend: objects}},
 		tmpDir:  tmp,
 		origins: make(map[string]bool, len(cfg.AllowedOrigins)),
 	}

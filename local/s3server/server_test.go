@@ -756,3 +756,87 @@ func TestOverwriteReplacesMetadata(t *testing.T) {
 		t.Fatalf("copy: %v metadata %v, want only c=4", err, head.Metadata)
 	}
 }
+
+// TestMultipartSurvivesRestart: parts uploaded before a restart complete
+// after it; listing and aborting uploads work.
+func TestMultipartSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	ctx := context.Background()
+	cli := e.client(testSecret)
+	key := "uploads/resumed.bin"
+	part1 := bytes.Repeat([]byte{1}, 5<<20)
+	part2 := []byte("tail")
+
+	up, err := cli.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := cli.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String("uploads/abandoned")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := cli.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(testBucket), Key: aws.String(key), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader(part1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.http.Close()
+
+	e2 := newEnv(t, dir)
+	cli = e2.client(testSecret)
+	list, err := cli.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(testBucket)})
+	if err != nil || len(list.Uploads) != 2 || aws.ToString(list.Uploads[0].Key) != "uploads/abandoned" || aws.ToString(list.Uploads[1].UploadId) != aws.ToString(up.UploadId) {
+		t.Fatalf("ListMultipartUploads after restart: %v %+v", err, list)
+	}
+	parts, err := cli.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(testBucket), Key: aws.String(key), UploadId: up.UploadId})
+	if err != nil || len(parts.Parts) != 1 || aws.ToString(parts.Parts[0].ETag) != aws.ToString(p1.ETag) || aws.ToInt64(parts.Parts[0].Size) != int64(len(part1)) {
+		t.Fatalf("ListParts after restart: %v %+v", err, parts)
+	}
+	if _, err := cli.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(testBucket), Key: aws.String("uploads/other-key"), UploadId: up.UploadId,
+		PartNumber: aws.Int32(2), Body: bytes.NewReader(part2)}); apiCode(err) != "NoSuchUpload" {
+		t.Fatalf("UploadPart to another key with this upload id: %v, want NoSuchUpload", err)
+	}
+	p2, err := cli.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(testBucket), Key: aws.String(key), UploadId: up.UploadId, PartNumber: aws.Int32(2), Body: bytes.NewReader(part2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := func(parts ...s3types.CompletedPart) error {
+		_, err := cli.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String(key), UploadId: up.UploadId,
+			MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts}})
+		return err
+	}
+	first := s3types.CompletedPart{PartNumber: aws.Int32(1), ETag: p1.ETag}
+	second := s3types.CompletedPart{PartNumber: aws.Int32(2), ETag: p2.ETag}
+	if err := complete(second, first); apiCode(err) != "InvalidPartOrder" {
+		t.Fatalf("complete with parts out of order: %v, want InvalidPartOrder", err)
+	}
+	if err := complete(first, s3types.CompletedPart{PartNumber: aws.Int32(2), ETag: p1.ETag}); apiCode(err) != "InvalidPart" {
+		t.Fatalf("complete with a wrong part ETag: %v, want InvalidPart", err)
+	}
+	if len(e2.hooks.all()) != 0 {
+		t.Fatal("hook called by a refused CompleteMultipartUpload")
+	}
+	if err := complete(first, second); err != nil {
+		t.Fatalf("CompleteMultipartUpload after restart: %v", err)
+	}
+	if got := e2.getObject(t, key); !bytes.Equal(got, append(append([]byte{}, part1...), part2...)) {
+		t.Fatalf("assembled %d bytes, want %d", len(got), len(part1)+len(part2))
+	}
+	if evs := e2.hooks.all(); len(evs) != 1 || evs[0].Reason != ReasonCompleteMultipartUpload || evs[0].Size != int64(len(part1)+len(part2)) {
+		t.Fatalf("hook calls %+v", evs)
+	}
+	if err := complete(first, second); apiCode(err) != "NoSuchUpload" {
+		t.Fatalf("completing twice: %v, want NoSuchUpload", err)
+	}
+
+	if _, err := cli.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String("uploads/abandoned"), UploadId: other.UploadId}); err != nil {
+		t.Fatalf("AbortMultipartUpload: %v", err)
+	}
+	list, err = cli.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(testBucket)})
+	if err != nil || len(list.Uploads) != 0 {
+		t.Fatalf("ListMultipartUploads after complete and abort: %v %+v", err, list.Uploads)
+	}
+	if left, _ := os.ReadDir(filepath.Join(dir, "multipart")); len(left) != 0 {
+		t.Fatalf("%d upload directories left", len(left))
+	}
+}
