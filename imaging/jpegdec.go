@@ -367,7 +367,7 @@ func decodeLumaScan(scan []byte, w, h int, comps []jpegComp, quant *[4][64]uint1
 		row  int
 		coef []int16
 	}
-	workers := max(1, parallelism()-1)
+	workers := parallelism()
 	nbuf := 2 + 2*workers
 	free := make(chan *mcuRow, nbuf)
 	full := make(chan *mcuRow, nbuf)
@@ -540,11 +540,9 @@ func idct8x8(coef []int16, t *idctTable, dst []byte, stride int) {
 		idct8(&ws, o, 1, ws[o], ws[o+1], ws[o+2], ws[o+3], ws[o+4], ws[o+5], ws[o+6], ws[o+7])
 		d := dst[r*stride : r*stride+8 : r*stride+8]
 		for i := range d {
-			v := ws[o+i] + 128.5
-			if v < 0 {
-				v = 0
-			} else if v > 255 {
-				v = 255
+			v := int32(ws[o+i] + 128.5)
+			if uint32(v) > 255 {
+				v = ^(v >> 31) & 255 // 0 below, 255 above
 			}
 			d[i] = uint8(v)
 		}

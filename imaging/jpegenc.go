@@ -273,17 +273,27 @@ func (e *jpegEncoder) encodeRow(w *bitWriter, r *raster, y0 int) {
 
 // magnitude returns the JPEG size category of v and its extra bits.
 func magnitude(v int32) (uint8, uint32) {
-	if v == 0 {
-		return 0, 0
-	}
 	a := v
 	if v < 0 {
 		a = -v
 		v--
 	}
-	n := uint8(bits.Len32(uint32(a)))
+	var n uint8
+	if a < int32(len(bitLen)) {
+		n = bitLen[a]
+	} else {
+		n = uint8(bits.Len32(uint32(a)))
+	}
 	return n, uint32(v) & (1<<n - 1)
 }
+
+// bitLen[a] is the bit length of a, for the common magnitudes.
+var bitLen = func() (t [2048]uint8) {
+	for i := range t {
+		t[i] = uint8(bits.Len32(uint32(i)))
+	}
+	return t
+}()
 
 // encodeGrayJPEG writes r (8-bit gray, no alpha) as a baseline JPEG.
 func encodeGrayJPEG(r *raster, quality int) []byte {
