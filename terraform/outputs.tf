@@ -75,3 +75,12 @@ output "rule_arns" {
     "completions-to-notify" = aws_cloudwatch_event_rule.completions_to_notify.arn
   }
 }
+
+output "function_environment" {
+  description = "Environment variables of each function (what the handlers' ConfigFromEnv read), by function role; the moto test runs the handlers with exactly these."
+  value = {
+    presign = aws_lambda_function.presign.environment[0].variables
+    process = aws_lambda_function.process.environment[0].variables
+    notify  = aws_lambda_function.notify.environment[0].variables
+  }
+}
