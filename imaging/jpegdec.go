@@ -158,10 +158,8 @@ func (b *bitReader) receive(s uint) int32 {
 	v := int32(b.acc >> (64 - s))
 	b.acc <<= s
 	b.n -= s
-	if v < 1<<(s-1) {
-		v += -1<<s + 1
-	}
-	return v
+	// Branch-free EXTEND: negative values have a leading 0 bit.
+	return v + ((v-1<<(s-1))>>31)&(-1<<s+1)
 }
 
 // restart skips to just after the next RSTn marker.
