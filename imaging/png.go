@@ -43,16 +43,12 @@ func encodePNGLevel(r *raster, level int) ([]byte, error) {
 			b := &bs[bi]
 			y0, y1 := rows*bi/bands, rows*(bi+1)/bands
 			b.raw = make([]byte, 0, (y1-y0)*(rowLen+1))
-			var scratch [5][]byte
-			for f := range scratch {
-				scratch[f] = make([]byte, rowLen)
-			}
 			for y := y0; y < y1; y++ {
 				var prev []byte
 				if y > 0 {
 					prev = r.row(y - 1)
 				}
-				b.raw = filterRow(b.raw, r.row(y), prev, r.bpp(), &scratch)
+				b.raw = filterRow(b.raw, r.row(y), prev, r.bpp())
 			}
 			zw, err := flate.NewWriter(&b.comp, level)
 			if err != nil {
@@ -125,9 +121,8 @@ func writeChunk(w io.Writer, typ string, data []byte) {
 
 // filterRow appends the filter type byte and the filtered row, choosing
 // the filter with the least sum of absolute values (the PNG specification's
-// suggested heuristic). prev is nil for the first row; scratch holds five
-// row-sized buffers.
-func filterRow(dst, cur, prev []byte, bpp int, scratch *[5][]byte) []byte {
+// suggested heuristic). prev is nil for the first row.
+func filterRow(dst, cur, prev []byte, bpp int) []byte {
 	n := len(cur)
 	if prev == nil {
 		// Only None and Sub are meaningful; Sub is better on photos.
@@ -139,27 +134,19 @@ func filterRow(dst, cur, prev []byte, bpp int, scratch *[5][]byte) []byte {
 		return dst
 	}
 	cur, prev = cur[:n:n], prev[:n:n]
-	none, sub, up, avg, pae := scratch[0][:n:n], scratch[1][:n:n], scratch[2][:n:n], scratch[3][:n:n], scratch[4][:n:n]
+	// First pass: the heuristic's sums, without storing anything.
 	var sums [5]int
-	// The first pixel has no left neighbour.
-	for i := 0; i < bpp; i++ {
+	for i := 0; i < n; i++ {
 		c, b := cur[i], prev[i]
-		none[i], sub[i], up[i], avg[i], pae[i] = c, c, c-b, c-b/2, c-b
-	}
-	for i := bpp; i < n; i++ {
-		c, a, b, d := cur[i], cur[i-bpp], prev[i], prev[i-bpp]
-		none[i] = c
-		sub[i] = c - a
-		up[i] = c - b
-		avg[i] = c - uint8((uint16(a)+uint16(b))/2)
-		pae[i] = c - paeth(a, b, d)
-	}
-	for f, buf := range [5][]byte{none, sub, up, avg, pae} {
-		s := 0
-		for _, v := range buf {
-			s += int(absTable[v])
+		var a, d uint8
+		if i >= bpp {
+			a, d = cur[i-bpp], prev[i-bpp]
 		}
-		sums[f] = s
+		sums[0] += int(absTable[c])
+		sums[1] += int(absTable[c-a])
+		sums[2] += int(absTable[c-b])
+		sums[3] += int(absTable[c-uint8((uint16(a)+uint16(b))/2)])
+		sums[4] += int(absTable[c-paeth(a, b, d)])
 	}
 	best := 0
 	for f := 1; f < 5; f++ {
@@ -167,8 +154,36 @@ func filterRow(dst, cur, prev []byte, bpp int, scratch *[5][]byte) []byte {
 			best = f
 		}
 	}
+	// Second pass: the chosen filter.
 	dst = append(dst, byte(best))
-	return append(dst, scratch[best][:n]...)
+	start := len(dst)
+	dst = append(dst, cur...)
+	out := dst[start : start+n : start+n]
+	switch best {
+	case 1:
+		for i := bpp; i < n; i++ {
+			out[i] = cur[i] - cur[i-bpp]
+		}
+	case 2:
+		for i := range out {
+			out[i] = cur[i] - prev[i]
+		}
+	case 3:
+		for i := 0; i < bpp; i++ {
+			out[i] = cur[i] - prev[i]/2
+		}
+		for i := bpp; i < n; i++ {
+			out[i] = cur[i] - uint8((uint16(cur[i-bpp])+uint16(prev[i]))/2)
+		}
+	case 4:
+		for i := 0; i < bpp; i++ {
+			out[i] = cur[i] - prev[i]
+		}
+		for i := bpp; i < n; i++ {
+			out[i] = cur[i] - paeth(cur[i-bpp], prev[i], prev[i-bpp])
+		}
+	}
+	return dst
 }
 
 // absTable[v] is |int8(v)|.
@@ -183,15 +198,18 @@ var absTable = func() (t [256]uint8) {
 	return t
 }()
 
+// paeth is the PNG Paeth predictor, written so the compiler can use
+// conditional moves.
 func paeth(a, b, c uint8) uint8 {
 	pa, pb, pc := abs(int(b)-int(c)), abs(int(a)-int(c)), abs(int(a)+int(b)-2*int(c))
-	if pa <= pb && pa <= pc {
-		return a
-	}
+	p := c
 	if pb <= pc {
-		return b
+		p = b
 	}
-	return c
+	if pa <= pb && pa <= pc {
+		p = a
+	}
+	return p
 }
 
 func abs(x int) int {

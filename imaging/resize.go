@@ -231,11 +231,13 @@ func makeTaps(in, out int, scale float64) taps {
 	fs := max(scale, 1)
 	support := 3 * fs
 	t := taps{start: make([]int, out), w: make([][]float32, out)}
+	flat := make([]float32, 0, out*(int(2*support)+3))
+	ws := make([]float64, 0, int(2*support)+3)
 	for j := 0; j < out; j++ {
 		center := (float64(j) + 0.5) * scale
 		lo := max(0, int(math.Floor(center-support)))
 		hi := min(in, int(math.Ceil(center+support)))
-		ws := make([]float64, 0, hi-lo)
+		ws = ws[:0]
 		sum := 0.0
 		for i := lo; i < hi; i++ {
 			v := lanczos3((float64(i) + 0.5 - center) / fs)
@@ -250,11 +252,11 @@ func makeTaps(in, out int, scale float64) taps {
 		for len(ws) > 1 && ws[len(ws)-1] == 0 {
 			ws = ws[:len(ws)-1]
 		}
-		f := make([]float32, len(ws))
-		for i, v := range ws {
-			f[i] = float32(v / sum)
+		n := len(flat)
+		for _, v := range ws {
+			flat = append(flat, float32(v/sum))
 		}
-		t.start[j], t.w[j] = lo, f
+		t.start[j], t.w[j] = lo, flat[n:len(flat):len(flat)]
 	}
 	return t
 }
