@@ -14,7 +14,7 @@ import (
 // else (progressive, arithmetic, 12-bit, RGB, CMYK/YCCK, several scans)
 // reports errFallback and goes through image/jpeg.
 
-var errFallback = errors.New("jpeg: not handled by the luma decoder")
+var errFallback = errors.New("imaging: left to the standard decoder")
 
 // corruptf makes a corrupt-input error.
 func corruptf(format string, args ...any) error {

@@ -126,6 +126,17 @@ func stepDecode(j *job) error {
 			return newError(ErrCorrupt, err)
 		}
 	}
+	if j.info.Format == "png" {
+		// The common PNGs: luma computed row by row as they are inflated.
+		r, err := decodePNGLuma(j.data)
+		if err == nil {
+			j.gray = r
+			return nil
+		}
+		if err != errFallback {
+			return newError(ErrCorrupt, err)
+		}
+	}
 	img, err := decode(j.info.Format, j.data)
 	if err != nil {
 		return decodeError(j.info.Format, err)

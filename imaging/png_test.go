@@ -3,6 +3,7 @@ package imaging
 import (
 	"bytes"
 	"image"
+	"image/color"
 	"image/png"
 	"testing"
 )
@@ -62,5 +63,79 @@ func TestEncodePNGRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The PNG luma decoder against image/png + toGray on the kinds it handles.
+func TestDecodePNGLuma(t *testing.T) {
+	rgb := photoNRGBA(203, 157)
+	rgba := withAlpha(rgb)
+	opaqueRGBA := image.NewNRGBA(rgb.Rect) // RGBA color type, every pixel opaque
+	copy(opaqueRGBA.Pix, rgb.Pix)
+	opaqueRGBA.Pix[3] = 254 // ... but one, so image/png keeps the alpha channel
+	pal := image.NewPaletted(rgb.Rect, color.Palette{color.NRGBA{255, 0, 0, 255}, color.NRGBA{0, 90, 0, 128}, color.NRGBA{0, 0, 0, 0}})
+	for i := 3; i < 40; i++ { // enough entries for 8-bit indices
+		pal.Palette = append(pal.Palette, color.NRGBA{uint8(i * 6), uint8(255 - i), 7, 255})
+	}
+	for i := range pal.Pix {
+		pal.Pix[i] = uint8(i % 40)
+	}
+	big := photoNRGBA(1500, 700) // several bands
+	for _, tc := range []struct {
+		name string
+		img  image.Image
+		lvl  png.CompressionLevel
+	}{
+		{"rgb", rgb, png.DefaultCompression},
+		{"rgb no compression", rgb, png.NoCompression},
+		{"rgba", rgba, png.BestSpeed},
+		{"rgba one translucent pixel", opaqueRGBA, png.BestCompression},
+		{"gray", toGray(rgb).image(), png.DefaultCompression},
+		{"palette+tRNS", pal, png.DefaultCompression},
+		{"large rgb", big, png.BestSpeed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := (&png.Encoder{CompressionLevel: tc.lvl}).Encode(&b, tc.img); err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodePNGLuma(b.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := png.Decode(bytes.NewReader(b.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := toGray(ref)
+			if got.W != want.W || got.H != want.H || got.Alpha != want.Alpha || got.Deep != want.Deep {
+				t.Fatalf("got %dx%d alpha=%v, want %dx%d alpha=%v", got.W, got.H, got.Alpha, want.W, want.H, want.Alpha)
+			}
+			for y := 0; y < got.H; y++ {
+				if !bytes.Equal(got.row(y), want.row(y)) {
+					t.Fatalf("row %d differs", y)
+				}
+			}
+		})
+	}
+	// Our own gray+alpha output, every filter type.
+	ga := toGray(rgba)
+	got, err := decodePNGLuma(mustPNG(t, ga))
+	if err != nil || !got.Alpha {
+		t.Fatalf("gray+alpha: %v", err)
+	}
+	for y := 0; y < ga.H; y++ {
+		if !bytes.Equal(got.row(y), ga.row(y)) {
+			t.Fatalf("gray+alpha row %d differs", y)
+		}
+	}
+	// What it leaves to image/png.
+	for name, img := range map[string]image.Image{
+		"16-bit": image.NewGray16(image.Rect(0, 0, 4, 4)),
+		"2-bit palette": image.NewPaletted(image.Rect(0, 0, 4, 4), color.Palette{color.Black, color.White}),
+	} {
+		if _, err := decodePNGLuma(encodePNGStd(t, img)); err != errFallback {
+			t.Errorf("%s: %v, want errFallback", name, err)
+		}
 	}
 }
