@@ -131,7 +131,7 @@ func TestDecodePNGLuma(t *testing.T) {
 	}
 	// What it leaves to image/png.
 	for name, img := range map[string]image.Image{
-		"16-bit": image.NewGray16(image.Rect(0, 0, 4, 4)),
+		"16-bit":        image.NewGray16(image.Rect(0, 0, 4, 4)),
 		"2-bit palette": image.NewPaletted(image.Rect(0, 0, 4, 4), color.Palette{color.Black, color.White}),
 	} {
 		if _, err := decodePNGLuma(encodePNGStd(t, img)); err != errFallback {
