@@ -93,6 +93,11 @@ resource "aws_cloudwatch_event_archive" "uploads" {
   event_source_arn = local.default_bus_arn
   event_pattern    = local.uploads_pattern
   retention_days   = var.archive_retention_days
+
+  # Ordering only (no effect on AWS): moto_server hands S3 events to the
+  # rules in creation order and stops at an archive's internal rule, so the
+  # queue rule and its target must exist first.
+  depends_on = [aws_cloudwatch_event_target.uploads_to_queue]
 }
 
 resource "aws_cloudwatch_event_archive" "completions" {
