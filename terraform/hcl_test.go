@@ -832,3 +832,19 @@ func TestChecksCatchBrokenConfigurations(t *testing.T) {
 		})
 	}
 }
+
+func TestReadmeListsEveryVariableAndOutput(t *testing.T) {
+	m := loadModule(t, ".")
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range m.blocks {
+		if b.Type != "variable" && b.Type != "output" {
+			continue
+		}
+		if !strings.Contains(string(readme), "| `"+b.Labels[0]+"` |") {
+			t.Errorf("README.md has no table row for %s", blockName(b))
+		}
+	}
+}

@@ -149,13 +149,13 @@ variable "max_upload_bytes" {
 }
 
 variable "raw_upload_max_bytes" {
-  description = "Largest body accepted by POST /v1/images/upload, in bytes (presign RAW_UPLOAD_MAX_BYTES). API Gateway caps payloads at 10 MB."
+  description = "Largest body accepted by POST /v1/images/upload, in bytes (presign RAW_UPLOAD_MAX_BYTES). API Gateway hands the body to Lambda base64-encoded and a synchronous invocation carries at most 6 MB, so the limit on AWS is about 4.4 MB (the function's own default, 5 MiB, only fits the local stack)."
   type        = number
-  default     = 5242880
+  default     = 4194304
 
   validation {
-    condition     = var.raw_upload_max_bytes > 0 && var.raw_upload_max_bytes <= 7340032
-    error_message = "raw_upload_max_bytes must be between 1 and 7340032 (base64 of it must fit API Gateway's and Lambda's 10/6 MB limits)."
+    condition     = var.raw_upload_max_bytes > 0 && var.raw_upload_max_bytes <= 4456448
+    error_message = "raw_upload_max_bytes must be between 1 and 4456448: its base64 plus the request envelope must fit Lambda's 6 MB invocation payload."
   }
 }
 
@@ -321,7 +321,7 @@ variable "dlq_alarm_threshold" {
 # ---------------------------------------------------------------------------
 
 variable "emulator" {
-  description = "Deploy to an emulator that cannot run Lambdas (moto_server): no Lambda rule target and no SQS event source mapping, and an SQS tap queue on the completions rule instead. Everything else is the production graph."
+  description = "Deploy to an emulator (moto_server) that cannot run Lambdas nor evaluate policy conditions: no Lambda rule target and no SQS event source mapping but an SQS tap queue on the completions rule, and no TLS-only bucket policies. Everything else is the production graph."
   type        = bool
   default     = false
 }
