@@ -162,6 +162,17 @@ func (b *bitReader) receive(s uint) int32 {
 	return v + ((v-1<<(s-1))>>31)&(-1<<s+1)
 }
 
+// bits reads n bits as an unsigned value.
+func (b *bitReader) bits(n uint) int32 {
+	if b.n < n {
+		b.fill()
+	}
+	v := int32(b.acc >> (64 - n))
+	b.acc <<= n
+	b.n -= n
+	return v
+}
+
 // restart skips to just after the next RSTn marker.
 func (b *bitReader) restart() error {
 	b.acc, b.n, b.fake, b.stop = 0, 0, 0, false
@@ -196,6 +207,7 @@ func decodeJPEGLuma(data []byte) (*raster, error) {
 		adobe     = -1 // APP14 transform, -1 when absent
 		jfif      bool
 		haveFrame bool
+		prog      *progressive // set by SOF2
 	)
 	p := 2
 	for {
@@ -207,6 +219,9 @@ func decodeJPEGLuma(data []byte) (*raster, error) {
 			p++
 		}
 		if p >= len(data) {
+			if prog != nil {
+				return nil, corruptf("unexpected end of data")
+			}
 			return nil, corruptf("no scan")
 		}
 		m := data[p]
@@ -215,6 +230,9 @@ func decodeJPEGLuma(data []byte) (*raster, error) {
 			continue
 		}
 		if m == 0xd9 {
+			if prog != nil && prog.coef != nil {
+				return prog.finish(), nil
+			}
 			return nil, corruptf("no scan before EOI")
 		}
 		if p+2 > len(data) {
@@ -227,7 +245,7 @@ func decodeJPEGLuma(data []byte) (*raster, error) {
 		seg := data[p+2 : p+n]
 		p += n
 		switch {
-		case m == 0xc0 || m == 0xc1: // baseline, extended sequential Huffman
+		case m == 0xc0 || m == 0xc1 || m == 0xc2: // baseline, extended sequential, progressive; Huffman
 			if haveFrame || len(seg) < 6 {
 				return nil, corruptf("bad SOF")
 			}
@@ -248,8 +266,11 @@ func decodeJPEGLuma(data []byte) (*raster, error) {
 				}
 				comps = append(comps, jpegComp{id: int(c[0]), h: hs, v: vs, tq: int(c[2])})
 			}
-		case m >= 0xc2 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc:
-			return nil, errFallback // progressive, lossless, arithmetic
+			if m == 0xc2 {
+				prog = &progressive{w: w, h: h}
+			}
+		case m >= 0xc3 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc:
+			return nil, errFallback // lossless, hierarchical, arithmetic
 		case m == 0xc4: // DHT
 			for len(seg) > 0 {
 				if len(seg) < 17 {
@@ -310,6 +331,14 @@ func decodeJPEGLuma(data []byte) (*raster, error) {
 				if adobe == 0 || (!jfif && adobe < 0 && comps[0].id == 'R' && comps[1].id == 'G' && comps[2].id == 'B') {
 					return nil, errFallback
 				}
+			}
+			if prog != nil {
+				np, err := prog.scan(data, p, seg, comps, &quant, &dc, &ac, ri)
+				if err != nil {
+					return nil, err
+				}
+				p = np
+				continue
 			}
 			if len(seg) < 1 || int(seg[0]) != len(comps) || len(seg) < 1+2*len(comps)+3 {
 				return nil, errFallback // not one interleaved scan of every component
@@ -575,4 +604,297 @@ func idct8(ws *[64]float32, o, s int, i0, i1, i2, i3, i4, i5, i6, i7 float32) {
 	ws[o+5*s] = t2 - t5
 	ws[o+4*s] = t3 + t4
 	ws[o+3*s] = t3 - t4
+}
+
+// progressive decodes the luma of a progressive JPEG: the scans of the Y
+// component are decoded into a coefficient grid (interleaved DC scans are
+// decoded with their chroma blocks dropped; chroma-only scans are skipped
+// without decoding), and the grid is inverse-transformed at EOI.
+type progressive struct {
+	w, h       int
+	comps      []jpegComp
+	y          jpegComp
+	hmax, vmax int
+	mx, my     int // MCUs across and down
+	bw, bh     int // Y blocks across and down, padded to whole MCUs
+	coef       []int16
+	tbl        idctTable
+	eobrun     int
+}
+
+func (g *progressive) init(comps []jpegComp, quant *[4][64]uint16) error {
+	g.comps = comps
+	g.hmax, g.vmax = 1, 1
+	for _, c := range comps {
+		g.hmax, g.vmax = max(g.hmax, c.h), max(g.vmax, c.v)
+	}
+	g.y = comps[0]
+	if len(comps) == 1 {
+		g.y.h, g.y.v, g.hmax, g.vmax = 1, 1, 1, 1
+	}
+	if g.y.h != g.hmax || g.y.v != g.vmax {
+		return errFallback
+	}
+	g.mx, g.my = (g.w+8*g.hmax-1)/(8*g.hmax), (g.h+8*g.vmax-1)/(8*g.vmax)
+	g.bw, g.bh = g.mx*g.y.h, g.my*g.y.v
+	g.coef = make([]int16, g.bw*g.bh*64)
+	g.tbl.init(&quant[g.y.tq])
+	return nil
+}
+
+// nextMarker returns the position of the first marker at or after p that
+// ends an entropy-coded segment (not a stuffed 0xFF00 or an RSTn).
+func nextMarker(data []byte, p int) int {
+	for ; p+1 < len(data); p++ {
+		if data[p] == 0xff {
+			if c := data[p+1]; c != 0 && c != 0xff && (c < 0xd0 || c > 0xd7) {
+				return p
+			}
+		}
+	}
+	return len(data)
+}
+
+// scan decodes one scan starting at data[p:] (just after its header seg)
+// and returns the position after it.
+func (g *progressive) scan(data []byte, p int, seg []byte, comps []jpegComp, quant *[4][64]uint16,
+	dc, ac *[4]huffTable, ri int) (int, error) {
+	if len(seg) < 1 {
+		return 0, corruptf("bad SOS")
+	}
+	ns := int(seg[0])
+	if ns < 1 || ns > len(comps) || len(seg) < 1+2*ns+3 {
+		return 0, corruptf("bad SOS")
+	}
+	ss, se, ah, al := int(seg[1+2*ns]), int(seg[2+2*ns]), int(seg[3+2*ns]>>4), uint(seg[3+2*ns]&15)
+	if ss > se || se > 63 || (ss == 0 && se != 0) || (ss > 0 && ns != 1) || al > 13 {
+		return 0, corruptf("bad progressive scan %d..%d", ss, se)
+	}
+	// The scan's components, as indices into comps, with their tables.
+	sc := make([]jpegComp, ns)
+	idx := make([]int, ns)
+	hasY := false
+	for i := 0; i < ns; i++ {
+		id, tabs := int(seg[1+2*i]), seg[2+2*i]
+		idx[i] = -1
+		for j := range comps {
+			if comps[j].id == id {
+				idx[i] = j
+			}
+		}
+		if idx[i] < 0 {
+			return 0, corruptf("scan of an unknown component")
+		}
+		sc[i] = comps[idx[i]]
+		sc[i].td, sc[i].ta = int(tabs>>4), int(tabs&15)
+		if sc[i].td > 3 || sc[i].ta > 3 {
+			return 0, corruptf("bad table selector")
+		}
+		if (ss == 0 && ah == 0 && !dc[sc[i].td].ok) || (ss > 0 && !ac[sc[i].ta].ok) {
+			return 0, corruptf("missing Huffman table")
+		}
+		hasY = hasY || idx[i] == 0
+	}
+	if !hasY {
+		return nextMarker(data, p), nil // chroma only: not needed
+	}
+	if g.coef == nil {
+		if err := g.init(comps, quant); err != nil {
+			return 0, err
+		}
+	}
+	br := bitReader{data: data, pos: p}
+	g.eobrun = 0
+	var pred [4]int32
+	var scratch [64]int16
+	n := 0 // MCUs decoded, for restarts
+	restart := func() error {
+		if ri > 0 && n > 0 && n%ri == 0 {
+			if err := br.restart(); err != nil {
+				return err
+			}
+			pred, g.eobrun = [4]int32{}, 0
+		}
+		n++
+		return nil
+	}
+	if ns == 1 {
+		// Not interleaved: the component's own blocks in raster order.
+		nbx, nby := (g.w+7)/8, (g.h+7)/8
+		for by := 0; by < nby; by++ {
+			for bx := 0; bx < nbx; bx++ {
+				if err := restart(); err != nil {
+					return 0, err
+				}
+				blk := g.coef[(by*g.bw+bx)*64:][:64]
+				if err := g.block(&br, blk, ss, se, ah, al, &dc[sc[0].td], &ac[sc[0].ta], &pred[0]); err != nil {
+					return 0, err
+				}
+			}
+			if br.overrun() {
+				return 0, corruptf("unexpected end of data")
+			}
+		}
+	} else {
+		for my := 0; my < g.my; my++ {
+			for mx := 0; mx < g.mx; mx++ {
+				if err := restart(); err != nil {
+					return 0, err
+				}
+				for i, c := range sc {
+					for k := 0; k < c.h*c.v; k++ {
+						blk := scratch[:]
+						if idx[i] == 0 {
+							bx, by := mx*g.y.h+k%g.y.h, my*g.y.v+k/g.y.h
+							blk = g.coef[(by*g.bw+bx)*64:][:64]
+						} else {
+							scratch[0] = 0
+						}
+						if err := g.block(&br, blk, ss, se, ah, al, &dc[c.td], &ac[c.ta], &pred[i]); err != nil {
+							return 0, err
+						}
+					}
+				}
+			}
+			if br.overrun() {
+				return 0, corruptf("unexpected end of data")
+			}
+		}
+	}
+	if br.overrun() {
+		return 0, corruptf("unexpected end of data")
+	}
+	return nextMarker(data, br.pos), nil
+}
+
+// block decodes one block's part of a progressive scan (T.81 G.1.2).
+func (g *progressive) block(br *bitReader, blk []int16, ss, se, ah int, al uint, dct, act *huffTable, pred *int32) error {
+	blk = blk[:64:64]
+	if ss == 0 { // DC
+		if ah == 0 {
+			t, err := br.decode(dct)
+			if err != nil {
+				return err
+			}
+			if t > 11 {
+				return corruptf("bad DC size %d", t)
+			}
+			*pred += br.receive(uint(t))
+			blk[0] = int16(*pred << al)
+		} else if br.bits(1) != 0 {
+			blk[0] |= 1 << al
+		}
+		return nil
+	}
+	if ah == 0 { // AC, first pass
+		if g.eobrun > 0 {
+			g.eobrun--
+			return nil
+		}
+		for k := ss; k <= se; {
+			rs, err := br.decode(act)
+			if err != nil {
+				return err
+			}
+			r, s := int(rs>>4), uint(rs&15)
+			if s == 0 {
+				if r < 15 {
+					g.eobrun = 1<<r - 1
+					if r > 0 {
+						g.eobrun += int(br.bits(uint(r)))
+					}
+					break
+				}
+				k += 16
+				continue
+			}
+			k += r
+			if k > se || s > 10 {
+				return corruptf("bad AC coefficient")
+			}
+			blk[zigzag[k]] = int16(br.receive(s) << al)
+			k++
+		}
+		return nil
+	}
+	// AC, refinement: one more bit of every nonzero coefficient, and new
+	// coefficients of magnitude 1 placed among the zero ones.
+	p1, m1 := int16(1)<<al, int16(-1)<<al
+	refine := func(z uint8) {
+		if c := blk[z]; br.bits(1) != 0 && c&p1 == 0 {
+			if c >= 0 {
+				blk[z] = c + p1
+			} else {
+				blk[z] = c + m1
+			}
+		}
+	}
+	k := ss
+	if g.eobrun == 0 {
+		for ; k <= se; k++ {
+			rs, err := br.decode(act)
+			if err != nil {
+				return err
+			}
+			r, s := int(rs>>4), int(rs&15)
+			var val int16
+			if s != 0 {
+				if s != 1 {
+					return corruptf("bad refinement size %d", s)
+				}
+				val = m1
+				if br.bits(1) != 0 {
+					val = p1
+				}
+			} else if r != 15 {
+				g.eobrun = 1 << r
+				if r > 0 {
+					g.eobrun += int(br.bits(uint(r)))
+				}
+				break
+			}
+			// Skip r zero coefficients (refining the nonzero ones passed),
+			// stopping on the zero coefficient that gets val.
+			for ; k <= se; k++ {
+				z := zigzag[k]
+				if blk[z] != 0 {
+					refine(z)
+				} else {
+					if r == 0 {
+						break
+					}
+					r--
+				}
+			}
+			if val != 0 {
+				if k > se {
+					return corruptf("refinement past the band")
+				}
+				blk[zigzag[k]] = val
+			}
+		}
+	}
+	if g.eobrun > 0 {
+		for ; k <= se; k++ {
+			if z := zigzag[k]; blk[z] != 0 {
+				refine(z)
+			}
+		}
+		g.eobrun--
+	}
+	return nil
+}
+
+// finish inverse-transforms the coefficient grid into the Y plane.
+func (g *progressive) finish() *raster {
+	stride := g.bw * 8
+	plane := make([]byte, stride*g.bh*8)
+	parallel(g.bh, 4, func(b0, b1 int) {
+		for by := b0; by < b1; by++ {
+			for bx := 0; bx < g.bw; bx++ {
+				idct8x8(g.coef[(by*g.bw+bx)*64:][:64], &g.tbl, plane[by*8*stride+bx*8:], stride)
+			}
+		}
+	})
+	return &raster{W: g.w, H: g.h, Pix: plane, Stride: stride}
 }

@@ -6,6 +6,10 @@ import (
 	"image/jpeg"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -108,3 +112,71 @@ func TestDecodeJPEGLumaTruncated(t *testing.T) {
 }
 
 var _ = image.Rect
+
+// Progressive JPEGs (made by Pillow, and by jpegtran with restart
+// intervals) against image/jpeg's Y plane, or Pillow's where image/jpeg
+// cannot read the file.
+func TestDecodeJPEGLumaProgressive(t *testing.T) {
+	p := newPillow(t)
+	src := photoNRGBA(517, 389)
+	files := map[string][]byte{
+		"4:4:4":       p.make("jpeg_progressive_sub0", src, 0),
+		"4:2:2":       p.make("jpeg_progressive_sub1", src, 0),
+		"4:2:0":       p.make("jpeg_progressive_sub2", src, 0),
+		"gray":        p.make("jpeg_progressive_gray", src, 0),
+		"small 4:2:0": p.make("jpeg_progressive_sub2", photoNRGBA(9, 7), 0),
+	}
+	jt := needTool(t, "jpegtran")
+	for _, args := range [][]string{{"-progressive", "-restart", "1"}, {"-progressive", "-restart", "3B"}} {
+		in := p.file("base.jpg", files["4:2:0"])
+		out := filepath.Join(p.dir, "jt.jpg")
+		if b, err := exec.Command(jt, append(args, "-outfile", out, in)...).CombinedOutput(); err != nil {
+			t.Fatalf("jpegtran: %v %s", err, b)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["jpegtran "+strings.Join(args, " ")] = data
+	}
+	for name, data := range files {
+		t.Run(name, func(t *testing.T) {
+			if !bytes.Contains(data[:min(len(data), 2000)], []byte{0xff, 0xc2}) {
+				t.Fatal("not progressive")
+			}
+			got, err := decodeJPEGLuma(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []byte
+			tol, mean := 1, 0.05
+			if ref, err := jpeg.Decode(bytes.NewReader(data)); err == nil {
+				want = pixels(toGray(ref))
+			} else {
+				// image/jpeg cannot read restart markers in progressive
+				// scans ("missing 0xff00 sequence"); compare with Pillow,
+				// whose L goes through RGB.
+				t.Logf("image/jpeg: %v; comparing with Pillow", err)
+				var w, h int
+				w, h, _, want = p.read("luma", data)
+				if w != got.W || h != got.H {
+					t.Fatalf("Pillow %dx%d, ours %dx%d", w, h, got.W, got.H)
+				}
+				tol, mean = 3, 0.1
+			}
+			ours := pixels(got)
+			if len(ours) != len(want) {
+				t.Fatalf("%d pixels, want %d", len(ours), len(want))
+			}
+			if d, m := compare(ours, want); d > tol || m > mean {
+				t.Errorf("Y differs from the reference by up to %d (mean %.3f)", d, m)
+			}
+			// Truncated: an error, never a panic or a partial image.
+			for _, n := range []int{len(data) / 3, len(data) - 100} {
+				if _, err := decodeJPEGLuma(data[:n]); err == nil {
+					t.Errorf("truncated at %d: no error", n)
+				}
+			}
+		})
+	}
+}

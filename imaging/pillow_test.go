@@ -34,6 +34,10 @@ if cmd == "make":
         ex = Image.Exif(); ex[0x0112] = int(sys.argv[5]); kw["exif"] = ex.tobytes()
     if kind == "jpeg_progressive":
         im.convert("RGB").save(dst, "JPEG", quality=92, progressive=True, **kw)
+    elif kind.startswith("jpeg_progressive_sub"):
+        im.convert("RGB").save(dst, "JPEG", quality=80, progressive=True, subsampling=int(kind[-1]), **kw)
+    elif kind == "jpeg_progressive_gray":
+        im.convert("L").save(dst, "JPEG", quality=90, progressive=True, **kw)
     elif kind == "jpeg_cmyk":
         im.convert("RGB").convert("CMYK").save(dst, "JPEG", quality=95, **kw)
     elif kind == "webp_lossless":
