@@ -1,0 +1,378 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/imagepipe/imagepipe/functions/presign"
+)
+
+// Image states, as in GET /v1/images/{id}.
+const (
+	StatusPending = "pending"
+	StatusDone    = "done"
+	StatusFailed  = "failed"
+)
+
+// HeaderAPIKey is the header that carries the API key (API Gateway's).
+const HeaderAPIKey = "x-api-key"
+
+// Client talks to one imagepipe API. The zero value is not usable: make one
+// with New.
+type Client struct {
+	base   *url.URL
+	key    string
+	http   *http.Client
+	agent  string
+	apiTTL time.Duration
+}
+
+// Option changes a Client made by New.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client used for every request (API calls,
+// PUTs to S3 and downloads). Its Timeout, if any, applies to uploads too.
+func WithHTTPClient(c *http.Client) Option { return func(cl *Client) { cl.http = c } }
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option { return func(cl *Client) { cl.agent = ua } }
+
+// WithRequestTimeout bounds each API call (not the PUT of the bytes nor a
+// download, which are bounded by their context). Default 30 s.
+func WithRequestTimeout(d time.Duration) Option { return func(cl *Client) { cl.apiTTL = d } }
+
+// New returns a client of the API at baseURL, that sends apiKey in
+// x-api-key. baseURL is what precedes /v1 in the routes: for example
+// "http://127.0.0.1:8080" for `imagepipe dev`, or the Terraform output
+// api_url (the API Gateway stage URL,
+// "https://abc.execute-api.eu-west-1.amazonaws.com/prod") unchanged.
+func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	if err != nil {
+		return nil, fmt.Errorf("API URL %q: %w", baseURL, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("API URL %q: want http(s)://host[:port][/path]", baseURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawQuery, u.Fragment = "", ""
+	c := &Client{base: u, key: apiKey, http: http.DefaultClient, agent: "imagepipe-client", apiTTL: 30 * time.Second}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// BaseURL is the API's base URL, what precedes /v1 in the routes.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// APIError is an error answer of the API or of S3.
+type APIError struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Code is the API's error code ("too_large", "not_found", ...),
+	// "forbidden" for API Gateway's 403, S3's code (e.g.
+	// "SignatureDoesNotMatch") for a refused PUT or download, or
+	// "http_<status>" when the body says nothing readable.
+	Code string
+	// Message is the human explanation.
+	Message string
+	// Op names the request, e.g. "POST /v1/uploads".
+	Op string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s: %d %s: %s", e.Op, e.StatusCode, e.Code, e.Message)
+}
+
+// Temporary reports whether trying again may succeed (throttling or a
+// server error).
+func (e *APIError) Temporary() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
+}
+
+// ErrorCode returns the API error code of err, "" when err is not an
+// *APIError.
+func ErrorCode(err error) string {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return ""
+}
+
+// IsTemporary reports whether err is worth retrying: a 5xx or 429 answer, or
+// a network error that is not a cancellation of ctx.
+func IsTemporary(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Temporary()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// IsUnreachable reports whether err means that nothing answered at the
+// address (connection refused, unknown host): a configuration problem
+// rather than a failure of one file.
+func IsUnreachable(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return true
+	}
+	var de *net.DNSError
+	return errors.As(err, &de)
+}
+
+// CreateUpload asks for a presigned upload URL (POST /v1/uploads).
+func (c *Client) CreateUpload(ctx context.Context, req presign.UploadRequest) (*presign.UploadResponse, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var resp presign.UploadResponse
+	if err := c.api(ctx, http.MethodPost, "/v1/uploads", "application/json", bytes.NewReader(body), int64(len(body)), http.StatusCreated, &resp); err != nil {
+		return nil, err
+	}
+	if resp.Upload == nil || resp.Upload.URL == "" {
+		return nil, fmt.Errorf("POST /v1/uploads: the answer has no upload URL")
+	}
+	return &resp, nil
+}
+
+// Put sends size bytes of body to a presigned upload, with exactly the
+// headers the API asked for. body is read once: to retry, call Put again
+// with a fresh reader.
+func (c *Client) Put(ctx context.Context, up *presign.Upload, body io.Reader, size int64) error {
+	method := up.Method
+	if method == "" {
+		method = http.MethodPut
+	}
+	req, err := http.NewRequestWithContext(ctx, method, up.URL, body)
+	if err != nil {
+		return fmt.Errorf("upload request: %w", err)
+	}
+	req.ContentLength = size
+	if size == 0 {
+		req.Body = http.NoBody
+	}
+	for k, v := range up.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("User-Agent", c.agent)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("PUT upload: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return readError("PUT upload", resp)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return nil
+}
+
+// Upload presigns and PUTs data in one go, for callers that hold the bytes
+// (tests, small files). contentType must be one the API accepts.
+func (c *Client) Upload(ctx context.Context, filename, contentType string, data []byte) (*presign.UploadResponse, error) {
+	up, err := c.CreateUpload(ctx, presign.UploadRequest{Filename: filename, ContentType: contentType, Size: int64(len(data))})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Put(ctx, up.Upload, bytes.NewReader(data), int64(len(data))); err != nil {
+		return up, err
+	}
+	return up, nil
+}
+
+// UploadRaw is the seed's flow: POST /v1/images/upload with the image as
+// the body (up to 5 MiB by default); the server sniffs the type.
+func (c *Client) UploadRaw(ctx context.Context, body io.Reader, size int64) (*presign.UploadResponse, error) {
+	var resp presign.UploadResponse
+	if err := c.api(ctx, http.MethodPost, "/v1/images/upload", "application/octet-stream", body, size, http.StatusAccepted, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Image reads an image's status (GET /v1/images/{id}).
+func (c *Client) Image(ctx context.Context, id string) (*presign.ImageView, error) {
+	var v presign.ImageView
+	if err := c.api(ctx, http.MethodGet, "/v1/images/"+url.PathEscape(id), "", nil, 0, http.StatusOK, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// WaitOptions tune Wait. Zero values take the defaults.
+type WaitOptions struct {
+	// First is the first pause between polls (default 200 ms); it grows by
+	// half each time up to Max (default 3 s), with some jitter.
+	First, Max time.Duration
+	// MaxTransient is how many temporary errors in a row are tolerated
+	// (default 5).
+	MaxTransient int
+}
+
+// Wait polls the image's status with backoff until it is done or failed, or
+// ctx ends (bound it with context.WithTimeout). It returns the last view.
+func (c *Client) Wait(ctx context.Context, id string, o WaitOptions) (*presign.ImageView, error) {
+	if o.First <= 0 {
+		o.First = 200 * time.Millisecond
+	}
+	if o.Max <= 0 {
+		o.Max = 3 * time.Second
+	}
+	if o.MaxTransient <= 0 {
+		o.MaxTransient = 5
+	}
+	pause := o.First
+	transient := 0
+	var last *presign.ImageView
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				return last, fmt.Errorf("wait for %s: still %s: %w", id, last.Status, context.Cause(ctx))
+			}
+			return nil, fmt.Errorf("wait for %s: %w", id, context.Cause(ctx))
+		case <-t.C:
+		}
+		v, err := c.Image(ctx, id)
+		switch {
+		case err == nil:
+			transient = 0
+			last = v
+			if v.Status == StatusDone || v.Status == StatusFailed {
+				return v, nil
+			}
+		case ctx.Err() != nil:
+			continue // reported by the select
+		case IsTemporary(err) && transient < o.MaxTransient:
+			transient++
+		default:
+			return last, err
+		}
+		jitter := time.Duration(rand.Int64N(int64(pause)/5 + 1))
+		t.Reset(pause + jitter)
+		pause = min(pause*3/2, o.Max)
+	}
+}
+
+// Download GETs a presigned output URL into w and returns the number of
+// bytes written.
+func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return 0, fmt.Errorf("download request: %w", err)
+	}
+	req.Header.Set("User-Agent", c.agent)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("GET output: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, readError("GET output", resp)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("GET output: %w", err)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return n, fmt.Errorf("GET output: got %d of %d bytes", n, resp.ContentLength)
+	}
+	return n, nil
+}
+
+// api does one API call and decodes a want answer into out.
+func (c *Client) api(ctx context.Context, method, path, ctype string, body io.Reader, size int64, want int, out any) error {
+	op := method + " " + path
+	if c.apiTTL > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.apiTTL)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.base.String(), "/")+path, body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if body != nil {
+		req.ContentLength = size
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.agent)
+	if c.key != "" {
+		req.Header.Set(HeaderAPIKey, c.key)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		return readError(op, resp)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
+		return fmt.Errorf("%s: decode the answer: %w", op, err)
+	}
+	return nil
+}
+
+// readError turns an error answer into an *APIError: the API's
+// {"error":{"code","message"}}, API Gateway's {"message":"Forbidden"}, or
+// S3's XML <Error>.
+func readError(op string, resp *http.Response) error {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	e := &APIError{StatusCode: resp.StatusCode, Op: op}
+	var api struct {
+		Error *presign.ErrorBody `json:"error"`
+		// API Gateway's own answers.
+		Message string `json:"message"`
+	}
+	var s3 struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	switch {
+	case json.Unmarshal(raw, &api) == nil && api.Error != nil && api.Error.Code != "":
+		e.Code, e.Message = api.Error.Code, api.Error.Message
+	case resp.StatusCode == http.StatusForbidden && api.Message != "":
+		e.Code = "forbidden"
+		e.Message = api.Message + ": the API key is missing or wrong"
+	case api.Message != "":
+		e.Code, e.Message = fmt.Sprintf("http_%d", resp.StatusCode), api.Message
+	case xml.Unmarshal(raw, &s3) == nil && s3.Code != "":
+		e.Code, e.Message = s3.Code, s3.Message
+	default:
+		e.Code = fmt.Sprintf("http_%d", resp.StatusCode)
+		e.Message = strings.TrimSpace(string(raw))
+		if e.Message == "" {
+			e.Message = http.StatusText(resp.StatusCode)
+		}
+		if len(e.Message) > 200 {
+			e.Message = e.Message[:200] + "…"
+		}
+	}
+	return e
+}
