@@ -1,21 +1,34 @@
 // Package imaging turns one uploaded image into the pipeline's outputs: a
 // grayscale image in the input's family (JPEG stays JPEG, everything else
-// becomes PNG) and one or more thumbnails made from the same decode.
+// becomes PNG) and one or more thumbnails made from the same decode. It is
+// the image half of the process function (see DESIGN.md §5) and of
+// `imagepipe convert`; it is pure Go, knows nothing of AWS and never logs.
 //
-// The work is an ordered list of steps (see Pipeline): limits (format
-// sniffed from the bytes, dimensions and EXIF orientation read from the
-// header, byte and pixel limits checked before any pixel is allocated),
-// decode, gray (ITU-R BT.601 luma, Pillow's "L"; a JPEG's or lossy WebP's
-// decoded Y plane is used as is), orient (EXIF orientation 1-8), thumbnail
-// (box pre-shrink, then a Lanczos-3 kernel) and encode. The context is
-// checked between steps so that a Lambda timeout ends the work cleanly.
+// The work is an ordered list of steps (pipeline), with the context checked
+// before each one so that a Lambda timeout ends the work cleanly:
 //
-// Inputs: JPEG (baseline, progressive, grayscale, CMYK/YCCK), PNG (8 and 16
-// bit, palette, gray, alpha), GIF (first frame), WebP (lossy and lossless),
-// TIFF and BMP. Outputs carry no metadata. Errors are *Error values whose
-// Code is one of the sentinels' codes (not_an_image, unsupported_format,
-// corrupt_image, too_many_pixels, too_large); a cancelled context is
-// returned as the context's own error.
+//	limits     format sniffed from the bytes (never the name or Content-Type),
+//	           dimensions and EXIF orientation read from the header; byte and
+//	           pixel limits refused before any pixel memory is allocated
+//	decode     JPEG (baseline and progressive) and PNG (8-bit, not interlaced)
+//	           by this package's own decoders, which produce luma directly;
+//	           everything else by image/jpeg, image/png, image/gif and
+//	           golang.org/x/image (webp, tiff, bmp)
+//	gray       ITU-R BT.601 luma exactly as Pillow's "L"; a JPEG's Y plane is
+//	           the gray image (lossy WebP's, expanded from limited range);
+//	           alpha kept as gray+alpha, 16-bit kept 16-bit
+//	orient     EXIF orientation 1-8 (JPEG APP1, PNG eXIf, WebP EXIF, TIFF IFD0)
+//	thumbnail  box pre-shrink to three times the target, then Lanczos-3
+//	encode     gray and thumbnails concurrently: this package's JPEG writer
+//	           (baseline, restart interval per block row so rows encode on all
+//	           cores) and PNG writer (gray and gray+alpha, 8/16-bit, bands
+//	           deflated in parallel); no metadata is written
 //
-// The package is pure Go and never logs or prints.
+// Luma is taken before orienting, which gives the same pixels as orienting
+// first and moves one channel instead of three.
+//
+// Errors are *Error values whose Code is one of the sentinels' codes
+// (not_an_image, unsupported_format, corrupt_image, too_many_pixels,
+// too_large); errors.Is matches them against the sentinels. A done context
+// is returned as an error wrapping the context's own error, with no code.
 package imaging

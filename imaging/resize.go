@@ -8,8 +8,16 @@ import (
 // aliasing because every pixel contributes) down to about boxGap times the
 // target size, then a separable Lanczos-3 filter (stretched by the
 // remaining scale) to the exact size. Alpha is resized premultiplied so
-// transparent pixels do not bleed their luma. See resize_test.go for the
-// PSNR of this against a pure Lanczos-3 reference.
+// transparent pixels do not bleed their luma.
+//
+// Measured (TestThumbnailQuality, BenchmarkThumbnail; 3000x2000 photo with
+// a zone plate -> 256 px, PSNR against a pure Lanczos-3 of the full image):
+// box+Lanczos-3 with gap 2/3/4: 46.4/50.5/54.1 dB; x/image/draw CatmullRom
+// 51.6 dB, BiLinear 45.3 dB, ApproxBiLinear 16.6 dB (aliased),
+// NearestNeighbor 12.5 dB. CPU time on 12 MP gray -> 256 px: gap 2/3/4
+// 18/20/33 ms, pure Lanczos-3 230 ms, x/image/draw CatmullRom 178 ms,
+// BiLinear 108 ms, ApproxBiLinear 1.3 ms. Gap 3 is close to CatmullRom's
+// quality (a sharper kernel) at a ninth of its cost.
 
 // boxGap is the least ratio left for the Lanczos stage after the box
 // pre-shrink. Larger is closer to a pure Lanczos and slower.

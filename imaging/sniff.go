@@ -24,6 +24,9 @@ type Info struct {
 	Orientation int    // EXIF orientation 1..8 (1 when absent or invalid)
 }
 
+// Pixels returns Width*Height, for pixel budgets.
+func (i Info) Pixels() int64 { return int64(i.Width) * int64(i.Height) }
+
 // OrientedSize returns the width and height after the EXIF orientation is
 // applied (swapped for orientations 5 to 8).
 func (i Info) OrientedSize() (w, h int) {
