@@ -372,6 +372,13 @@ func (st *Stack) Replayer() *bus.Replayer { return st.replayer }
 // Queue returns one of the stack's queues by name (ProcessQueue, ...).
 func (st *Stack) Queue(name string) *queue.Queue { return st.queues[name] }
 
+// NewQueue returns a queue of the stack's store, made on first use: a
+// target for a rule added through Router().AddRule (e.g. by a test that
+// reads what a bus delivers). No function consumes it.
+func (st *Stack) NewQueue(name string, opts queue.Options) *queue.Queue {
+	return st.store.Queue(name, opts)
+}
+
 func (st *Stack) queueARN(name string) string {
 	return "arn:aws:sqs:" + Region + ":" + Account + ":" + name
 }
