@@ -248,11 +248,25 @@ func describeError(cl *client.Client, err error) string {
 
 // parseInterleaved parses flags that may come before, between or after the
 // positional arguments (`imagepipe upload DIR --wait`), which the flag
-// package alone stops at. Everything after "--" is positional.
+// package alone stops at. Everything after "--" is positional. A bad flag
+// prints "<command>: <error>" and the usage; --help prints the usage and
+// returns flag.ErrHelp.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() {
+		fs.SetOutput(out)
+		fs.Usage = usage
+	}()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			fs.SetOutput(out)
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(out, "%s: %v\n", fs.Name(), err)
+			}
+			usage()
 			return nil, err
 		}
 		rest := fs.Args()

@@ -370,9 +370,12 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 	fail := func(code string, err error) (uploadLine, error) {
 		msg := err.Error()
 		var ae *client.APIError
-		if errors.As(err, &ae) {
+		switch {
+		case errors.As(err, &ae):
 			code, msg = ae.Code, ae.Message
-		} else if ctx.Err() != nil {
+		case client.IsUnreachable(err):
+			code = "unreachable"
+		case ctx.Err() != nil:
 			code, msg = "cancelled", context.Cause(ctx).Error()
 		}
 		l.Error = &presign.ErrorBody{Code: code, Message: msg}
@@ -409,7 +412,7 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 	if err != nil {
 		return fail("upload_failed", err)
 	}
-	u.prog.note(fmt.Sprintf("%s uploaded (%s)", j.name, humanSize(j.size)))
+	u.prog.note(fmt.Sprintf("%s uploaded (%s)", j.path, humanSize(j.size)))
 	if !u.opts.wait {
 		l.Status = client.StatusPending
 		return l, nil
@@ -500,7 +503,7 @@ func retry(ctx context.Context, f func() error) error {
 	pause := 300 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := f()
-		if err == nil || attempt == 3 || !client.IsTemporary(err) || ctx.Err() != nil {
+		if err == nil || attempt == 3 || !client.IsTemporary(err) || client.IsUnreachable(err) || ctx.Err() != nil {
 			return err
 		}
 		t := time.NewTimer(pause)
