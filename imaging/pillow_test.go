@@ -31,7 +31,8 @@ if cmd == "make":
     im = Image.open(src)
     kw = {}
     if len(sys.argv) > 5:
-        ex = Image.Exif(); ex[0x0112] = int(sys.argv[5]); kw["exif"] = ex.tobytes()
+        ex = Image.Exif(); ex[0x0112] = int(sys.argv[5])
+        if kind != "tiff": kw["exif"] = ex.tobytes()
     if kind == "jpeg_progressive":
         im.convert("RGB").save(dst, "JPEG", quality=92, progressive=True, **kw)
     elif kind.startswith("jpeg_progressive_sub"):
@@ -40,6 +41,8 @@ if cmd == "make":
         im.convert("L").save(dst, "JPEG", quality=90, progressive=True, **kw)
     elif kind == "jpeg_cmyk":
         im.convert("RGB").convert("CMYK").save(dst, "JPEG", quality=95, **kw)
+    elif kind == "tiff":
+        im.save(dst, "TIFF", tiffinfo={0x0112: int(sys.argv[5])} if len(sys.argv) > 5 else {})
     elif kind == "webp_lossless":
         im.save(dst, "WEBP", lossless=True, **kw)
     elif kind == "webp_lossy":
@@ -51,7 +54,15 @@ if cmd == "make":
     sys.exit(0)
 im = Image.open(src)
 if cmd == "luma":
-    im = ImageOps.exif_transpose(im).convert("L")
+    o = im.getexif().get(0x0112, 1)
+    if im.format == "TIFF" and o in range(2, 9):
+        # Pillow 9's exif_transpose leaves TIFFs as stored; apply its table.
+        T = Image.Transpose
+        im = im.transpose({2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE,
+                           6: T.ROTATE_270, 7: T.TRANSVERSE, 8: T.ROTATE_90}[o])
+    else:
+        im = ImageOps.exif_transpose(im)
+    im = im.convert("L")
 open(dst, "wb").write(im.tobytes())
 print(json.dumps({"w": im.size[0], "h": im.size[1], "mode": im.mode}))
 `
@@ -201,6 +212,7 @@ func TestPillowParity(t *testing.T) {
 		{"gif", encodeWith(t, func(b *bytes.Buffer) error { return gif.Encode(b, pal, nil) }), 1, 0.1, false},
 		{"bmp", encodeWith(t, func(b *bytes.Buffer) error { return bmp.Encode(b, rgb) }), 1, 0.1, false},
 		{"tiff", encodeWith(t, func(b *bytes.Buffer) error { return tiff.Encode(b, rgb, &tiff.Options{Compression: tiff.Deflate}) }), 1, 0.1, false},
+		{"tiff by Pillow orientation 7", p.make("tiff", rgb, 7), 1, 0.1, false},
 		{"webp lossless", p.make("webp_lossless", rgb, 0), 1, 0.1, false},
 		{"webp lossless alpha", p.make("webp_lossless", rgba, 0), 1, 0.1, true},
 		{"webp lossless orientation 8", p.make("webp_lossless", rgb, 8), 1, 0.1, false},
