@@ -140,9 +140,16 @@ data "aws_iam_policy_document" "notify" {
     resources = ["${aws_cloudwatch_log_group.notify.arn}:*"]
   }
   statement {
-    sid       = "WriteStatus"
-    actions   = ["s3:PutObject"]
+    # The record is read, completed and written back (functions/notify).
+    sid       = "ReadWriteStatus"
+    actions   = ["s3:GetObject", "s3:PutObject"]
     resources = [local.processed_status_objects]
+  }
+  statement {
+    # 404 instead of 403 for an image without a record yet.
+    sid       = "TellMissingStatus"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.processed.arn]
   }
 }
 
