@@ -54,12 +54,8 @@ if cmd == "make":
     sys.exit(0)
 im = Image.open(src)
 if cmd == "luma":
-    o = im.getexif().get(0x0112, 1)
-    if im.format == "TIFF" and o in range(2, 9):
-        # Pillow 9's exif_transpose leaves TIFFs as stored; apply its table.
-        T = Image.Transpose
-        im = im.transpose({2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE,
-                           6: T.ROTATE_270, 7: T.TRANSVERSE, 8: T.ROTATE_90}[o])
+    if im.format == "TIFF":
+        im.load()  # Pillow applies a TIFF's orientation while loading it
     else:
         im = ImageOps.exif_transpose(im)
     im = im.convert("L")
