@@ -151,6 +151,12 @@ data "aws_iam_policy_document" "notify" {
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.processed.arn]
   }
+  statement {
+    # Lambda's on-failure destination sends with the function's role.
+    sid       = "FailedEventsToDLQ"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.events_dlq.arn]
+  }
 }
 
 resource "aws_iam_role_policy" "notify" {

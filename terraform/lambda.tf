@@ -141,6 +141,22 @@ resource "aws_lambda_function" "notify" {
   depends_on = [aws_iam_role_policy.notify]
 }
 
+# EventBridge invokes notify asynchronously: Lambda retries a failed event
+# twice, then sends it to the events DLQ (alarmed) instead of dropping it.
+resource "aws_lambda_function_event_invoke_config" "notify" {
+  function_name                = aws_lambda_function.notify.function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = var.event_target_max_age_seconds
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.events_dlq.arn
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.notify]
+}
+
 resource "aws_lambda_permission" "notify_from_events" {
   statement_id  = "AllowCompletionsRule"
   action        = "lambda:InvokeFunction"

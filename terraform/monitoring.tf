@@ -1,6 +1,6 @@
 # Alarms on the dead-letter queues: a message there is an image that will not
-# be processed (process DLQ) or an event EventBridge could not deliver
-# (events DLQ). Optional e-mail through SNS.
+# be processed (process DLQ), or an event EventBridge could not deliver or
+# notify could not handle (events DLQ). Optional e-mail through SNS.
 
 resource "aws_sns_topic" "alarms" {
   count = var.alarm_email == null ? 0 : 1

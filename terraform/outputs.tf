@@ -50,7 +50,7 @@ output "process_dlq_url" {
 }
 
 output "events_dlq_url" {
-  description = "URL of the queue holding events EventBridge could not deliver to a rule target."
+  description = "URL of the queue holding events EventBridge could not deliver to a rule target and completion events the notify function kept failing on."
   value       = aws_sqs_queue.events_dlq.id
 }
 
