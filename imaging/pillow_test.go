@@ -47,6 +47,8 @@ if cmd == "make":
         im.save(dst, "WEBP", lossless=True, **kw)
     elif kind == "webp_lossy":
         im.convert("RGB").save(dst, "WEBP", quality=90, **kw)
+    elif kind == "webp_animated":
+        im.save(dst, "WEBP", save_all=True, append_images=[im.transpose(Image.Transpose.ROTATE_180)], duration=100)
     elif kind == "webp_lossy_alpha":
         im.save(dst, "WEBP", quality=90, **kw)
     else:
@@ -245,6 +247,14 @@ func TestPillowParity(t *testing.T) {
 				t.Errorf("luma differs from Pillow by up to %d (mean %.3f), want <= %d (mean <= %.2f)", maxd, mean, tc.maxd, tc.mean)
 			}
 		})
+	}
+}
+
+func TestAnimatedWebPRefused(t *testing.T) {
+	p := newPillow(t)
+	data := p.make("webp_animated", scene(30, 20), 0)
+	if _, err := Process(context.Background(), data, Options{}); Code(err) != "unsupported_format" {
+		t.Fatalf("animated WebP: %v, want unsupported_format", err)
 	}
 }
 

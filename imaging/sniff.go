@@ -126,6 +126,9 @@ func Probe(data []byte) (Info, error) {
 		}
 		return Info{}, newError(ErrNotAnImage, errors.New("no known image signature"))
 	}
+	if f.name == "webp" && len(data) >= 21 && string(data[12:16]) == "VP8X" && data[20]&0x02 != 0 {
+		return Info{}, newError(ErrUnsupportedFormat, errors.New("animated WebP images are not supported"))
+	}
 	cfg, err := f.decodeConfig(data)
 	if err != nil {
 		return Info{}, decodeError(f.name, err)
