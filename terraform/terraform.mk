@@ -20,7 +20,7 @@ TF_VALIDATE_DATA ?= $(CURDIR)/$(LAMBDA_DIST)/tf-validate
 
 .PHONY: lambda tf-validate test-aws deploy
 
-lambda: $(LAMBDA_FUNCTIONS:%=$(LAMBDA_DIST)/%.zip)
+lambda: $(LAMBDA_FUNCTIONS:%=$(LAMBDA_DIST)/%.zip) ## build the Lambda zips (linux/arm64, reproducible) into dist/
 
 # Always rebuilt (go build is cached); the zip depends only on the bytes of
 # the executable, which depend only on the sources and the toolchain.
@@ -30,16 +30,16 @@ $(LAMBDA_FUNCTIONS:%=$(LAMBDA_DIST)/%.zip): $(LAMBDA_DIST)/%.zip:
 		-o $(LAMBDA_DIST)/build/$*/bootstrap ./cmd/lambda/$*
 	go run ./scripts/lambdazip -o $@ $(LAMBDA_DIST)/build/$*/bootstrap
 
-tf-validate:
+tf-validate: ## terraform fmt -check, offline init, validate
 	$(TF) -chdir=$(TF_DIR) fmt -check -recursive -diff
 	TF_DATA_DIR=$(TF_VALIDATE_DATA) $(TF) -chdir=$(TF_DIR) init -backend=false $(TF_INIT_FLAGS)
 	TF_DATA_DIR=$(TF_VALIDATE_DATA) $(TF) -chdir=$(TF_DIR) validate
 
 # The moto flow test and the HCL checks (package terraform_test); both also
 # run in `go test ./...`.
-test-aws:
+test-aws: ## apply the stack to moto_server, run the flow through the handlers, destroy
 	go test -count=1 -timeout 15m -v ./$(TF_DIR)/
 
-deploy: lambda
+deploy: lambda ## build the zips, terraform init and apply to AWS (asks to confirm)
 	$(TF) -chdir=$(TF_DIR) init $(TF_INIT_FLAGS)
 	$(TF) -chdir=$(TF_DIR) apply $(TF_APPLY_FLAGS)

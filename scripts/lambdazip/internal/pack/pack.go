@@ -30,12 +30,10 @@ func Zip(w io.Writer, exe []byte) error {
 		return flate.NewWriter(out, flate.BestCompression)
 	})
 	hdr := &zip.FileHeader{
-		Name:   EntryName,
-		Method: zip.Deflate,
+		Name:     EntryName,
+		Method:   zip.Deflate,
+		Modified: ModTime,
 	}
-	// Set the MS-DOS fields only; Modified would add an extended-timestamp
-	// field that is just as fixed but bigger.
-	hdr.ModifiedDate, hdr.ModifiedTime = msdos(ModTime)
 	hdr.SetMode(0o755)
 	f, err := zw.CreateHeader(hdr)
 	if err != nil {
@@ -84,11 +82,4 @@ func File(outPath, exePath string) error {
 		return fmt.Errorf("rename to %s: %w", outPath, err)
 	}
 	return nil
-}
-
-// msdos encodes t as MS-DOS date and time (2-second resolution).
-func msdos(t time.Time) (date, clock uint16) {
-	date = uint16(t.Day() + int(t.Month())<<5 + (t.Year()-1980)<<9)
-	clock = uint16(t.Second()/2 + t.Minute()<<5 + t.Hour()<<11)
-	return date, clock
 }
