@@ -59,10 +59,7 @@ func WithRequestTimeout(d time.Duration) Option { return func(cl *Client) { cl.a
 // "https://abc.execute-api.eu-west-1.amazonaws.com/prod") unchanged.
 func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
-	if err != nil {
-		return nil, fmt.Errorf("API URL %q: %w", baseURL, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("API URL %q: want http(s)://host[:port][/path]", baseURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")

@@ -1,0 +1,471 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	_ "image/jpeg"
+
+	"github.com/imagepipe/imagepipe/local"
+)
+
+// cliLine is the JSON line of a file as scripts read it: the field names
+// are the contract, so they are spelled out here rather than taken from
+// uploadLine.
+type cliLine struct {
+	File        string `json:"file"`
+	ImageID     string `json:"image_id"`
+	Status      string `json:"status"`
+	ContentType string `json:"content_type"`
+	Bytes       int64  `json:"bytes"`
+	Error       *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Warnings   []string `json:"warnings"`
+	DurationMS int64    `json:"duration_ms"`
+	Outputs    map[string]struct {
+		Path        string `json:"path"`
+		URL         string `json:"url"`
+		Key         string `json:"key"`
+		Width       int    `json:"width"`
+		Height      int    `json:"height"`
+		Bytes       int64  `json:"bytes"`
+		ContentType string `json:"content_type"`
+	} `json:"outputs"`
+}
+
+// jsonLines decodes stdout as one object per line, keyed by base file
+// name.
+func cliJSONLines(t *testing.T, stdout string) map[string]cliLine {
+	t.Helper()
+	lines := map[string]cliLine{}
+	for _, raw := range strings.Split(strings.TrimSuffix(stdout, "\n"), "\n") {
+		if raw == "" {
+			continue
+		}
+		var l cliLine
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			t.Fatalf("stdout line is not a JSON object of the expected shape: %v\n%s", err, raw)
+		}
+		name := filepath.Base(l.File)
+		if _, dup := lines[name]; dup {
+			t.Errorf("two lines for %s", name)
+		}
+		lines[name] = l
+	}
+	return lines
+}
+
+var cliImageID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func cliDecodeFile(t *testing.T, path string) (image.Image, string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("output: %v", err)
+	}
+	defer f.Close()
+	img, format, err := image.Decode(f)
+	if err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	return img, format
+}
+
+// TestUploadDirectory is the issue's end-to-end case: a directory of good
+// and bad files at --concurrency 4 with --json and --out, flags after the
+// directory, the key read from the stack's data directory.
+func TestUploadDirectory(t *testing.T) {
+	st := testStack(t)
+	dir := t.TempDir()
+	catSrc := cliImage(640, 480)
+	dogSrc := cliImage(300, 200)
+	cliWriteFile(t, filepath.Join(dir, "cat.jpg"), cliJPEG(t, catSrc))
+	cliWriteFile(t, filepath.Join(dir, "dog.png"), cliPNG(t, dogSrc))
+	cliWriteFile(t, filepath.Join(dir, "mislabeled.jpg"), cliPNG(t, cliImage(120, 90))) // PNG bytes, .jpg name
+	cliWriteFile(t, filepath.Join(dir, "fake.jpg"), []byte("this is text, not a JPEG\n"))
+	cliWriteFile(t, filepath.Join(dir, "notes.txt"), []byte("remember the milk\n"))
+	cliWriteFile(t, filepath.Join(dir, ".hidden.jpg"), cliJPEG(t, cliImage(16, 16)))
+	cliWriteFile(t, filepath.Join(dir, "sub", "inner.jpg"), cliJPEG(t, cliImage(16, 16)))
+	out := filepath.Join(t.TempDir(), "out")
+
+	res := runCLI(t, cliOpts{env: []string{local.EnvData + "=" + st.DataDir()}},
+		"upload", dir, "--api", st.APIURL(), "--concurrency", "4", "--json", "--out", out)
+
+	if res.code != 1 {
+		t.Errorf("exit code %d, want 1 (one file failed)\nstderr:\n%s", res.code, res.stderr)
+	}
+	if !strings.HasSuffix(res.stderr, "3 done, 1 failed, 1 skipped\n") {
+		t.Errorf("stderr should end with the summary:\n%s", res.stderr)
+	}
+	for _, name := range []string{"cat.jpg", "dog.png", "fake.jpg", "mislabeled.jpg"} {
+		if !strings.Contains(res.stderr, filepath.Join(dir, name)+" uploaded (") {
+			t.Errorf("stderr lacks the plain progress line for %s (not a terminal):\n%s", name, res.stderr)
+		}
+	}
+	lines := cliJSONLines(t, res.stdout)
+	var names []string
+	for n := range lines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if got, want := strings.Join(names, " "), "cat.jpg dog.png fake.jpg mislabeled.jpg notes.txt"; got != want {
+		t.Fatalf("JSON lines for %s, want %s (no hidden file, no subdirectory)\nstdout:\n%s", got, want, res.stdout)
+	}
+
+	for _, tc := range []struct {
+		file, ctype, ext string
+		src              image.Image
+		w, h, tw, th     int
+		maxMeanDiff      float64 // mean |gray - luma(source)|
+		maxPixelDiff     int     // largest |gray - luma(source)|
+	}{
+		{file: "cat.jpg", ctype: "image/jpeg", ext: "jpg", src: catSrc, w: 640, h: 480, tw: 256, th: 192, maxMeanDiff: 3, maxPixelDiff: 40},
+		{file: "dog.png", ctype: "image/png", ext: "png", src: dogSrc, w: 300, h: 200, tw: 256, th: 171, maxMeanDiff: 0.6, maxPixelDiff: 1},
+		{file: "mislabeled.jpg", ctype: "image/png", ext: "png", w: 120, h: 90, tw: 120, th: 90},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			l := lines[tc.file]
+			if l.Status != "done" || l.Error != nil {
+				t.Fatalf("status %q error %+v, want done", l.Status, l.Error)
+			}
+			if !cliImageID.MatchString(l.ImageID) {
+				t.Errorf("image_id %q", l.ImageID)
+			}
+			if l.File != filepath.Join(dir, tc.file) || l.ContentType != tc.ctype {
+				t.Errorf("file %q content_type %q, want %q %q (type from the bytes)", l.File, l.ContentType, filepath.Join(dir, tc.file), tc.ctype)
+			}
+			base := strings.TrimSuffix(tc.file, filepath.Ext(tc.file))
+			for _, o := range []struct {
+				name string
+				w, h int
+			}{{"gray", tc.w, tc.h}, {"thumb", tc.tw, tc.th}} {
+				got, ok := l.Outputs[o.name]
+				if !ok {
+					t.Fatalf("no %s output: %+v", o.name, l.Outputs)
+				}
+				wantPath := filepath.Join(out, base+"."+o.name+"."+tc.ext)
+				if got.Path != wantPath || got.URL != "" {
+					t.Errorf("%s path %q url %q, want path %q and no url", o.name, got.Path, got.URL, wantPath)
+				}
+				if got.Width != o.w || got.Height != o.h || got.ContentType != tc.ctype {
+					t.Errorf("%s is %dx%d %s, want %dx%d %s", o.name, got.Width, got.Height, got.ContentType, o.w, o.h, tc.ctype)
+				}
+				img, _ := cliDecodeFile(t, got.Path)
+				if b := img.Bounds(); b.Dx() != o.w || b.Dy() != o.h {
+					t.Errorf("%s decodes as %dx%d, want %dx%d", got.Path, b.Dx(), b.Dy(), o.w, o.h)
+				}
+				gray, ok := img.(*image.Gray)
+				if !ok {
+					t.Fatalf("%s decodes as %T, want a gray image", got.Path, img)
+				}
+				if st, err := os.Stat(got.Path); err != nil || st.Size() != got.Bytes {
+					t.Errorf("%s: size on disk %v (%v), the status says %d", got.Path, st.Size(), err, got.Bytes)
+				}
+				if o.name == "gray" && tc.src != nil {
+					var sum float64
+					for y := range o.h {
+						for x := range o.w {
+							d := int(gray.GrayAt(x, y).Y) - cliLuma(tc.src.At(x, y))
+							d = max(d, -d)
+							if d > tc.maxPixelDiff {
+								t.Fatalf("gray at (%d,%d) is %d, the source's luma %d", x, y, gray.GrayAt(x, y).Y, cliLuma(tc.src.At(x, y)))
+							}
+							sum += float64(d)
+						}
+					}
+					if mean := sum / float64(o.w*o.h); mean > tc.maxMeanDiff {
+						t.Errorf("gray differs from the source's luma by %.2f on average, want <= %.2f", mean, tc.maxMeanDiff)
+					}
+				}
+			}
+		})
+	}
+
+	if l := lines["fake.jpg"]; l.Status != "failed" || l.Error == nil || l.Error.Code != "not_an_image" || !cliImageID.MatchString(l.ImageID) || len(l.Outputs) != 0 {
+		t.Errorf("fake.jpg: %+v, want failed not_an_image with an image id and no outputs", l)
+	}
+	if l := lines["notes.txt"]; l.Status != "skipped" || l.Error == nil || l.Error.Code != "unsupported_content_type" || l.ImageID != "" {
+		t.Errorf("notes.txt: %+v, want skipped, never sent", l)
+	}
+
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	if got, want := strings.Join(files, " "), "cat.gray.jpg cat.thumb.jpg dog.gray.png dog.thumb.png mislabeled.gray.png mislabeled.thumb.png"; got != want {
+		t.Errorf("--out holds %s, want %s", got, want)
+	}
+}
+
+// TestUploadPlainLines uses the environment for the API and prints for
+// people (no --json, not a terminal).
+func TestUploadPlainLines(t *testing.T) {
+	st := testStack(t)
+	dir := t.TempDir()
+	a := cliWriteFile(t, filepath.Join(dir, "a", "cat.jpg"), cliJPEG(t, cliImage(200, 100)))
+	b := cliWriteFile(t, filepath.Join(dir, "b", "cat.jpg"), cliJPEG(t, cliImage(100, 200)))
+	out := filepath.Join(dir, "out")
+
+	res := runCLI(t, cliOpts{env: cliEnv(st)}, "upload", "--out", out, a, b, a)
+	if res.code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", res.code, res.stderr)
+	}
+	for _, want := range []string{a + " uploaded (", b + " uploaded (", "2 done, 0 failed\n"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+		}
+	}
+	// The same file twice is sent once; two files with one name get
+	// distinct outputs.
+	if n := strings.Count(res.stdout, ": done (image "); n != 2 {
+		t.Errorf("%d done lines, want 2:\n%s", n, res.stdout)
+	}
+	for _, want := range []string{filepath.Join(out, "cat.gray.jpg"), filepath.Join(out, "cat-2.gray.jpg"), filepath.Join(out, "cat-2.thumb.jpg")} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("stdout does not name %s:\n%s", want, res.stdout)
+		}
+		if _, err := os.Stat(want); err != nil {
+			t.Error(err)
+		}
+	}
+	gotA, _ := cliDecodeFile(t, filepath.Join(out, "cat.gray.jpg"))
+	gotB, _ := cliDecodeFile(t, filepath.Join(out, "cat-2.gray.jpg"))
+	if gotA.Bounds().Dx() == gotB.Bounds().Dx() {
+		t.Errorf("cat and cat-2 should be the two different files: %v and %v", gotA.Bounds(), gotB.Bounds())
+	}
+
+	// Without --wait the file is uploaded and left pending.
+	res = runCLI(t, cliOpts{env: cliEnv(st)}, "upload", a)
+	if res.code != 0 || !strings.Contains(res.stdout, a+": uploaded, processing (image ") || !strings.HasSuffix(res.stderr, "1 uploaded, 0 failed\n") {
+		t.Errorf("upload without --wait: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+}
+
+// TestUploadRefusedBeforeAnyRequest: files the CLI refuses itself (over
+// 100 MiB, empty, not an image when named explicitly, missing) never reach
+// the API.
+func TestUploadRefusedBeforeAnyRequest(t *testing.T) {
+	var requests atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "the CLI should not call the API", http.StatusTeapot)
+	}))
+	defer api.Close()
+
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.jpg")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("\xff\xd8\xff\xe0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(101 << 20); err != nil { // sparse: no 101 MiB written
+		t.Fatal(err)
+	}
+	f.Close()
+	empty := cliWriteFile(t, filepath.Join(dir, "empty.png"), nil)
+	notes := cliWriteFile(t, filepath.Join(dir, "notes.txt"), []byte("text"))
+	missing := filepath.Join(dir, "missing.jpg")
+
+	res := runCLI(t, cliOpts{}, "upload", "--json", "--api", api.URL, "--key", "k", huge, empty, notes, missing)
+	if res.code != 1 {
+		t.Errorf("exit %d, want 1\nstderr:\n%s", res.code, res.stderr)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests reached the API, want none", n)
+	}
+	if !strings.HasSuffix(res.stderr, "0 uploaded, 4 failed\n") {
+		t.Errorf("summary:\n%s", res.stderr)
+	}
+	lines := cliJSONLines(t, res.stdout)
+	for file, want := range map[string]string{
+		"huge.jpg":    "too_large: the file is 105.9 MB; imagepipe takes files up to 100 MiB",
+		"empty.png":   "invalid_size: the file is empty",
+		"notes.txt":   "unsupported_content_type: not an image of an accepted type",
+		"missing.jpg": "not_found: no such file or directory",
+	} {
+		l := lines[file]
+		if l.Status != "failed" || l.Error == nil || !strings.HasPrefix(l.Error.Code+": "+l.Error.Message, want) {
+			t.Errorf("%s: %+v, want failed %q", file, l, want)
+		}
+	}
+}
+
+// TestUploadTooLargeForTheAPI: a file under the CLI's 100 MiB but over the
+// API's 25 MiB is refused by POST /v1/uploads, before any byte is sent.
+func TestUploadTooLargeForTheAPI(t *testing.T) {
+	st := testStack(t)
+	big := filepath.Join(t.TempDir(), "big.jpg")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(26 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	res := runCLI(t, cliOpts{env: cliEnv(st)}, "upload", "--json", big)
+	if res.code != 1 {
+		t.Errorf("exit %d, want 1\nstderr:\n%s", res.code, res.stderr)
+	}
+	l := cliJSONLines(t, res.stdout)["big.jpg"]
+	if l.Status != "failed" || l.Error == nil || l.Error.Code != "too_large" || !strings.Contains(l.Error.Message, "over the maximum upload of 26214400 bytes (25 MiB)") || l.ImageID != "" {
+		t.Errorf("big.jpg: %+v, want failed too_large from the API", l)
+	}
+	if strings.Contains(res.stderr, "uploaded (") {
+		t.Errorf("nothing should have been uploaded:\n%s", res.stderr)
+	}
+}
+
+// TestUploadBadConfiguration: a wrong key or an API that is not running
+// is said once, clearly, and stops the run.
+func TestUploadBadConfiguration(t *testing.T) {
+	st := testStack(t)
+	dir := t.TempDir()
+	for i := range 3 {
+		cliWriteFile(t, filepath.Join(dir, fmt.Sprintf("img%d.png", i)), cliPNG(t, cliImage(8, 8)))
+	}
+	for _, tc := range []struct {
+		name, api, key, want string
+	}{
+		{name: "wrong key", api: st.APIURL(), key: "not-the-key",
+			want: "imagepipe upload: the API at " + st.APIURL() + " refused the key (403 Forbidden): check --key or IMAGEPIPE_API_KEY\n"},
+		{name: "nothing listening", api: cliFreeURL(t), key: "k",
+			want: "is `imagepipe dev` running? (or set --api / IMAGEPIPE_API_URL)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runCLI(t, cliOpts{}, "upload", "--api", tc.api, "--key", tc.key, "--concurrency", "1", dir)
+			if res.code != 1 {
+				t.Errorf("exit %d, want 1", res.code)
+			}
+			if n := strings.Count(res.stderr, tc.want); n != 1 {
+				t.Errorf("stderr has %q %d times, want once:\n%s", tc.want, n, res.stderr)
+			}
+			if !strings.HasSuffix(res.stderr, "0 uploaded, 3 failed\n") {
+				t.Errorf("summary:\n%s", res.stderr)
+			}
+			// With one worker, the first failure stops the others before
+			// they send anything.
+			if n := strings.Count(res.stdout, ": failed: cancelled: "); n != 2 {
+				t.Errorf("%d files cancelled, want 2:\n%s", n, res.stdout)
+			}
+		})
+	}
+}
+
+// TestRawUpload is the seed's curl flow through plain net/http:
+// curl -X POST $API/v1/images/upload -H "x-api-key: $KEY" --data-binary @f
+func TestRawUpload(t *testing.T) {
+	st := testStack(t)
+	post := func(t *testing.T, key string, body []byte) (int, http.Header, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, st.APIURL()+"/v1/images/upload", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // what curl --data-binary sends
+		if key != "" {
+			req.Header.Set("x-api-key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatalf("%d answer is not JSON: %v", resp.StatusCode, err)
+		}
+		return resp.StatusCode, resp.Header, v
+	}
+
+	t.Run("accepted and processed", func(t *testing.T) {
+		code, _, v := post(t, st.APIKey(), cliPNG(t, cliImage(64, 32)))
+		if code != http.StatusAccepted {
+			t.Fatalf("status %d, want 202: %v", code, v)
+		}
+		id, _ := v["image_id"].(string)
+		if !cliImageID.MatchString(id) || v["key"] != "uploads/"+id+".png" || v["status_url"] != "/v1/images/"+id {
+			t.Fatalf("answer %v, want image_id, key uploads/<id>.png (type sniffed) and status_url", v)
+		}
+		// The CLI's status command sees it through.
+		res := runCLI(t, cliOpts{env: cliEnv(st)}, "status", "--wait", "--json", id)
+		if res.code != 0 {
+			t.Fatalf("status --wait: exit %d\n%s", res.code, res.stderr)
+		}
+		var view struct {
+			Status  string `json:"status"`
+			Outputs map[string]struct {
+				URL           string
+				Width, Height int
+			} `json:"outputs"`
+		}
+		if err := json.Unmarshal([]byte(res.stdout), &view); err != nil {
+			t.Fatal(err)
+		}
+		if g := view.Outputs["gray"]; view.Status != "done" || g.Width != 64 || g.Height != 32 {
+			t.Fatalf("status %+v, want done with a 64x32 gray", view)
+		}
+		resp, err := http.Get(view.Outputs["gray"].URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		img, err := png.Decode(resp.Body)
+		if err != nil {
+			t.Fatalf("the presigned gray URL: %v", err)
+		}
+		if _, ok := img.(*image.Gray); !ok {
+			t.Errorf("gray output is %T", img)
+		}
+	})
+
+	t.Run("over 5 MiB", func(t *testing.T) {
+		body := append(cliPNG(t, cliImage(8, 8)), make([]byte, 5<<20)...)
+		code, h, v := post(t, st.APIKey(), body)
+		e, _ := v["error"].(map[string]any)
+		msg, _ := e["message"].(string)
+		if code != http.StatusRequestEntityTooLarge || e["code"] != "too_large" || !strings.Contains(msg, "5 MiB") || !strings.Contains(msg, "POST /v1/uploads") {
+			t.Errorf("%d %v, want 413 too_large pointing to POST /v1/uploads", code, v)
+		}
+		if ct := h.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type %q", ct)
+		}
+	})
+
+	t.Run("not an image", func(t *testing.T) {
+		code, _, v := post(t, st.APIKey(), []byte("hello"))
+		if e, _ := v["error"].(map[string]any); code != http.StatusBadRequest || e["code"] != "not_an_image" {
+			t.Errorf("%d %v, want 400 not_an_image", code, v)
+		}
+	})
+
+	t.Run("no key", func(t *testing.T) {
+		code, _, v := post(t, "", cliPNG(t, cliImage(8, 8)))
+		if code != http.StatusForbidden || v["message"] != "Forbidden" || len(v) != 1 {
+			t.Errorf("%d %v, want 403 {\"message\":\"Forbidden\"}", code, v)
+		}
+	})
+}
