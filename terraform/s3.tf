@@ -119,6 +119,19 @@ resource "aws_s3_bucket_cors_configuration" "uploads" {
   }
 }
 
+# The page reads the outputs through presigned GET URLs; CORS lets it read
+# their pixels too (it shows them without CORS, just not sampled).
+resource "aws_s3_bucket_cors_configuration" "processed" {
+  bucket = aws_s3_bucket.processed.id
+
+  cors_rule {
+    allowed_methods = ["GET", "HEAD"]
+    allowed_origins = var.cors_allowed_origins
+    allowed_headers = ["*"]
+    max_age_seconds = 3000
+  }
+}
+
 # S3 -> default EventBridge bus for every object event of the uploads bucket.
 resource "aws_s3_bucket_notification" "uploads" {
   bucket      = aws_s3_bucket.uploads.id

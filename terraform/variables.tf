@@ -50,7 +50,7 @@ variable "event_bus_name" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins (scheme://host[:port]) of the upload page allowed to PUT to presigned URLs on the uploads bucket."
+  description = "Origins (scheme://host[:port]) of the upload page: allowed to PUT to presigned URLs on the uploads bucket and to GET the outputs from the processed bucket."
   type        = list(string)
   default     = ["http://localhost:8080"]
 }
