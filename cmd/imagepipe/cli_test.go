@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +53,15 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(testDir)
 	cliBin = filepath.Join(testDir, "bin", "imagepipe")
-	build := exec.Command("go", "build", "-o", cliBin, ".")
+	args := []string{"build", "-o", cliBin}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				args = append(args, "-race") // go test -race: check the binary too
+			}
+		}
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build -o %s ./cmd/imagepipe: %v\n", cliBin, err)

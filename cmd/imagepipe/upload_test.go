@@ -469,3 +469,62 @@ func TestRawUpload(t *testing.T) {
 		}
 	})
 }
+
+// TestProgressBars checks the terminal drawing without a terminal: bars
+// are redrawn in place, and lines printed through the progress appear
+// above them, never mixed in.
+func TestProgressBars(t *testing.T) {
+	var term, stdout bytes.Buffer
+	ended := make(chan struct{})
+	close(ended)
+	p := &progress{w: &term, tty: true, width: 60, stop: make(chan struct{}), ended: ended}
+	const up = "\x1b[1A\x1b[2K" // cursor up one line, clear it
+
+	cat := p.start("cat.jpg", 2000)
+	cat.phase("upload")
+	cat.add(1000)
+	dog := p.start("a-rather-long-file-name-for-a-dog.png", 10)
+	p.redraw()
+	want := "cat.jpg                  [============            ]  50% 1.0 kB/2.0 kB\n"[:59] + "\n" +
+		"a-rather-long-file-name… waiting…\n"
+	if got := term.String(); got != want {
+		t.Fatalf("first draw:\n%q\nwant\n%q", got, want)
+	}
+
+	term.Reset()
+	p.println(&stdout, "dog.png: done")
+	if stdout.String() != "dog.png: done\n" {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	if got := term.String(); !strings.HasPrefix(got, up+up) || strings.Count(got, "\n") != 2 {
+		t.Errorf("println should clear the two bars and draw them again: %q", got)
+	}
+
+	term.Reset()
+	p.done(dog)
+	if got := term.String(); !strings.HasPrefix(got, up+up) || strings.Count(got, "\n") != 1 || strings.Contains(got, "dog") {
+		t.Errorf("done should leave only cat's bar: %q", got)
+	}
+
+	term.Reset()
+	p.close()
+	if got := term.String(); got != up {
+		t.Errorf("close should clear the last bar: %q", got)
+	}
+	p.close() // twice is fine
+}
+
+// TestProgressPlain: not a terminal, so no escape codes, only notes.
+func TestProgressPlain(t *testing.T) {
+	var w bytes.Buffer
+	p := newProgress(&w)
+	b := p.start("cat.jpg", 5)
+	b.phase("upload")
+	b.add(5)
+	p.note("cat.jpg uploaded (5 B)")
+	p.done(b)
+	p.close()
+	if w.String() != "cat.jpg uploaded (5 B)\n" {
+		t.Errorf("plain output %q", w.String())
+	}
+}
