@@ -152,11 +152,10 @@ resource "aws_api_gateway_method_settings" "all" {
   stage_name  = aws_api_gateway_stage.this.stage_name
   method_path = "*/*"
 
+  # Throttling is per key, in the usage plan below.
   settings {
-    metrics_enabled        = true
-    logging_level          = "ERROR"
-    throttling_rate_limit  = var.api_rate_limit
-    throttling_burst_limit = var.api_burst_limit
+    metrics_enabled = true
+    logging_level   = "ERROR"
   }
 }
 
