@@ -233,7 +233,15 @@ func isLoopbackURL(raw string) bool {
 // the usual configuration mistakes.
 func describeError(cl *client.Client, err error) string {
 	var ae *client.APIError
+	var ue *url.Error
 	switch {
+	case client.IsUnreachable(err) && errors.As(err, &ue) && !strings.HasPrefix(ue.URL, cl.BaseURL()):
+		// Not the API: the storage endpoint of a presigned URL.
+		host := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			host = u.Scheme + "://" + u.Host
+		}
+		return fmt.Sprintf("cannot reach %s (where the API's presigned URLs point): %v", host, ue.Err)
 	case client.ErrorCode(err) == "forbidden":
 		return fmt.Sprintf("the API at %s refused the key (403 Forbidden): check --key or %s", cl.BaseURL(), local.EnvAPIKey)
 	case client.IsUnreachable(err) && isLoopbackURL(cl.BaseURL()):

@@ -42,7 +42,8 @@ plain lines ("cat.jpg uploaded (1.2 MB)"). --json prints one JSON object per
 file on stdout: file, image_id, status (pending, done, failed or skipped),
 error {code, message}, outputs {gray, thumb} with their local paths.
 A summary ("3 done, 1 failed") ends the run on stderr. The exit status is 0
-when every file went through, 1 when one failed, 2 for a usage error.
+when every file went through, 1 when one failed or there was no image to
+send, 2 for a usage error.
 
 The API is --api, else $` + envAPIURL + `, else the local stack at
 http://` + local.DefaultAPIAddr + `; the key is --key, else $` + local.EnvAPIKey + `, else (for a
@@ -234,6 +235,11 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stderr, "%s\n", summary(counts, o.wait))
 	if counts[client.StatusFailed] > 0 || fatalMsg != "" {
+		return 1
+	}
+	if len(todo) == 0 {
+		// Only skipped files: most likely the wrong directory.
+		fmt.Fprintln(stderr, "imagepipe upload: no image to upload")
 		return 1
 	}
 	return 0

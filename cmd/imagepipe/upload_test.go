@@ -528,3 +528,43 @@ func TestProgressPlain(t *testing.T) {
 		t.Errorf("plain output %q", w.String())
 	}
 }
+
+// TestUploadNothingToDo: a directory without images is not a success.
+func TestUploadNothingToDo(t *testing.T) {
+	st := testStack(t)
+	dir := t.TempDir()
+	cliWriteFile(t, filepath.Join(dir, "README"), []byte("no images here"))
+	cliWriteFile(t, filepath.Join(dir, "sub", "cat.png"), cliPNG(t, cliImage(8, 8)))
+	res := runCLI(t, cliOpts{env: cliEnv(st)}, "upload", dir)
+	if res.code != 1 || !strings.HasSuffix(res.stderr, "0 uploaded, 0 failed, 1 skipped\nimagepipe upload: no image to upload\n") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stdout, filepath.Join(dir, "README")+": skipped: unsupported_content_type: not an image file") {
+		t.Errorf("stdout:\n%s", res.stdout)
+	}
+
+	empty := t.TempDir()
+	res = runCLI(t, cliOpts{env: cliEnv(st)}, "upload", "--json", empty)
+	l := cliJSONLines(t, res.stdout)[filepath.Base(empty)]
+	if res.code != 1 || l.Status != "skipped" || l.Error == nil || l.Error.Code != "empty_directory" {
+		t.Errorf("empty directory: exit %d line %+v", res.code, l)
+	}
+}
+
+// TestUploadStorageUnreachable: the API answers but its presigned URLs
+// point where nothing listens (a misconfigured endpoint).
+func TestUploadStorageUnreachable(t *testing.T) {
+	dead := cliFreeURL(t)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"image_id":"0123456789abcdef0123456789abcdef","key":"uploads/x.png","upload":{"method":"PUT","url":%q,"headers":{"Content-Type":"image/png"}},"status_url":"/v1/images/x"}`, dead+"/imagepipe-uploads/uploads/x.png?X-Amz-Signature=s")
+	}))
+	defer api.Close()
+	img := cliWriteFile(t, filepath.Join(t.TempDir(), "cat.png"), cliPNG(t, cliImage(8, 8)))
+	res := runCLI(t, cliOpts{}, "upload", "--api", api.URL, "--key", "k", img)
+	want := "imagepipe upload: cannot reach " + dead + " (where the API's presigned URLs point): "
+	if res.code != 1 || !strings.Contains(res.stderr, want) {
+		t.Errorf("exit %d, want 1 and %q\nstderr:\n%s", res.code, want, res.stderr)
+	}
+}
