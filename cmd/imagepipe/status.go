@@ -84,7 +84,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	code := 0
-	enc := json.NewEncoder(stdout)
+	enc := newLineEncoder(stdout)
 	for i, id := range ids {
 		id = strings.TrimSpace(id)
 		var v *presign.ImageView
@@ -149,6 +149,14 @@ func printImage(w io.Writer, v *presign.ImageView) {
 		row(name, "%dx%d %s %s", o.Width, o.Height, o.ContentType, humanSize(o.Bytes))
 		row("", "%s", o.URL)
 	}
+}
+
+// newLineEncoder writes one JSON object per line, leaving "&" in presigned
+// URLs as it is.
+func newLineEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
 }
 
 func sortedKeys[V any](m map[string]V) []string {

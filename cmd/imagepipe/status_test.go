@@ -21,6 +21,9 @@ func TestStatus(t *testing.T) {
 	if good.Status != "done" || bad.Status != "failed" {
 		t.Fatalf("upload lines: %+v %+v", good, bad)
 	}
+	if strings.Contains(res.stdout, `\u0026`) || !strings.Contains(res.stdout, "&X-Amz-") {
+		t.Errorf("presigned URLs should be printed as they are, without \\u0026:\n%s", res.stdout)
+	}
 	if g := good.Outputs["gray"]; g.Path != "" || !strings.HasPrefix(g.URL, "http://") {
 		t.Errorf("without --out the line carries the presigned URL, no path: %+v", g)
 	}
@@ -48,6 +51,9 @@ func TestStatus(t *testing.T) {
 		res := runCLI(t, cliOpts{env: cliEnv(st)}, "status", good.ImageID, bad.ImageID, "--json")
 		if res.code != 1 {
 			t.Errorf("exit %d, want 1 (one image failed)", res.code)
+		}
+		if strings.Contains(res.stdout, `\u0026`) {
+			t.Errorf("escaped URLs:\n%s", res.stdout)
 		}
 		lines := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
 		if len(lines) != 2 {

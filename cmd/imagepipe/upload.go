@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -175,7 +174,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var (
 		counts   = map[string]int{}
 		printMu  sync.Mutex
-		enc      = json.NewEncoder(stdout)
+		enc      = newLineEncoder(stdout)
 		fatalMsg string
 	)
 	report := func(l uploadLine) {
