@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	_ "image/jpeg"
 
@@ -566,5 +568,35 @@ func TestUploadStorageUnreachable(t *testing.T) {
 	want := "imagepipe upload: cannot reach " + dead + " (where the API's presigned URLs point): "
 	if res.code != 1 || !strings.Contains(res.stderr, want) {
 		t.Errorf("exit %d, want 1 and %q\nstderr:\n%s", res.code, want, res.stderr)
+	}
+}
+
+// TestUploadWaitTimeout: against a paused stack nothing is processed, so
+// --wait gives up after --timeout and says how to look later.
+func TestUploadWaitTimeout(t *testing.T) {
+	paused, err := local.Start(context.Background(), local.Config{
+		DataDir: t.TempDir(), APIAddr: "127.0.0.1:0", EdgeAddr: "127.0.0.1:0", Paused: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := paused.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	img := cliWriteFile(t, filepath.Join(t.TempDir(), "cat.png"), cliPNG(t, cliImage(8, 8)))
+	res := runCLI(t, cliOpts{env: cliEnv(paused)}, "upload", img, "--wait", "--timeout", "700ms", "--json")
+	l := cliJSONLines(t, res.stdout)["cat.png"]
+	want := "still pending after 700ms; check later with `imagepipe status " + l.ImageID + "`"
+	if res.code != 1 || l.Status != "failed" || l.Error == nil || l.Error.Code != "timeout" || l.Error.Message != want || !cliImageID.MatchString(l.ImageID) {
+		t.Errorf("exit %d line %+v, want failed timeout %q", res.code, l, want)
+	}
+	// It is still there, pending.
+	res = runCLI(t, cliOpts{env: cliEnv(paused)}, "status", l.ImageID)
+	if res.code != 0 || !strings.Contains(res.stdout, "status    pending\n") {
+		t.Errorf("status: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 }
