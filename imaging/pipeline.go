@@ -111,30 +111,22 @@ func stepLimits(j *job) error {
 	return nil
 }
 
+// stepDecode decodes the pixels. JPEG and PNG go through this package's
+// luma decoders; what they leave (errFallback) or refuse goes through the
+// standard decoders, whose verdict is final, so an input the fast path
+// misjudges is never lost.
 func stepDecode(j *job) error {
-	if j.info.Format == "jpeg" {
-		// The common JPEGs: only the Y plane, which is the gray image.
-		r, err := decodeJPEGLuma(j.data)
-		if err == nil {
-			if r.W != j.info.Width || r.H != j.info.Height {
-				return newError(ErrCorrupt, fmt.Errorf("jpeg: decoded %dx%d, header said %dx%d", r.W, r.H, j.info.Width, j.info.Height))
-			}
-			j.gray = r
-			return nil
-		}
-		if err != errFallback {
-			return newError(ErrCorrupt, err)
-		}
+	var fast func([]byte) (*raster, error)
+	switch j.info.Format {
+	case "jpeg":
+		fast = decodeJPEGLuma // only the Y plane, which is the gray image
+	case "png":
+		fast = decodePNGLuma // luma computed row by row as rows are inflated
 	}
-	if j.info.Format == "png" {
-		// The common PNGs: luma computed row by row as they are inflated.
-		r, err := decodePNGLuma(j.data)
-		if err == nil {
+	if fast != nil {
+		if r, err := fast(j.data); err == nil && r.W == j.info.Width && r.H == j.info.Height {
 			j.gray = r
 			return nil
-		}
-		if err != errFallback {
-			return newError(ErrCorrupt, err)
 		}
 	}
 	img, err := decode(j.info.Format, j.data)
