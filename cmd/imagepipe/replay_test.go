@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/local"
@@ -140,5 +142,95 @@ func TestReplayAgainstLocalStack(t *testing.T) {
 	code = run(ctx, []string{"replay", "--data", t.TempDir(), "--endpoint", st.EdgeURL(), "--from", "-10m"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "no credentials") {
 		t.Errorf("no credentials: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// fakeReplayAPI plays a replay through the given DescribeReplay answers.
+type fakeReplayAPI struct {
+	states  []*eventbridge.DescribeReplayOutput
+	started *eventbridge.StartReplayInput
+	calls   int
+}
+
+func (f *fakeReplayAPI) DescribeArchive(_ context.Context, in *eventbridge.DescribeArchiveInput, _ ...func(*eventbridge.Options)) (*eventbridge.DescribeArchiveOutput, error) {
+	return &eventbridge.DescribeArchiveOutput{ArchiveName: in.ArchiveName, ArchiveArn: aws.String("arn:aws:events:eu-west-1:111122223333:archive/" + aws.ToString(in.ArchiveName)),
+		EventSourceArn: aws.String("arn:aws:events:eu-west-1:111122223333:event-bus/default"), EventCount: 42}, nil
+}
+
+func (f *fakeReplayAPI) DescribeRule(_ context.Context, in *eventbridge.DescribeRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.DescribeRuleOutput, error) {
+	return &eventbridge.DescribeRuleOutput{Name: in.Name, Arn: aws.String("arn:aws:events:eu-west-1:111122223333:rule/" + aws.ToString(in.Name))}, nil
+}
+
+func (f *fakeReplayAPI) StartReplay(_ context.Context, in *eventbridge.StartReplayInput, _ ...func(*eventbridge.Options)) (*eventbridge.StartReplayOutput, error) {
+	f.started = in
+	return &eventbridge.StartReplayOutput{State: ebtypes.ReplayStateStarting}, nil
+}
+
+func (f *fakeReplayAPI) DescribeReplay(_ context.Context, _ *eventbridge.DescribeReplayInput, _ ...func(*eventbridge.Options)) (*eventbridge.DescribeReplayOutput, error) {
+	d := f.states[min(f.calls, len(f.states)-1)]
+	f.calls++
+	return d, nil
+}
+
+func TestReplayerProgressAndFailure(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 4, 0, 0, 0, time.UTC)
+	running := func(last time.Time) *eventbridge.DescribeReplayOutput {
+		return &eventbridge.DescribeReplayOutput{State: ebtypes.ReplayStateRunning, EventLastReplayedTime: aws.Time(last)}
+	}
+	tests := []struct {
+		name    string
+		states  []*eventbridge.DescribeReplayOutput
+		wantErr string
+		want    []string
+	}{
+		{
+			name: "completed",
+			states: []*eventbridge.DescribeReplayOutput{
+				{State: ebtypes.ReplayStateStarting}, running(t0), running(t0), running(t0.Add(time.Minute)),
+				{State: ebtypes.ReplayStateCompleted, EventLastReplayedTime: aws.Time(t0.Add(2 * time.Minute)), ReplayStartTime: aws.Time(t0), ReplayEndTime: aws.Time(t0.Add(3 * time.Second))},
+			},
+			want: []string{
+				"replay r: STARTING, 2026-11-28T03:00:00Z to 2026-11-28T05:00:00Z from archive imagepipe-uploads (42 events archived) to rules uploads-to-queue of arn:aws:events:eu-west-1:111122223333:event-bus/default",
+				"replay r: RUNNING, replayed up to 2026-11-28T04:00:00Z",
+				"replay r: RUNNING, replayed up to 2026-11-28T04:01:00Z",
+				"replay r: COMPLETED, replayed up to 2026-11-28T04:02:00Z",
+				"replay r: completed in 3s",
+			},
+		},
+		{
+			name:    "failed",
+			states:  []*eventbridge.DescribeReplayOutput{running(t0), {State: ebtypes.ReplayStateFailed, StateReason: aws.String("Archive imagepipe-uploads does not exist.")}},
+			wantErr: "replay r failed: Archive imagepipe-uploads does not exist.",
+		},
+		{
+			name:    "cancelled",
+			states:  []*eventbridge.DescribeReplayOutput{{State: ebtypes.ReplayStateCancelled}},
+			wantErr: "replay r cancelled: no reason given",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeReplayAPI{states: tc.states}
+			var out bytes.Buffer
+			r := &replayer{client: f, out: &out, poll: time.Millisecond}
+			err := r.run(context.Background(), "r", "imagepipe-uploads", []string{"uploads-to-queue"}, t0.Add(-time.Hour), t0.Add(time.Hour))
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != nil {
+				if got := strings.Split(strings.TrimSpace(out.String()), "\n"); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+					t.Errorf("output:\n%s\nwant:\n%s", out.String(), strings.Join(tc.want, "\n"))
+				}
+			}
+			if aws.ToString(f.started.EventSourceArn) != "arn:aws:events:eu-west-1:111122223333:archive/imagepipe-uploads" ||
+				len(f.started.Destination.FilterArns) != 1 || f.started.Destination.FilterArns[0] != "arn:aws:events:eu-west-1:111122223333:rule/uploads-to-queue" ||
+				!f.started.EventStartTime.Equal(t0.Add(-time.Hour)) {
+				t.Errorf("StartReplay input = %+v", f.started)
+			}
+		})
 	}
 }

@@ -353,3 +353,41 @@ func TestReplayOnlyEventsArchivedBeforeStart(t *testing.T) {
 		t.Errorf("replayed %d of %d, want 2 of 2", rp.Replayed, rp.Total)
 	}
 }
+
+// TestReplayFailsWithoutArchive restarts with a configuration that no
+// longer has the replay's archive: the replay ends FAILED with the reason.
+func TestReplayFailsWithoutArchive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	f := newFixture(t, path)
+	p, err := NewReplayer(f.router, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := p.Start(context.Background(), ReplaySpec{Name: "orphan", Archive: "app-archive", Bus: "app", From: now.Add(-time.Hour), To: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	store, err := queue.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r, err := New(store, "us-east-1", "000000000000", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.AddBus("app")
+	p2, err := NewReplayer(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runReplayer(t, p2)
+	rp := waitState(t, p2, "orphan")
+	if rp.State != ReplayFailed || rp.StateReason != "Archive app-archive does not exist." || rp.Ended.IsZero() {
+		t.Errorf("state %s, reason %q, ended %v; want FAILED because the archive is gone", rp.State, rp.StateReason, rp.Ended)
+	}
+}

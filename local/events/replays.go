@@ -154,6 +154,9 @@ func (h *Handler) describeReplay(r *http.Request, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
+	if in.ReplayName == "" {
+		return nil, validation("1 validation error detected: Value null at 'replayName' failed to satisfy constraint: Member must not be null")
+	}
 	got, err := rp.Describe(r.Context(), in.ReplayName)
 	if errors.Is(err, bus.ErrNoReplay) {
 		return nil, notFound("Replay %s does not exist.", in.ReplayName)
@@ -252,6 +255,9 @@ func (h *Handler) cancelReplay(r *http.Request, body []byte) (any, error) {
 	var in replayNameInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
+	}
+	if in.ReplayName == "" {
+		return nil, validation("1 validation error detected: Value null at 'replayName' failed to satisfy constraint: Member must not be null")
 	}
 	got, err := rp.Cancel(r.Context(), in.ReplayName)
 	switch {
