@@ -177,3 +177,14 @@ func BenchmarkProcessFile(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkOrient rotates a 12 MP gray raster (orientation 6, the usual
+// phone portrait) and mirrors it (2).
+func BenchmarkOrient(b *testing.B) {
+	r := newRaster(4000, 3000, false, false)
+	for _, o := range []int{2, 6} {
+		b.Run(fmt.Sprintf("orientation%d", o), func(b *testing.B) {
+			loop(b, func() { orient(r, o) })
+		})
+	}
+}
