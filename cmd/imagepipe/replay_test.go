@@ -6,11 +6,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"image/png"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -232,5 +239,90 @@ func TestReplayerProgressAndFailure(t *testing.T) {
 				t.Errorf("StartReplay input = %+v", f.started)
 			}
 		})
+	}
+}
+
+// TestReplayWithAWSConfig runs 'imagepipe replay --aws' against
+// moto_server, through the default SDK configuration (AWS_ENDPOINT_URL and
+// the AWS_* credentials), with an archive like the one Terraform creates.
+func TestReplayWithAWSConfig(t *testing.T) {
+	endpoint := startMotoServer(t)
+	t.Setenv("AWS_ENDPOINT_URL", endpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb := eventbridge.NewFromConfig(cfg)
+	buses, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.CreateArchive(ctx, &eventbridge.CreateArchiveInput{ArchiveName: aws.String("imagepipe-uploads"), EventSourceArn: buses.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{Source: aws.String("test"), DetailType: aws.String("Tick"), Detail: aws.String(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"replay", "--aws", "--archive", "imagepipe-uploads", "--from", "-1h", "--to", "+1m", "--name", "moto-replay", "--timeout", "60s"}, &out, &errb)
+	t.Logf("output:\n%s%s", out.String(), errb.String())
+	if code != 0 || !strings.Contains(out.String(), "replay moto-replay: completed") {
+		t.Fatalf("exit %d", code)
+	}
+	d, err := eb.DescribeReplay(ctx, &eventbridge.DescribeReplayInput{ReplayName: aws.String("moto-replay")})
+	if err != nil || d.State != ebtypes.ReplayStateCompleted || aws.ToString(d.Destination.Arn) != aws.ToString(buses.Arn) {
+		t.Errorf("moto's replay: %+v, %v", d, err)
+	}
+}
+
+// startMotoServer starts moto_server on a free loopback port until the test
+// ends; without it the test skips, except under CI=true.
+func startMotoServer(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("moto_server not found on PATH (required under CI=true): %v", err)
+		}
+		t.Skipf("moto_server not found on PATH: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start moto_server: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(endpoint + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			return endpoint
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("moto_server exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moto_server not answering on %s: %v", endpoint, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
