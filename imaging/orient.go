@@ -39,6 +39,29 @@ func orient(r *raster, o int) *raster {
 			return w - 1 - y, x
 		}
 	}
+	if bpp == 1 && o >= 5 {
+		// Rotations read the source down its columns: go tile by tile so
+		// the rows a tile touches stay in cache.
+		const tile = 64
+		parallel((dh+tile-1)/tile, 1, func(t0, t1 int) {
+			for ty := t0 * tile; ty < min(dh, t1*tile); ty += tile {
+				for tx := 0; tx < dw; tx += tile {
+					for y := ty; y < min(dh, ty+tile); y++ {
+						out := d.Pix[y*d.Stride:]
+						sx, sy := src(tx, y)
+						sx1, sy1 := src(tx+1, y)
+						step := (sy1-sy)*r.Stride + (sx1 - sx)
+						p := sy*r.Stride + sx
+						for x := tx; x < min(dw, tx+tile); x++ {
+							out[x] = r.Pix[p]
+							p += step
+						}
+					}
+				}
+			}
+		})
+		return d
+	}
 	parallel(dh, minRows, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			out := d.row(y)

@@ -167,3 +167,33 @@ func TestOrientationMalformed(t *testing.T) {
 		webpOrientation(j[:n])
 	}
 }
+
+// orient on rasters larger than its tiles, every kind, against a
+// pixel-by-pixel application of the EXIF table in orient's doc.
+func TestOrientLarge(t *testing.T) {
+	for _, kind := range []struct{ alpha, deep bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		r := newRaster(203, 131, kind.alpha, kind.deep)
+		for i := range r.Pix {
+			r.Pix[i] = uint8(i*31 + i/7)
+		}
+		bpp := r.bpp()
+		for o := 1; o <= 8; o++ {
+			d := orient(r, o)
+			w, h := r.W, r.H
+			for y := 0; y < d.H; y++ {
+				for x := 0; x < d.W; x++ {
+					s := map[int][2]int{
+						1: {x, y}, 2: {w - 1 - x, y}, 3: {w - 1 - x, h - 1 - y}, 4: {x, h - 1 - y},
+						5: {y, x}, 6: {y, h - 1 - x}, 7: {w - 1 - y, h - 1 - x}, 8: {w - 1 - y, x},
+					}[o]
+					sx, sy := s[0], s[1]
+					got := d.Pix[y*d.Stride+x*bpp : y*d.Stride+x*bpp+bpp]
+					want := r.Pix[sy*r.Stride+sx*bpp : sy*r.Stride+sx*bpp+bpp]
+					if !bytes.Equal(got, want) {
+						t.Fatalf("alpha=%v deep=%v orientation %d: (%d,%d) differs", kind.alpha, kind.deep, o, x, y)
+					}
+				}
+			}
+		}
+	}
+}
