@@ -112,6 +112,13 @@ func openTab(t *testing.T, browser context.Context) *tab {
 	t.Cleanup(func() {
 		cancelTab()
 		<-done
+		if t.Failed() {
+			tb.mu.Lock()
+			for _, m := range tb.msgs {
+				t.Logf("console %s: %s (source %q, %s)", m.Type, m.Text, m.Source, m.URL)
+			}
+			tb.mu.Unlock()
+		}
 	})
 	// The first Run opens the tab; the timeout must only wrap later actions.
 	if err := chromedp.Do(tabCtx); err != nil {
@@ -459,9 +466,13 @@ func runPageCases(t *testing.T, b backend) context.Context {
 			chromedp.SendKeys(chromedp.ID("api-key"), b.apiKey),
 			chromedp.Click(chromedp.ID("key-save")),
 		)
-		waitFor(t, tb, "the refused file is uploaded with the new key",
-			`document.querySelector(".card")?.dataset.state === "done" &&
-			 document.querySelector(".card img.gray")?.dataset.loaded === "true"`)
+		waitFor(t, tb, "the refused file is tried again with the new key",
+			`document.querySelector(".card")?.dataset.state === "failed" ||
+			 (document.querySelector(".card")?.dataset.state === "done" &&
+			  document.querySelector(".card img.gray")?.dataset.loaded === "true")`)
+		if c := cards(t, tb); c[0].State != "done" {
+			t.Fatalf("after correcting the key: %+v, want done", c[0])
+		}
 		tb.checkConsole(t, forbiddenResponse)
 	})
 
@@ -488,9 +499,14 @@ func runPageCases(t *testing.T, b backend) context.Context {
 			if (!zone.classList.contains("dragging")) throw new Error("drop zone not highlighted while dragging");
 			zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
 		})()`, chromedp.EvalAwaitPromise))
-		waitFor(t, tb, "three dropped images are done", `document.querySelectorAll(".card").length === 3 &&
-			[...document.querySelectorAll(".card")].every(c => c.dataset.state === "done" &&
-				c.querySelector("img.gray")?.dataset.loaded === "true")`)
+		waitFor(t, tb, "three dropped images are finished", `document.querySelectorAll(".card").length === 3 &&
+			[...document.querySelectorAll(".card")].every(c => c.dataset.state === "failed" ||
+				(c.dataset.state === "done" && c.querySelector("img.gray")?.dataset.loaded === "true"))`)
+		for i, c := range cards(t, tb) {
+			if c.State != "done" {
+				t.Fatalf("dropped image %d: %+v, want done", i, c)
+			}
+		}
 		if eval[bool](t, tb, `document.querySelector("#drop").classList.contains("dragging")`) {
 			t.Error("drop zone still highlighted after the drop")
 		}
