@@ -75,7 +75,7 @@ Flags:
   edge     %s      (S3 and EventBridge)
 
 Point the aws CLI or an SDK at the edge:
-  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s
+  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%[9]s AWS_DEFAULT_REGION=%[9]s
   export IMAGEPIPE_API_URL=%s IMAGEPIPE_API_KEY=%s
 
 Press Ctrl-C to stop; work under way is finished first.
