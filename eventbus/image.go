@@ -19,6 +19,9 @@ type ImageDetail struct {
 	Attempt    int         `json:"attempt"`
 	Error      *ImageError `json:"error,omitempty"`
 	Warnings   []string    `json:"warnings,omitempty"`
+	// ReplayName is the replay-name of the upload event this completion
+	// answers: set when an archive replay caused the work.
+	ReplayName string `json:"replay_name,omitempty"`
 }
 
 // ImageSource is the uploaded object an event is about.

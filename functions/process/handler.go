@@ -195,6 +195,7 @@ func (h *Handler) work(ctx context.Context, j *job, log *slog.Logger) error {
 		Outputs:    outputs,
 		DurationMS: h.now().Sub(j.started).Milliseconds(),
 		Attempt:    j.attempt,
+		ReplayName: j.replay,
 	}
 	if declared := path.Ext(j.src.Key); declared != "" && !sameFamily(declared[1:], info.Format) {
 		detail.Warnings = append(detail.Warnings, fmt.Sprintf("content_mismatch: the key says %s but the bytes are %s", declared[1:], info.Format))
@@ -311,7 +312,7 @@ func (h *Handler) putManifest(ctx context.Context, j *job, d eventbus.ImageDetai
 
 // fail emits "Image Processing Failed"; its error is transient.
 func (h *Handler) fail(ctx context.Context, j *job, ie *eventbus.ImageError) error {
-	d := eventbus.ImageDetail{ImageID: j.imageID, Source: j.src, DurationMS: h.now().Sub(j.started).Milliseconds(), Attempt: j.attempt, Error: ie}
+	d := eventbus.ImageDetail{ImageID: j.imageID, Source: j.src, DurationMS: h.now().Sub(j.started).Milliseconds(), Attempt: j.attempt, ReplayName: j.replay, Error: ie}
 	return h.publish(ctx, eventbus.DetailTypeFailed, d)
 }
 
@@ -343,8 +344,21 @@ func imageIDFromKey(key string) (string, bool) {
 	return id, status.ValidID(id)
 }
 
+// imageError maps an imaging error to the error of a failure event. The
+// code has its own field, so the message is the cause alone: imaging's
+// Error() is "code: cause", which would say the code twice.
 func imageError(err error) *eventbus.ImageError {
-	return &eventbus.ImageError{Code: imaging.Code(err), Message: err.Error()}
+	ie := &eventbus.ImageError{Code: imaging.Code(err), Message: err.Error()}
+	var e *imaging.Error
+	if errors.As(err, &e) {
+		if e.Err != nil {
+			ie.Message = e.Err.Error()
+		} else {
+			// A bare sentinel has no cause: say the code in words.
+			ie.Message = strings.ReplaceAll(e.Code, "_", " ")
+		}
+	}
+	return ie
 }
 
 func sameFamily(ext, format string) bool {
