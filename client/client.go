@@ -220,7 +220,7 @@ func (c *Client) Image(ctx context.Context, id string) (*presign.ImageView, erro
 
 // WaitOptions tune Wait. Zero values take the defaults.
 type WaitOptions struct {
-	// First is the first pause between polls (default 200 ms); it grows by
+	// First is the first pause between polls (default 50 ms: a 2 MP JPEG is done in about 50 ms locally); it grows by
 	// half each time up to Max (default 3 s), with some jitter.
 	First, Max time.Duration
 	// MaxTransient is how many temporary errors in a row are tolerated
@@ -232,7 +232,7 @@ type WaitOptions struct {
 // ctx ends (bound it with context.WithTimeout). It returns the last view.
 func (c *Client) Wait(ctx context.Context, id string, o WaitOptions) (*presign.ImageView, error) {
 	if o.First <= 0 {
-		o.First = 200 * time.Millisecond
+		o.First = 50 * time.Millisecond
 	}
 	if o.Max <= 0 {
 		o.Max = 3 * time.Second
