@@ -220,8 +220,9 @@ func (c *Client) Image(ctx context.Context, id string) (*presign.ImageView, erro
 
 // WaitOptions tune Wait. Zero values take the defaults.
 type WaitOptions struct {
-	// First is the first pause between polls (default 50 ms: a 2 MP JPEG is done in about 50 ms locally); it grows by
-	// half each time up to Max (default 3 s), with some jitter.
+	// First is the first pause between polls (default 50 ms: the local
+	// stack finishes a 2 MP JPEG in about that); it grows by half each
+	// time up to Max (default 3 s), with some jitter.
 	First, Max time.Duration
 	// MaxTransient is how many temporary errors in a row are tolerated
 	// (default 5).
