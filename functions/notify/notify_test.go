@@ -1,0 +1,189 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/functions/status"
+)
+
+// memS3 keeps objects in memory; err, when set, answers every call.
+type memS3 struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+	err     error
+}
+
+var _ status.S3API = (*memS3)(nil)
+
+func (m *memS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return nil, m.err
+	}
+	b, ok := m.objects[aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key)]
+	if !ok {
+		return nil, &smithy.OperationError{ServiceID: "S3", OperationName: "GetObject", Err: &s3types.NoSuchKey{}}
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(b))}, nil
+}
+
+func (m *memS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	b, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return nil, m.err
+	}
+	m.objects[aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key)] = b
+	return &s3.PutObjectOutput{}, nil
+}
+
+const imageID = "0123456789abcdef0123456789abcdef"
+
+func completion(t *testing.T, detailType, etag string, d eventbus.ImageDetail) eventbus.Event {
+	t.Helper()
+	d.ImageID = imageID
+	d.Source = eventbus.ImageSource{Bucket: "uploads", Key: "uploads/" + imageID + ".png", ETag: etag, Size: 1234, Format: "png"}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventbus.Event{Version: "0", ID: "ev-" + etag, DetailType: detailType, Source: eventbus.SourceProcess,
+		Account: "123456789012", Time: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), Region: "us-east-1", Detail: raw}
+}
+
+var (
+	processedDetail = eventbus.ImageDetail{DurationMS: 41, Attempt: 1, Outputs: []eventbus.Output{
+		{Name: "gray", Bucket: "processed", Key: "processed/" + imageID + "/gray.png", ContentType: "image/png", Width: 40, Height: 30, Bytes: 999},
+	}}
+	failedDetail = eventbus.ImageDetail{DurationMS: 3, Attempt: 1, Error: &eventbus.ImageError{Code: "source_missing", Message: "gone"}}
+)
+
+// Each step is one event on top of the record the earlier steps left.
+func TestStatusFollowsCompletions(t *testing.T) {
+	steps := []struct {
+		name   string
+		ev     func(t *testing.T) eventbus.Event
+		status string // the record's status after the step; "" for no record
+		etag   string
+	}{
+		{"not a completion event", func(t *testing.T) eventbus.Event {
+			ev := completion(t, eventbus.DetailTypeProcessed, "e1", processedDetail)
+			ev.DetailType = eventbus.DetailTypeObjectCreated
+			return ev
+		}, "", ""},
+		{"invalid image id", func(t *testing.T) eventbus.Event {
+			ev := completion(t, eventbus.DetailTypeProcessed, "e1", processedDetail)
+			ev.Detail = json.RawMessage(`{"image_id":"../x"}`)
+			return ev
+		}, "", ""},
+		{"processed without a pending record", func(t *testing.T) eventbus.Event {
+			return completion(t, eventbus.DetailTypeProcessed, "e1", processedDetail)
+		}, status.Done, "e1"},
+		{"late failure of the same upload keeps the result", func(t *testing.T) eventbus.Event {
+			return completion(t, eventbus.DetailTypeFailed, "e1", failedDetail)
+		}, status.Done, "e1"},
+		{"failure of a new upload replaces it", func(t *testing.T) eventbus.Event {
+			return completion(t, eventbus.DetailTypeFailed, "e2", failedDetail)
+		}, status.Failed, "e2"},
+	}
+	store := &memS3{objects: map[string][]byte{}}
+	h, err := newHandler(Config{ProcessedBucket: "processed"}, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := status.Store{Client: store, Bucket: "processed"}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := h.Handle(context.Background(), st.ev(t)); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := statuses.Get(context.Background(), imageID)
+			if st.status == "" {
+				if !errors.Is(err, status.ErrNotFound) {
+					t.Fatalf("record %+v, %v; want none", rec, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Status != st.status || rec.SourceETag != st.etag {
+				t.Errorf("record %s for ETag %s, want %s for %s", rec.Status, rec.SourceETag, st.status, st.etag)
+			}
+			if (rec.Status == status.Done) != (len(rec.Outputs) == 1 && rec.Error == nil) {
+				t.Errorf("%s record with outputs %+v and error %+v", rec.Status, rec.Outputs, rec.Error)
+			}
+		})
+	}
+}
+
+func TestStatusErrorIsReturnedForRetry(t *testing.T) {
+	store := &memS3{objects: map[string][]byte{}, err: errors.New("connection reset")}
+	h, err := newHandler(Config{ProcessedBucket: "processed"}, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle(context.Background(), completion(t, eventbus.DetailTypeProcessed, "e1", processedDetail)); err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("Handle = %v, want the S3 error", err)
+	}
+}
+
+func TestLogLineHasEmbeddedMetrics(t *testing.T) {
+	var buf bytes.Buffer
+	store := &memS3{objects: map[string][]byte{}}
+	h, err := newHandler(Config{ProcessedBucket: "processed"}, store, slog.New(slog.NewJSONHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := completion(t, eventbus.DetailTypeFailed, "e1", failedDetail)
+	ev.ReplayName = "nightly"
+	if err := h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	var line struct {
+		Outcome   string  `json:"outcome"`
+		ImageID   string  `json:"image_id"`
+		ErrorCode string  `json:"error_code"`
+		Replay    string  `json:"replay_name"`
+		Images    float64 `json:"Images"`
+		Time      float64 `json:"ProcessingTime"`
+		AWS       struct {
+			Timestamp         int64 `json:"Timestamp"`
+			CloudWatchMetrics []struct {
+				Namespace  string     `json:"Namespace"`
+				Dimensions [][]string `json:"Dimensions"`
+				Metrics    []struct{ Name, Unit string }
+			} `json:"CloudWatchMetrics"`
+		} `json:"_aws"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("log %q is not one JSON line: %v", buf.String(), err)
+	}
+	if line.Outcome != status.Failed || line.ImageID != imageID || line.ErrorCode != "source_missing" || line.Replay != "nightly" || line.Images != 1 || line.Time != 3 {
+		t.Errorf("log line %s", buf.String())
+	}
+	if m := line.AWS.CloudWatchMetrics; line.AWS.Timestamp == 0 || len(m) != 1 || m[0].Namespace != MetricsNamespace ||
+		len(m[0].Dimensions) != 1 || m[0].Dimensions[0][0] != "outcome" || len(m[0].Metrics) != 2 {
+		t.Errorf("EMF block %+v", line.AWS)
+	}
+}
