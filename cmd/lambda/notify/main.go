@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -11,27 +12,38 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/imagepipe/imagepipe/cmd/lambda/internal/awsenv"
+	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/notify"
 )
 
+// handlerFunc is what lambda.Start runs: one EventBridge event, an error
+// meaning "retry" (asynchronous invocation).
+type handlerFunc = func(context.Context, eventbus.Event) error
+
 func main() {
 	logger := lambdacontext.NewLogger()
+	h, err := newHandler(context.Background(), logger)
+	if err != nil {
+		logger.Error("start", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+// newHandler reads the configuration and the AWS SDK settings from the
+// environment and builds the handler. main and the test share it.
+func newHandler(ctx context.Context, logger *slog.Logger) (handlerFunc, error) {
 	cfg, err := notify.ConfigFromEnv()
 	if err != nil {
-		fatal(logger, "bad configuration", err)
+		return nil, fmt.Errorf("bad configuration: %w", err)
 	}
-	awsCfg, err := awsenv.Load(context.Background())
+	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
-		fatal(logger, "aws config", err)
+		return nil, err
 	}
 	h, err := notify.New(cfg, awsenv.S3(awsCfg), logger)
 	if err != nil {
-		fatal(logger, "start", err)
+		return nil, err
 	}
-	lambda.Start(h.Handle)
-}
-
-func fatal(logger *slog.Logger, msg string, err error) {
-	logger.Error(msg, "err", err)
-	os.Exit(1)
+	return h.Handle, nil
 }

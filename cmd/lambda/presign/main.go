@@ -3,9 +3,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -13,24 +15,33 @@ import (
 	"github.com/imagepipe/imagepipe/functions/presign"
 )
 
+// handlerFunc is what lambda.Start runs: a REST API proxy integration.
+type handlerFunc = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
 func main() {
 	logger := lambdacontext.NewLogger()
+	h, err := newHandler(context.Background(), logger)
+	if err != nil {
+		logger.Error("start", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+// newHandler reads the configuration and the AWS SDK settings from the
+// environment and builds the handler. main and the test share it.
+func newHandler(ctx context.Context, logger *slog.Logger) (handlerFunc, error) {
 	cfg, err := presign.ConfigFromEnv()
 	if err != nil {
-		fatal(logger, "bad configuration", err)
+		return nil, fmt.Errorf("bad configuration: %w", err)
 	}
-	awsCfg, err := awsenv.Load(context.Background())
+	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
-		fatal(logger, "aws config", err)
+		return nil, err
 	}
 	h, err := presign.New(cfg, awsenv.S3(awsCfg), logger)
 	if err != nil {
-		fatal(logger, "start", err)
+		return nil, err
 	}
-	lambda.Start(h.HandleAPIGateway)
-}
-
-func fatal(logger *slog.Logger, msg string, err error) {
-	logger.Error(msg, "err", err)
-	os.Exit(1)
+	return h.HandleAPIGateway, nil
 }

@@ -4,9 +4,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -16,25 +18,35 @@ import (
 	"github.com/imagepipe/imagepipe/functions/process"
 )
 
+// handlerFunc is what lambda.Start runs: an SQS batch in, partial batch
+// failures out.
+type handlerFunc = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
 func main() {
 	logger := lambdacontext.NewLogger()
+	h, err := newHandler(context.Background(), logger)
+	if err != nil {
+		logger.Error("start", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+// newHandler reads the configuration and the AWS SDK settings from the
+// environment and builds the handler. main and the test share it.
+func newHandler(ctx context.Context, logger *slog.Logger) (handlerFunc, error) {
 	cfg, err := process.ConfigFromEnv()
 	if err != nil {
-		fatal(logger, "bad configuration", err)
+		return nil, fmt.Errorf("bad configuration: %w", err)
 	}
-	awsCfg, err := awsenv.Load(context.Background())
+	awsCfg, err := awsenv.Load(ctx)
 	if err != nil {
-		fatal(logger, "aws config", err)
+		return nil, err
 	}
 	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(awsCfg), cfg.EventBusName)
 	h, err := process.New(cfg, awsenv.S3(awsCfg), pub, logger)
 	if err != nil {
-		fatal(logger, "start", err)
+		return nil, err
 	}
-	lambda.Start(h.Handle)
-}
-
-func fatal(logger *slog.Logger, msg string, err error) {
-	logger.Error(msg, "err", err)
-	os.Exit(1)
+	return h.Handle, nil
 }
