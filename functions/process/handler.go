@@ -3,6 +3,8 @@ package process
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,7 +133,7 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 	j.src = eventbus.ImageSource{Bucket: detail.Bucket.Name, Key: detail.Object.Key, ETag: strings.Trim(detail.Object.ETag, `"`), Size: detail.Object.Size}
 	id, ok := imageIDFromKey(detail.Object.Key)
 	if !ok {
-		return h.fail(ctx, j, &eventbus.ImageError{Code: CodeInvalidEvent, Message: fmt.Sprintf("key %q is not uploads/<image id>.<ext>", detail.Object.Key)})
+		return h.fail(ctx, j, &eventbus.ImageError{Code: CodeInvalidEvent, Message: fmt.Sprintf("key %q is not under uploads/", detail.Object.Key)})
 	}
 	j.imageID = id
 	log := h.log.With("image_id", id, "key", j.src.Key, "attempt", j.attempt)
@@ -148,7 +150,10 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 	// Transient. On the last attempt say so with an event: the message goes
 	// to the dead-letter queue next.
 	if j.attempt >= h.cfg.MaxReceiveCount {
-		pe := h.fail(ctx, j, &eventbus.ImageError{Code: CodeRetriesExhausted, Message: fmt.Sprintf("gave up after %d attempts: %v", j.attempt, err), Retryable: true})
+		// The failure may be the deadline itself: the event still goes out.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		pe := h.fail(pctx, j, &eventbus.ImageError{Code: CodeRetriesExhausted, Message: fmt.Sprintf("gave up after %d attempts: %v", j.attempt, err), Retryable: true})
 		return errors.Join(err, pe)
 	}
 	return err
@@ -334,14 +339,20 @@ func (h *Handler) publish(ctx context.Context, detailType string, d eventbus.Ima
 
 func manifestKey(imageID string) string { return "processed/" + imageID + "/manifest.json" }
 
-// imageIDFromKey takes the id out of uploads/<id>.<ext>.
+// imageIDFromKey takes the id out of uploads/<id>.<ext>, the keys the API
+// makes. Any other key under uploads/ (an object copied there with the aws
+// CLI, say) gets an id derived from the key, stable across uploads of the
+// same key, so that its outputs, events and status have one too.
 func imageIDFromKey(key string) (string, bool) {
 	name, ok := strings.CutPrefix(key, "uploads/")
-	if !ok {
+	if !ok || name == "" {
 		return "", false
 	}
-	id := strings.TrimSuffix(name, path.Ext(name))
-	return id, status.ValidID(id)
+	if id := strings.TrimSuffix(name, path.Ext(name)); status.ValidID(id) {
+		return id, true
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16]), true
 }
 
 // imageError maps an imaging error to the error of a failure event. The

@@ -30,6 +30,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/functions/status"
 	"github.com/imagepipe/imagepipe/imaging"
 )
 
@@ -569,5 +570,51 @@ func TestImageErrorMessageIsTheCause(t *testing.T) {
 				t.Errorf("imageError = %+v, want code %q message %q", got, tt.code, tt.msg)
 			}
 		})
+	}
+}
+
+// An object put under uploads/ by other means than the API (aws s3 cp
+// cat.jpg s3://…/uploads/cat.jpg) is processed under an id derived from
+// its key, the same id each time.
+func TestKeyNotMadeByTheAPI(t *testing.T) {
+	h, fs, rec := newTestHandler(t)
+	d := fs.upload("uploads/holiday/cat photo.jpg", testJPEG(t, 32, 24))
+	if failed := handle(t, context.Background(), h, message(t, "a", 1, d, "")); len(failed) != 0 {
+		t.Fatalf("batch item failures %v", failed)
+	}
+	evs := rec.events(t)
+	if len(evs) != 1 || evs[0].DetailType != eventbus.DetailTypeProcessed {
+		t.Fatalf("events %+v, want one %q", evs, eventbus.DetailTypeProcessed)
+	}
+	id := evs[0].Detail.ImageID
+	if !status.ValidID(id) {
+		t.Fatalf("image id %q is not an image id", id)
+	}
+	if _, ok := fs.object(processedBucket + "/processed/" + id + "/gray.jpg"); !ok {
+		t.Errorf("no gray output under processed/%s/", id)
+	}
+	again, ok := imageIDFromKey("uploads/holiday/cat photo.jpg")
+	other, _ := imageIDFromKey("uploads/holiday/dog.jpg")
+	if !ok || again != id || other == id {
+		t.Errorf("ids: %q then %q (ok %v); another key %q", id, again, ok, other)
+	}
+	if _, ok := imageIDFromKey("elsewhere/cat.jpg"); ok {
+		t.Error("a key outside uploads/ got an image id")
+	}
+}
+
+// When the last attempt fails because its deadline passed, the
+// retries_exhausted event still goes out.
+func TestLastAttemptPastItsDeadline(t *testing.T) {
+	h, fs, rec := newTestHandler(t, func(c *Config) { c.MaxReceiveCount = 3 })
+	d := fs.upload("uploads/"+imageID+".png", testPNG(t, 8, 8))
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if failed := handle(t, ctx, h, message(t, "msg-1", 3, d, "")); len(failed) != 1 {
+		t.Errorf("batchItemFailures %v, want the message", failed)
+	}
+	evs := rec.events(t)
+	if len(evs) != 1 || evs[0].Detail.Error == nil || evs[0].Detail.Error.Code != CodeRetriesExhausted {
+		t.Fatalf("events %+v, want one %s", evs, CodeRetriesExhausted)
 	}
 }
