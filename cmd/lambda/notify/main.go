@@ -6,10 +6,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/imagepipe/imagepipe/cmd/lambda/internal/awsenv"
 	"github.com/imagepipe/imagepipe/eventbus"
@@ -20,26 +18,14 @@ import (
 // meaning "retry" (asynchronous invocation).
 type handlerFunc = func(context.Context, eventbus.Event) error
 
-func main() {
-	logger := lambdacontext.NewLogger()
-	h, err := newHandler(context.Background(), logger)
-	if err != nil {
-		logger.Error("start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
-}
+func main() { awsenv.Main(newHandler) }
 
-// newHandler reads the configuration and the AWS SDK settings from the
-// environment and builds the handler. main and the test share it.
-func newHandler(ctx context.Context, logger *slog.Logger) (handlerFunc, error) {
+// newHandler reads the configuration from the environment and builds the
+// handler. main and the test share it (through awsenv).
+func newHandler(_ context.Context, awsCfg aws.Config, logger *slog.Logger) (handlerFunc, error) {
 	cfg, err := notify.ConfigFromEnv()
 	if err != nil {
 		return nil, fmt.Errorf("bad configuration: %w", err)
-	}
-	awsCfg, err := awsenv.Load(ctx)
-	if err != nil {
-		return nil, err
 	}
 	h, err := notify.New(cfg, awsenv.S3(awsCfg), logger)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/imagepipe/imagepipe/cmd/lambda/internal/awsenv"
 	"github.com/imagepipe/imagepipe/cmd/lambda/internal/lambdatest"
 	"github.com/imagepipe/imagepipe/functions/notify"
 	"github.com/imagepipe/imagepipe/functions/status"
@@ -14,7 +15,7 @@ import (
 // testdata and reads the status record it writes.
 func TestNotifyFunction(t *testing.T) {
 	st := lambdatest.Start(t, map[string]string{notify.EnvProcessedBucket: local.ProcessedBucket})
-	h, err := newHandler(context.Background(), nil)
+	h, err := awsenv.Build(context.Background(), nil, newHandler)
 	if err != nil {
 		t.Fatal(err)
 	}

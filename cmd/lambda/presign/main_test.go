@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/cmd/lambda/internal/awsenv"
 	"github.com/imagepipe/imagepipe/cmd/lambda/internal/lambdatest"
 	"github.com/imagepipe/imagepipe/functions/presign"
 	"github.com/imagepipe/imagepipe/functions/status"
@@ -24,7 +25,7 @@ func TestPresignFunction(t *testing.T) {
 		presign.EnvUploadsBucket:   local.UploadsBucket,
 		presign.EnvProcessedBucket: local.ProcessedBucket,
 	})
-	h, err := newHandler(context.Background(), nil)
+	h, err := awsenv.Build(context.Background(), nil, newHandler)
 	if err != nil {
 		t.Fatal(err)
 	}

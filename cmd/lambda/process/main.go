@@ -6,11 +6,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/imagepipe/imagepipe/cmd/lambda/internal/awsenv"
@@ -22,26 +20,14 @@ import (
 // failures out.
 type handlerFunc = func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 
-func main() {
-	logger := lambdacontext.NewLogger()
-	h, err := newHandler(context.Background(), logger)
-	if err != nil {
-		logger.Error("start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
-}
+func main() { awsenv.Main(newHandler) }
 
-// newHandler reads the configuration and the AWS SDK settings from the
-// environment and builds the handler. main and the test share it.
-func newHandler(ctx context.Context, logger *slog.Logger) (handlerFunc, error) {
+// newHandler reads the configuration from the environment and builds the
+// handler. main and the test share it (through awsenv).
+func newHandler(_ context.Context, awsCfg aws.Config, logger *slog.Logger) (handlerFunc, error) {
 	cfg, err := process.ConfigFromEnv()
 	if err != nil {
 		return nil, fmt.Errorf("bad configuration: %w", err)
-	}
-	awsCfg, err := awsenv.Load(ctx)
-	if err != nil {
-		return nil, err
 	}
 	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(awsCfg), cfg.EventBusName)
 	h, err := process.New(cfg, awsenv.S3(awsCfg), pub, logger)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/cmd/lambda/internal/awsenv"
 	"github.com/imagepipe/imagepipe/cmd/lambda/internal/lambdatest"
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/process"
@@ -52,7 +53,7 @@ func TestProcessFunction(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h, err := newHandler(ctx, nil)
+	h, err := awsenv.Build(ctx, nil, newHandler)
 	if err != nil {
 		t.Fatal(err)
 	}

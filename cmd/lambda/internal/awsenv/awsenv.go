@@ -6,8 +6,11 @@ package awsenv
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -27,4 +30,29 @@ func S3(cfg aws.Config) *s3.Client {
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
 	})
+}
+
+// Main builds a function's handler with Lambda's logger and the SDK
+// configuration of the environment, and runs it with lambda.Start. A
+// handler that cannot be built is logged and the process exits 1, which
+// Lambda reports as an init error.
+func Main[H any](build func(context.Context, aws.Config, *slog.Logger) (H, error)) {
+	logger := lambdacontext.NewLogger()
+	h, err := Build(context.Background(), logger, build)
+	if err != nil {
+		logger.Error("start", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+// Build is what Main does before lambda.Start; the entry points' tests
+// call it to get the handler Lambda would run.
+func Build[H any](ctx context.Context, logger *slog.Logger, build func(context.Context, aws.Config, *slog.Logger) (H, error)) (H, error) {
+	cfg, err := Load(ctx)
+	if err != nil {
+		var zero H
+		return zero, err
+	}
+	return build(ctx, cfg, logger)
 }
