@@ -145,17 +145,26 @@ type replayNameInput struct {
 	ReplayName string `json:"ReplayName"`
 }
 
-func (h *Handler) describeReplay(r *http.Request, body []byte) (any, error) {
+// replayNamed decodes the input of an operation on one replay.
+func (h *Handler) replayNamed(body []byte) (*bus.Replayer, replayNameInput, error) {
+	var in replayNameInput
 	rp, err := h.replays()
 	if err != nil {
-		return nil, err
+		return nil, in, err
 	}
-	var in replayNameInput
 	if err := decode(body, &in); err != nil {
-		return nil, err
+		return nil, in, err
 	}
 	if in.ReplayName == "" {
-		return nil, validation("1 validation error detected: Value null at 'replayName' failed to satisfy constraint: Member must not be null")
+		return nil, in, validation("1 validation error detected: Value null at 'replayName' failed to satisfy constraint: Member must not be null")
+	}
+	return rp, in, nil
+}
+
+func (h *Handler) describeReplay(r *http.Request, body []byte) (any, error) {
+	rp, in, err := h.replayNamed(body)
+	if err != nil {
+		return nil, err
 	}
 	got, err := rp.Describe(r.Context(), in.ReplayName)
 	if errors.Is(err, bus.ErrNoReplay) {
@@ -248,16 +257,9 @@ type cancelReplayOutput struct {
 }
 
 func (h *Handler) cancelReplay(r *http.Request, body []byte) (any, error) {
-	rp, err := h.replays()
+	rp, in, err := h.replayNamed(body)
 	if err != nil {
 		return nil, err
-	}
-	var in replayNameInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	if in.ReplayName == "" {
-		return nil, validation("1 validation error detected: Value null at 'replayName' failed to satisfy constraint: Member must not be null")
 	}
 	got, err := rp.Cancel(r.Context(), in.ReplayName)
 	switch {
