@@ -7,7 +7,7 @@ import { formatBytes, formatDimensions, formatDuration } from "./format.js";
 
 const storageKeys = { key: "imagepipe.apiKey", base: "imagepipe.apiBase" };
 const maxActive = 3; // files uploading or processing at once
-const firstPollMs = 250;
+const firstPollMs = 60; // the local stack finishes a photo in about 50 ms
 const maxPollMs = 5000;
 const pollBackoff = 1.6;
 const maxWaitMs = 3 * 60 * 1000; // stop waiting on one image after this
