@@ -1,6 +1,9 @@
 package imaging
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Error is a refusal of an input, with a stable code that the edges map to
 // event error codes and HTTP statuses.
@@ -43,6 +46,20 @@ func Code(err error) string {
 		return e.Code
 	}
 	return ""
+}
+
+// Reason is err's text without its code, for where the code has a field of
+// its own: the cause of an *Error, the code in words for a bare sentinel,
+// err.Error() for any other error.
+func Reason(err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	if e.Err == nil {
+		return strings.ReplaceAll(e.Code, "_", " ")
+	}
+	return e.Err.Error()
 }
 
 func newError(sentinel *Error, err error) *Error {

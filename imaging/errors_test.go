@@ -168,3 +168,18 @@ func childPeakRSS(cmd *exec.Cmd) int64 {
 	ru := cmd.ProcessState.SysUsage()
 	return maxRSS(ru)
 }
+
+func TestReason(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("decode: %w", newError(ErrCorrupt, errors.New("unexpected EOF"))), "unexpected EOF"},
+		{ErrTooManyPixels, "too many pixels"},
+		{errors.New("disk full"), "disk full"},
+	} {
+		if got := Reason(tt.err); got != tt.want {
+			t.Errorf("Reason(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}

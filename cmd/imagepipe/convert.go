@@ -121,12 +121,8 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			if code == "" {
 				code = "failed"
 			}
-			line.Error = &convertError{Code: code, Message: err.Error()}
-			msg := err.Error()
-			if !strings.HasPrefix(msg, code+":") {
-				msg = code + ": " + msg
-			}
-			fmt.Fprintf(stderr, "imagepipe convert: %s: %s\n", file, msg)
+			line.Error = &convertError{Code: code, Message: imaging.Reason(err)}
+			fmt.Fprintf(stderr, "imagepipe convert: %s: %s: %s\n", file, code, line.Error.Message)
 			status = 1
 		}
 		if err := enc.Encode(line); err != nil {

@@ -148,6 +148,11 @@ func TestConvertRefused(t *testing.T) {
 		lines[1].Error == nil || lines[1].Error.Code != "not_an_image" || lines[2].Error != nil {
 		t.Fatalf("lines:\n%s", stdout.String())
 	}
+	for _, l := range lines[:2] {
+		if l.Error.Message == "" || strings.Contains(l.Error.Message, l.Error.Code) || strings.Contains(stderr.String(), l.Error.Code+": "+l.Error.Code) {
+			t.Errorf("error %+v: want the reason once, without its code", l.Error)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "bomb.gray.png")); !os.IsNotExist(err) {
 		t.Errorf("refused file has an output: %v", err)
 	}

@@ -356,20 +356,9 @@ func imageIDFromKey(key string) (string, bool) {
 }
 
 // imageError maps an imaging error to the error of a failure event. The
-// code has its own field, so the message is the cause alone: imaging's
-// Error() is "code: cause", which would say the code twice.
+// code has its own field, so the message is the reason alone.
 func imageError(err error) *eventbus.ImageError {
-	ie := &eventbus.ImageError{Code: imaging.Code(err), Message: err.Error()}
-	var e *imaging.Error
-	if errors.As(err, &e) {
-		if e.Err != nil {
-			ie.Message = e.Err.Error()
-		} else {
-			// A bare sentinel has no cause: say the code in words.
-			ie.Message = strings.ReplaceAll(e.Code, "_", " ")
-		}
-	}
-	return ie
+	return &eventbus.ImageError{Code: imaging.Code(err), Message: imaging.Reason(err)}
 }
 
 func sameFamily(ext, format string) bool {
