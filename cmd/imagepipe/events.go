@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/local"
 )
 
 func init() {
@@ -28,7 +30,7 @@ Subcommands:
 Run 'imagepipe events test-pattern --help' for its flags and an example.
 `
 
-const testPatternUsage = `Usage: imagepipe events test-pattern --pattern JSON|@FILE --event JSON|@FILE
+const testPatternUsage = `Usage: imagepipe events test-pattern (--pattern JSON|@FILE | --rule NAME [--var NAME=VALUE]...) --event JSON|@FILE
 
 Tests an EventBridge event pattern against an event with the same matcher the
 local bus uses, like 'aws events test-event-pattern'. Prints "match" or
@@ -36,6 +38,11 @@ local bus uses, like 'aws events test-event-pattern'. Prints "match" or
 
 Flags:
   --pattern JSON|@FILE  the event pattern
+  --rule NAME           instead of --pattern, the pattern of one of imagepipe's
+                        rules (` + "`" + `uploads-to-queue` + "`" + `, ` + "`" + `completions-to-notify` + "`" + `), its
+                        placeholders filled with the local stack's names
+  --var NAME=VALUE      with --rule, fill ${NAME} with VALUE instead, e.g.
+                        uploads_bucket=my-bucket for a deployed stack
   --event JSON|@FILE    the event (any JSON object; the envelope fields
                         EventBridge requires are not checked)
 
@@ -45,6 +52,9 @@ Example:
   imagepipe events test-pattern \
     --pattern '{"source":["aws.s3"],"detail":{"object":{"key":[{"prefix":"uploads/"}]}}}' \
     --event '{"source":"aws.s3","detail":{"object":{"key":"uploads/cat.jpg"}}}'
+  match
+  imagepipe events test-pattern --rule uploads-to-queue \
+    --event '{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"imagepipe-uploads"},"object":{"key":"uploads/cat.jpg"}}}'
   match
 `
 
@@ -75,6 +85,16 @@ func runTestPattern(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	patternArg := fs.String("pattern", "", "")
+	ruleArg := fs.String("rule", "", "")
+	vars := map[string]string{"uploads_bucket": local.UploadsBucket}
+	fs.Func("var", "", func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--var %q: want NAME=VALUE", v)
+		}
+		vars[k] = val
+		return nil
+	})
 	eventArg := fs.String("event", "", "")
 	usageErr := func(msg string) int {
 		fmt.Fprintf(stderr, "%s: %s\n", name, msg)
@@ -91,12 +111,23 @@ func runTestPattern(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case fs.NArg() > 0:
 		return usageErr(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	case *patternArg == "":
-		return usageErr("--pattern is required")
+	case *patternArg == "" && *ruleArg == "":
+		return usageErr("--pattern or --rule is required")
+	case *patternArg != "" && *ruleArg != "":
+		return usageErr("--pattern and --rule exclude each other")
 	case *eventArg == "":
 		return usageErr("--event is required")
 	}
-	patternText, err := readArg("--pattern", *patternArg)
+	var patternText string
+	var err error
+	if *ruleArg != "" {
+		if !slices.Contains(eventbus.RuleNames(), *ruleArg) {
+			return usageErr(fmt.Sprintf("no rule %q; the rules are %s", *ruleArg, strings.Join(eventbus.RuleNames(), ", ")))
+		}
+		patternText, err = eventbus.RulePattern(*ruleArg, vars)
+	} else {
+		patternText, err = readArg("--pattern", *patternArg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2

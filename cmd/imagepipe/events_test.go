@@ -13,6 +13,7 @@ const (
 	testUploadPattern = `{"source":["aws.s3"],"detail":{"object":{"key":[{"prefix":"uploads/"}]}}}`
 	testUploadEvent   = `{"source":"aws.s3","detail":{"object":{"key":"uploads/cat.jpg"}}}`
 	testOutputEvent   = `{"source":"aws.s3","detail":{"object":{"key":"processed/cat/gray.jpg"}}}`
+	testS3Event       = `{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"imagepipe-uploads"},"object":{"key":"uploads/cat.jpg"}}}`
 )
 
 func TestRunEventsTestPattern(t *testing.T) {
@@ -48,7 +49,13 @@ func TestRunEventsTestPattern(t *testing.T) {
 		{name: "event not an object", args: []string{"test-pattern", "--pattern", testUploadPattern, "--event", `[1]`}, wantCode: 2, wantStderr: "event is not a JSON object"},
 		{name: "missing file", args: []string{"test-pattern", "--pattern", "@" + missing, "--event", testUploadEvent}, wantCode: 2, wantStderr: "--pattern: open " + missing},
 		{name: "empty file name", args: []string{"test-pattern", "--pattern", testUploadPattern, "--event", "@"}, wantCode: 2, wantStderr: "--event: @ must be followed by a file name"},
-		{name: "missing pattern", args: []string{"test-pattern", "--event", testUploadEvent}, wantCode: 2, wantStderr: "--pattern is required\nUsage: imagepipe events test-pattern"},
+		{name: "missing pattern", args: []string{"test-pattern", "--event", testUploadEvent}, wantCode: 2, wantStderr: "--pattern or --rule is required\nUsage: imagepipe events test-pattern"},
+		{name: "rule with the local bucket", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--event", testS3Event}, wantCode: 0, wantStdout: "match\n"},
+		{name: "rule with another bucket", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--var", "uploads_bucket=prod-uploads", "--event", testS3Event}, wantCode: 1, wantStdout: "no match\n"},
+		{name: "rule against an output key", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--event", strings.Replace(testS3Event, "uploads/cat.jpg", "processed/cat/gray.jpg", 1)}, wantCode: 1, wantStdout: "no match\n"},
+		{name: "unknown rule", args: []string{"test-pattern", "--rule", "to-everywhere", "--event", testS3Event}, wantCode: 2, wantStderr: `no rule "to-everywhere"; the rules are completions-to-notify, uploads-to-queue`},
+		{name: "rule and pattern", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--pattern", testUploadPattern, "--event", testS3Event}, wantCode: 2, wantStderr: "--pattern and --rule exclude each other"},
+		{name: "var without value", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--var", "uploads_bucket", "--event", testS3Event}, wantCode: 2, wantStderr: "want NAME=VALUE"},
 		{name: "missing event", args: []string{"test-pattern", "--pattern", testUploadPattern}, wantCode: 2, wantStderr: "--event is required\nUsage: imagepipe events test-pattern"},
 		{name: "unknown flag", args: []string{"test-pattern", "--patern", testUploadPattern}, wantCode: 2, wantStderr: "imagepipe events test-pattern: flag provided but not defined: -patern\nUsage: imagepipe events test-pattern"},
 		{name: "flag without value", args: []string{"test-pattern", "--pattern"}, wantCode: 2, wantStderr: "flag needs an argument: -pattern\nUsage:"},
@@ -88,7 +95,7 @@ func TestRunEventsHelp(t *testing.T) {
 		want []string
 	}{
 		{name: "events help", args: []string{"--help"}, want: []string{"Usage: imagepipe events SUBCOMMAND", "test-pattern"}},
-		{name: "test-pattern help", args: []string{"test-pattern", "--help"}, want: []string{"Usage: imagepipe events test-pattern --pattern JSON|@FILE --event JSON|@FILE", "Example:", "Exit status"}},
+		{name: "test-pattern help", args: []string{"test-pattern", "--help"}, want: []string{"Usage: imagepipe events test-pattern (--pattern JSON|@FILE | --rule NAME [--var NAME=VALUE]...) --event JSON|@FILE", "Example:", "Exit status"}},
 		{name: "test-pattern -h", args: []string{"test-pattern", "-h"}, want: []string{"Usage: imagepipe events test-pattern"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,7 +123,11 @@ func TestEventsHelpExampleMatches(t *testing.T) {
 	if code != 0 || stdout.String() != "match\n" {
 		t.Fatalf("example: code %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(testPatternUsage, testUploadPattern) || !strings.Contains(testPatternUsage, testUploadEvent) {
+	stdout.Reset()
+	if code := runEvents(context.Background(), []string{"test-pattern", "--rule", "uploads-to-queue", "--event", testS3Event}, &stdout, &stderr); code != 0 {
+		t.Fatalf("rule example: code %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(testPatternUsage, testUploadPattern) || !strings.Contains(testPatternUsage, testUploadEvent) || !strings.Contains(testPatternUsage, testS3Event) {
 		t.Error("the --help example no longer uses the pattern and event tested here")
 	}
 }
