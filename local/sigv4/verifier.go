@@ -302,12 +302,15 @@ func parseQueryAuth(q url.Values) (*auth, error) {
 func (a *auth) setCredential(cred string) error {
 	parts := strings.Split(cred, "/")
 	if len(parts) != 5 || parts[0] == "" || parts[2] == "" || parts[3] == "" {
+		//lint:ignore ST1005 S3's own message, sentences and all
 		return fmt.Errorf("the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".")
 	}
 	if parts[4] != terminator {
+		//lint:ignore ST1005 S3's own message, sentences and all
 		return fmt.Errorf("incorrect terminal %q. This endpoint uses %q.", parts[4], terminator)
 	}
 	if _, err := time.Parse(dateFormat, parts[1]); err != nil {
+		//lint:ignore ST1005 S3's own message, sentences and all
 		return fmt.Errorf("incorrect date format %q. This date in the credential must be in the format \"yyyyMMdd\".", parts[1])
 	}
 	a.accessKeyID, a.scopeDate, a.region, a.service = parts[0], parts[1], parts[2], parts[3]
