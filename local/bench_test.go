@@ -4,23 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/imagepipe/imagepipe/client"
 	"github.com/imagepipe/imagepipe/eventbus"
-	"github.com/imagepipe/imagepipe/functions/presign"
 	"github.com/imagepipe/imagepipe/local"
 	"github.com/imagepipe/imagepipe/local/bus"
 	"github.com/imagepipe/imagepipe/local/localtest"
@@ -128,8 +125,7 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 // benchStack is a client of a running stack that can wait for an image's
 // completion event without polling.
 type benchStack struct {
-	st     *local.Stack
-	client *http.Client
+	api *client.Client
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{} // by image id, until its completion event
@@ -149,10 +145,11 @@ func newBenchStack(b *testing.B, st *local.Stack) (*benchStack, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64 // eight clients keep their connections
-	bs := &benchStack{
-		st: st, client: &http.Client{Transport: tr, Timeout: time.Minute},
-		waiters: map[string]chan struct{}{}, seen: map[string]bool{},
+	api, err := client.New(st.APIURL(), st.APIKey(), client.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute}))
+	if err != nil {
+		return nil, err
 	}
+	bs := &benchStack{api: api, waiters: map[string]chan struct{}{}, seen: map[string]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -221,85 +218,37 @@ func (bs *benchStack) completed(id string) <-chan struct{} {
 	return ch
 }
 
-// uploadToDone runs one upload through the API and returns how long it took
-// until GET /v1/images/{id} said done. It checks the gray output's size.
+// uploadToDone runs one upload through the API client (POST /v1/uploads,
+// PUT to the presigned URL) and returns how long it took until
+// GET /v1/images/{id} said done. It checks the gray output's size.
 func (bs *benchStack) uploadToDone(data []byte, w, h int) (time.Duration, error) {
+	ctx := context.Background()
 	start := time.Now()
-	var up presign.UploadResponse
-	body := fmt.Sprintf(`{"filename":"photo.jpg","content_type":"image/jpeg","size":%d}`, len(data))
-	if code, err := bs.call(http.MethodPost, "/v1/uploads", strings.NewReader(body), &up); err != nil || code != http.StatusCreated || up.Upload == nil {
-		return 0, fmt.Errorf("POST /v1/uploads: %d %v %+v", code, err, up)
-	}
-	done := bs.completed(up.ImageID)
-
-	req, err := http.NewRequest(up.Upload.Method, up.Upload.URL, bytes.NewReader(data))
+	up, err := bs.api.Upload(ctx, "photo.jpg", "image/jpeg", data)
 	if err != nil {
 		return 0, err
 	}
-	for k, v := range up.Upload.Headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := bs.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("PUT: %w", err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("PUT: %d %s", resp.StatusCode, raw)
-	}
-
 	select {
-	case <-done:
+	case <-bs.completed(up.ImageID):
 	case <-time.After(time.Minute):
 		return 0, fmt.Errorf("image %s: no completion event after a minute", up.ImageID)
 	}
-	// The notify function writes the status record right after the event.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var v presign.ImageView
-		code, err := bs.call(http.MethodGet, "/v1/images/"+up.ImageID, nil, &v)
-		if err != nil || code != http.StatusOK {
-			return 0, fmt.Errorf("GET /v1/images/%s: %d %v", up.ImageID, code, err)
-		}
-		switch v.Status {
-		case "done":
-			elapsed := time.Since(start)
-			if g := v.Outputs["gray"]; g.Width != w || g.Height != h {
-				return 0, fmt.Errorf("image %s: gray output %+v, want %dx%d", up.ImageID, g, w, h)
-			}
-			return elapsed, nil
-		case "pending":
-		default:
-			return 0, fmt.Errorf("image %s: status %q, error %+v", up.ImageID, v.Status, v.Error)
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("image %s: completed but its status still pending after 30 s", up.ImageID)
-		}
-		time.Sleep(time.Millisecond) // polling interval of a condition with a deadline
-	}
-}
-
-// call sends an API request with the key and decodes the JSON answer.
-func (bs *benchStack) call(method, path string, body io.Reader, out any) (int, error) {
-	req, err := http.NewRequest(method, bs.st.APIURL()+path, body)
+	// The notify function writes the status record right after the event:
+	// poll it at 1 ms, with a deadline.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := bs.api.Wait(wctx, up.ImageID, client.WaitOptions{First: time.Millisecond, Max: time.Millisecond})
+	elapsed := time.Since(start)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("image %s: %w", up.ImageID, err)
 	}
-	req.Header.Set("x-api-key", bs.st.APIKey())
-	resp, err := bs.client.Do(req)
-	if err != nil {
-		return 0, err
+	if v.Status != client.StatusDone {
+		return 0, fmt.Errorf("image %s: status %q, error %+v", up.ImageID, v.Status, v.Error)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
+	if g := v.Outputs["gray"]; g.Width != w || g.Height != h {
+		return 0, fmt.Errorf("image %s: gray output %+v, want %dx%d", up.ImageID, g, w, h)
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return resp.StatusCode, errors.Join(err, fmt.Errorf("body %s", raw))
-	}
-	return resp.StatusCode, nil
+	return elapsed, nil
 }
 
 // photoJPEG encodes a w×h image that compresses like a photograph, at
