@@ -35,6 +35,12 @@ const (
 	Account         = "000000000000"
 )
 
+// RuleVars fills the placeholders of eventbus/patterns with the local
+// names, as Terraform's templatefile fills them with the deployed ones.
+func RuleVars() map[string]string {
+	return map[string]string{"uploads_bucket": UploadsBucket}
+}
+
 // Defaults of Config.
 const (
 	DefaultDataDir  = ".imagepipe"

@@ -191,7 +191,7 @@ func (st *Stack) buildBus() error {
 	st.queues[NotifyQueue] = st.store.Queue(NotifyQueue, queue.Options{VisibilityTimeout: visibility, MaxReceiveCount: 3, DeadLetter: NotifyDLQ})
 	st.queues[NotifyDLQ] = st.store.Queue(NotifyDLQ, queue.Options{})
 
-	vars := map[string]string{"uploads_bucket": UploadsBucket}
+	vars := RuleVars()
 	uploads, err := eventbus.RulePattern(eventbus.RuleUploadsToQueue, vars)
 	if err != nil {
 		return err

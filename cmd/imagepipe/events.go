@@ -86,7 +86,7 @@ func runTestPattern(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	patternArg := fs.String("pattern", "", "")
 	ruleArg := fs.String("rule", "", "")
-	vars := map[string]string{"uploads_bucket": local.UploadsBucket}
+	vars := local.RuleVars()
 	fs.Func("var", "", func(v string) error {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok || k == "" {
