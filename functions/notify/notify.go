@@ -98,9 +98,9 @@ func (h *Handler) Handle(ctx context.Context, ev eventbus.Event) error {
 	case err != nil:
 		return err
 	}
-	// A late failure (a replay whose source has expired, say) must not hide
-	// a result that is there.
-	if rec.Status == status.Done && outcome == status.Failed && rec.SourceETag == d.Source.ETag {
+	// Records only move forward: a late failure (a replay whose source has
+	// expired, say) must not hide a result that is there.
+	if !rec.Accepts(outcome, d.Source.ETag) {
 		return nil
 	}
 	rec.Status = outcome

@@ -169,6 +169,7 @@ func (h *Handler) work(ctx context.Context, j *job, log *slog.Logger) error {
 		log.Info("duplicate of a finished image: nothing to do", "etag", j.src.ETag)
 		return nil
 	}
+	defer h.markProcessing(ctx, j, log)()
 	data, err := h.getSource(ctx, j)
 	if err != nil {
 		return err

@@ -1,7 +1,13 @@
 // Package status is the per-image status record that the presign function
-// writes as "pending", the notify function completes from the completion
-// events, and GET /v1/images/{id} reads. It is a JSON object at
-// processed/status/<image_id>.json in the processed bucket.
+// writes as "pending", the worker moves to "processing" when it starts on
+// the image, the notify function completes from the completion events, and
+// GET /v1/images/{id} reads. It is a JSON object at
+// processed/status/<image_id>.json in the processed bucket. A record only
+// moves forward (Record.Accepts), updates are compare-and-swap on the
+// object's ETag (S3 conditional writes:
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html),
+// and "expired" is never stored: it is what a pending record whose upload
+// never arrived reads as (Record.StatusAt).
 package status
 
 import (
@@ -21,28 +27,42 @@ import (
 	"github.com/imagepipe/imagepipe/eventbus"
 )
 
-// The states of an image.
+// The states of an image (DESIGN.md §3).
 const (
+	// Pending: an upload URL was handed out; the bytes have not been seen.
 	Pending = "pending"
-	Done    = "done"
-	Failed  = "failed"
+	// Processing: the worker has the image.
+	Processing = "processing"
+	// Done: the outputs are there.
+	Done = "done"
+	// Failed: the image was refused or could not be processed.
+	Failed = "failed"
+	// Expired: pending, and no upload arrived before the upload URL expired
+	// plus a grace period. Computed on read, never stored.
+	Expired = "expired"
 )
+
+// CodeUploadExpired is the error code of an expired image.
+const CodeUploadExpired = "upload_expired"
 
 // Record is the stored status of one image.
 type Record struct {
-	ImageID     string               `json:"image_id"`
-	Status      string               `json:"status"`
-	Key         string               `json:"key,omitempty"`
-	Filename    string               `json:"filename,omitempty"`
-	ContentType string               `json:"content_type,omitempty"`
-	Size        int64                `json:"size,omitempty"`
-	CreatedAt   time.Time            `json:"created_at"`
-	UpdatedAt   time.Time            `json:"updated_at"`
-	SourceETag  string               `json:"source_etag,omitempty"`
-	Outputs     []eventbus.Output    `json:"outputs,omitempty"`
-	DurationMS  int64                `json:"duration_ms,omitempty"`
-	Error       *eventbus.ImageError `json:"error,omitempty"`
-	Warnings    []string             `json:"warnings,omitempty"`
+	ImageID     string `json:"image_id"`
+	Status      string `json:"status"`
+	Key         string `json:"key,omitempty"`
+	Filename    string `json:"filename,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+	// UploadExpiresAt is when the upload URL handed out with a pending
+	// record stops working; zero when unknown.
+	UploadExpiresAt time.Time            `json:"upload_expires_at,omitzero"`
+	CreatedAt       time.Time            `json:"created_at"`
+	UpdatedAt       time.Time            `json:"updated_at"`
+	SourceETag      string               `json:"source_etag,omitempty"`
+	Outputs         []eventbus.Output    `json:"outputs,omitempty"`
+	DurationMS      int64                `json:"duration_ms,omitempty"`
+	Error           *eventbus.ImageError `json:"error,omitempty"`
+	Warnings        []string             `json:"warnings,omitempty"`
 }
 
 // ErrNotFound is returned by Get when an image has no status record.
@@ -71,40 +91,55 @@ type Store struct {
 
 // Get reads the record of imageID; ErrNotFound when there is none.
 func (s Store) Get(ctx context.Context, imageID string) (*Record, error) {
+	r, _, err := s.get(ctx, imageID)
+	return r, err
+}
+
+// get reads the record and the ETag of its object, for a conditional
+// write after it.
+func (s Store) get(ctx context.Context, imageID string) (*Record, string, error) {
 	out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(Key(imageID))})
 	if err != nil {
 		var nsk *s3types.NoSuchKey
 		if errors.As(err, &nsk) {
-			return nil, ErrNotFound
+			return nil, "", ErrNotFound
 		}
-		return nil, fmt.Errorf("get status %s/%s: %w", s.Bucket, Key(imageID), err)
+		return nil, "", fmt.Errorf("get status %s/%s: %w", s.Bucket, Key(imageID), err)
 	}
 	defer out.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(out.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read status %s/%s: %w", s.Bucket, Key(imageID), err)
+		return nil, "", fmt.Errorf("read status %s/%s: %w", s.Bucket, Key(imageID), err)
 	}
 	var r Record
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("decode status %s/%s: %w", s.Bucket, Key(imageID), err)
+		return nil, "", fmt.Errorf("decode status %s/%s: %w", s.Bucket, Key(imageID), err)
 	}
-	return &r, nil
+	return &r, aws.ToString(out.ETag), nil
 }
 
 // Put writes the record.
 func (s Store) Put(ctx context.Context, r *Record) error {
+	return s.put(ctx, r, nil)
+}
+
+// put writes the record; cond, when set, makes the write conditional.
+func (s Store) put(ctx context.Context, r *Record, cond func(*s3.PutObjectInput)) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode status of %s: %w", r.ImageID, err)
 	}
-	_, err = s.Client.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket:        aws.String(s.Bucket),
 		Key:           aws.String(Key(r.ImageID)),
 		Body:          bytes.NewReader(raw),
 		ContentLength: aws.Int64(int64(len(raw))),
 		ContentType:   aws.String("application/json"),
-	})
-	if err != nil {
+	}
+	if cond != nil {
+		cond(in)
+	}
+	if _, err := s.Client.PutObject(ctx, in); err != nil {
 		return fmt.Errorf("put status %s/%s: %w", s.Bucket, Key(r.ImageID), err)
 	}
 	return nil
