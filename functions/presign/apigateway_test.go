@@ -53,6 +53,10 @@ func (f *s3Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, _ = w.Write(body)
+	case http.MethodHead:
+		if _, ok := f.objects[r.URL.Path]; !ok {
+			w.WriteHeader(http.StatusNotFound)
+		}
 	default:
 		s3Error(http.StatusMethodNotAllowed, "MethodNotAllowed")
 	}

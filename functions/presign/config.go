@@ -3,9 +3,13 @@ package presign
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/imagepipe/imagepipe/functions/status"
 )
 
 // Environment variables read by ConfigFromEnv.
@@ -15,6 +19,9 @@ const (
 	EnvMaxUploadBytes    = "MAX_UPLOAD_BYTES"
 	EnvRawUploadMaxBytes = "RAW_UPLOAD_MAX_BYTES"
 	EnvUploadURLTTL      = "UPLOAD_URL_TTL"
+	EnvDownloadURLTTL    = "DOWNLOAD_URL_TTL"
+	EnvUploadGrace       = "UPLOAD_GRACE"
+	EnvCORSOrigins       = "CORS_ALLOWED_ORIGINS"
 )
 
 // Config is what the API needs to know.
@@ -25,8 +32,16 @@ type Config struct {
 	MaxUploadBytes int64
 	// RawUploadMaxBytes bounds the body of POST /v1/images/upload.
 	RawUploadMaxBytes int64
-	// URLTTL is the lifetime of presigned URLs.
+	// URLTTL is the lifetime of presigned upload URLs.
 	URLTTL time.Duration
+	// DownloadURLTTL is the lifetime of the presigned GET URLs of outputs.
+	DownloadURLTTL time.Duration
+	// UploadGrace is how long after its upload URL expired a pending image
+	// still waits for its upload before it reads as expired.
+	UploadGrace time.Duration
+	// CORSAllowedOrigins are the browser origins (scheme://host[:port])
+	// allowed to call the API from another origin than its own.
+	CORSAllowedOrigins []string
 }
 
 // Defaults.
@@ -34,6 +49,7 @@ const (
 	DefaultMaxUploadBytes    = 25 << 20
 	DefaultRawUploadMaxBytes = 5 << 20
 	DefaultURLTTL            = 5 * time.Minute
+	DefaultDownloadURLTTL    = time.Hour
 	// HardMaxUploadBytes is the largest upload imagepipe accepts at all:
 	// a single presigned PUT, no multipart.
 	HardMaxUploadBytes = 100 << 20
@@ -47,6 +63,8 @@ func DefaultConfig(uploadsBucket, processedBucket string) Config {
 		MaxUploadBytes:    DefaultMaxUploadBytes,
 		RawUploadMaxBytes: DefaultRawUploadMaxBytes,
 		URLTTL:            DefaultURLTTL,
+		DownloadURLTTL:    DefaultDownloadURLTTL,
+		UploadGrace:       status.DefaultUploadGrace,
 	}
 }
 
@@ -69,6 +87,19 @@ func ConfigFromEnv() (Config, error) {
 		d, err := time.ParseDuration(v)
 		errs = append(errs, wrapEnv(EnvUploadURLTTL, err))
 		c.URLTTL = d
+	}
+	if v := os.Getenv(EnvDownloadURLTTL); v != "" {
+		d, err := time.ParseDuration(v)
+		errs = append(errs, wrapEnv(EnvDownloadURLTTL, err))
+		c.DownloadURLTTL = d
+	}
+	if v := os.Getenv(EnvUploadGrace); v != "" {
+		d, err := time.ParseDuration(v)
+		errs = append(errs, wrapEnv(EnvUploadGrace, err))
+		c.UploadGrace = d
+	}
+	if v := os.Getenv(EnvCORSOrigins); v != "" {
+		c.CORSAllowedOrigins = splitList(v)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, err
@@ -101,5 +132,38 @@ func (c Config) Validate() error {
 	if c.URLTTL < time.Second || c.URLTTL > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("%s must be between 1s and 168h, got %s", EnvUploadURLTTL, c.URLTTL))
 	}
+	if c.DownloadURLTTL < time.Second || c.DownloadURLTTL > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("%s must be between 1s and 168h, got %s", EnvDownloadURLTTL, c.DownloadURLTTL))
+	}
+	if c.UploadGrace < 0 {
+		errs = append(errs, fmt.Errorf("%s must not be negative, got %s", EnvUploadGrace, c.UploadGrace))
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvCORSOrigins, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkOrigin accepts what a browser sends in Origin: scheme://host[:port],
+// nothing after it.
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || o != strings.ToLower(o) {
+		return fmt.Errorf("origin %q must be scheme://host[:port] in lower case, like https://images.example.com", o)
+	}
+	return nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package presign
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -35,6 +36,7 @@ var contentTypes = map[string]string{
 // s3API is the part of the S3 client the handler uses.
 type s3API interface {
 	status.S3API
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 }
 
 // Handler serves the API.
@@ -42,8 +44,10 @@ type Handler struct {
 	cfg       Config
 	client    s3API
 	presigner *s3.PresignClient
+	creds     aws.CredentialsProvider
 	statuses  status.Store
-	mux       *http.ServeMux
+	handler   http.Handler
+	cors      corsPolicy
 	log       *slog.Logger
 	now       func() time.Time
 }
@@ -60,11 +64,17 @@ func New(cfg Config, client *s3.Client, logger *slog.Logger) (*Handler, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	creds := client.Options().Credentials
+	if creds == nil {
+		return nil, errors.New("presign: the S3 client has no credentials to sign URLs with")
+	}
 	h := &Handler{
 		cfg:       cfg,
 		client:    client,
 		presigner: s3.NewPresignClient(client),
+		creds:     creds,
 		statuses:  status.Store{Client: client, Bucket: cfg.ProcessedBucket},
+		cors:      newCORSPolicy(cfg.CORSAllowedOrigins),
 		log:       logger,
 		now:       time.Now,
 	}
@@ -75,12 +85,12 @@ func New(cfg Config, client *s3.Client, logger *slog.Logger) (*Handler, error) {
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no route "+r.Method+" "+r.URL.Path)
 	})
-	h.mux = mux
+	h.handler = h.cors.wrap(mux)
 	return h, nil
 }
 
-// ServeHTTP serves the /v1 routes.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the /v1 routes, and the CORS preflights of other origins.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
 
 // UploadRequest is the body of POST /v1/uploads.
 type UploadRequest struct {
@@ -128,10 +138,9 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	id := newImageID()
 	key := "uploads/" + id + "." + contentTypes[ctype]
-	now := h.now().UTC()
-	rec := &status.Record{ImageID: id, Status: status.Pending, Key: key, Filename: cleanFilename(req.Filename), ContentType: ctype, Size: req.Size, CreatedAt: now, UpdatedAt: now}
-	if err := h.statuses.Put(r.Context(), rec); err != nil {
-		h.internal(w, "write pending status", err)
+	sign, expires, err := h.signer(r.Context(), h.cfg.URLTTL)
+	if err != nil {
+		h.internal(w, "presign upload", err)
 		return
 	}
 	ps, err := h.presigner.PresignPutObject(r.Context(), &s3.PutObjectInput{
@@ -139,9 +148,16 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 		Key:           aws.String(key),
 		ContentType:   aws.String(ctype),
 		ContentLength: aws.Int64(req.Size),
-	}, s3.WithPresignExpires(h.cfg.URLTTL))
+	}, sign)
 	if err != nil {
 		h.internal(w, "presign upload", err)
+		return
+	}
+	now := h.now().UTC()
+	rec := &status.Record{ImageID: id, Status: status.Pending, Key: key, Filename: cleanFilename(req.Filename), ContentType: ctype, Size: req.Size,
+		UploadExpiresAt: expires, CreatedAt: now, UpdatedAt: now}
+	if err := h.statuses.Put(r.Context(), rec); err != nil {
+		h.internal(w, "write pending status", err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, UploadResponse{
@@ -151,7 +167,7 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 			Method:    http.MethodPut,
 			URL:       ps.URL,
 			Headers:   map[string]string{"Content-Type": ctype},
-			ExpiresAt: now.Add(h.cfg.URLTTL).Truncate(time.Second),
+			ExpiresAt: expires,
 		},
 		StatusURL: "/v1/images/" + id,
 	})
@@ -159,27 +175,33 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 
 // OutputView is one output in GET /v1/images/{id}.
 type OutputView struct {
-	URL         string `json:"url"`
-	Key         string `json:"key"`
-	Width       int    `json:"width"`
-	Height      int    `json:"height"`
-	Bytes       int64  `json:"bytes"`
-	ContentType string `json:"content_type"`
+	// URL is a presigned GET URL whose answer is an attachment named after
+	// the upload ("cat.gray.jpg"), valid until ExpiresAt.
+	URL         string    `json:"url"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	Key         string    `json:"key"`
+	Width       int       `json:"width"`
+	Height      int       `json:"height"`
+	Bytes       int64     `json:"bytes"`
+	ContentType string    `json:"content_type"`
 }
 
 // ImageView answers GET /v1/images/{id}.
 type ImageView struct {
-	ImageID     string                `json:"image_id"`
-	Status      string                `json:"status"`
-	Key         string                `json:"key,omitempty"`
-	Filename    string                `json:"filename,omitempty"`
-	ContentType string                `json:"content_type,omitempty"`
-	CreatedAt   time.Time             `json:"created_at"`
-	UpdatedAt   time.Time             `json:"updated_at"`
-	DurationMS  int64                 `json:"duration_ms,omitempty"`
-	Error       *ErrorBody            `json:"error,omitempty"`
-	Warnings    []string              `json:"warnings,omitempty"`
-	Outputs     map[string]OutputView `json:"outputs,omitempty"`
+	ImageID     string `json:"image_id"`
+	Status      string `json:"status"`
+	Key         string `json:"key,omitempty"`
+	Filename    string `json:"filename,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+	// UploadExpiresAt is when the upload URL of a pending image expires.
+	UploadExpiresAt time.Time             `json:"upload_expires_at,omitzero"`
+	CreatedAt       time.Time             `json:"created_at"`
+	UpdatedAt       time.Time             `json:"updated_at"`
+	DurationMS      int64                 `json:"duration_ms,omitempty"`
+	Error           *ErrorBody            `json:"error,omitempty"`
+	Warnings        []string              `json:"warnings,omitempty"`
+	Outputs         map[string]OutputView `json:"outputs,omitempty"`
 }
 
 func (h *Handler) getImage(w http.ResponseWriter, r *http.Request) {
@@ -198,21 +220,34 @@ func (h *Handler) getImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view := ImageView{
-		ImageID: rec.ImageID, Status: rec.Status, Key: rec.Key, Filename: rec.Filename, ContentType: rec.ContentType,
+		ImageID: rec.ImageID, Status: rec.Status, Key: rec.Key, Filename: rec.Filename, ContentType: rec.ContentType, Size: rec.Size,
 		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, DurationMS: rec.DurationMS, Warnings: rec.Warnings,
 	}
 	if rec.Error != nil {
 		view.Error = &ErrorBody{Code: rec.Error.Code, Message: rec.Error.Message}
 	}
+	if err := h.expiry(r.Context(), rec, &view); err != nil {
+		// Storage could not say whether the upload arrived: it is still
+		// pending as far as anyone knows.
+		h.log.Warn("could not tell whether an overdue upload arrived", "image_id", id, "key", rec.Key, "err", err)
+	}
 	if len(rec.Outputs) > 0 {
+		sign, expires, err := h.signer(r.Context(), h.cfg.DownloadURLTTL)
+		if err != nil {
+			h.internal(w, "presign output", err)
+			return
+		}
 		view.Outputs = make(map[string]OutputView, len(rec.Outputs))
 		for _, o := range rec.Outputs {
-			ps, err := h.presigner.PresignGetObject(r.Context(), &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)}, s3.WithPresignExpires(h.cfg.URLTTL))
+			ps, err := h.presigner.PresignGetObject(r.Context(), &s3.GetObjectInput{
+				Bucket: aws.String(o.Bucket), Key: aws.String(o.Key),
+				ResponseContentDisposition: aws.String(attachment(rec, o)),
+			}, sign)
 			if err != nil {
 				h.internal(w, "presign output", err)
 				return
 			}
-			view.Outputs[o.Name] = OutputView{URL: ps.URL, Key: o.Key, Width: o.Width, Height: o.Height, Bytes: o.Bytes, ContentType: o.ContentType}
+			view.Outputs[o.Name] = OutputView{URL: ps.URL, ExpiresAt: expires, Key: o.Key, Width: o.Width, Height: o.Height, Bytes: o.Bytes, ContentType: o.ContentType}
 		}
 	}
 	writeJSON(w, http.StatusOK, view)
@@ -245,7 +280,10 @@ func (h *Handler) rawUpload(w http.ResponseWriter, r *http.Request) {
 	id := newImageID()
 	key := "uploads/" + id + "." + ext
 	now := h.now().UTC()
-	rec := &status.Record{ImageID: id, Status: status.Pending, Key: key, ContentType: ctype, Size: int64(len(body)), CreatedAt: now, UpdatedAt: now}
+	// The bytes are here: the upload is due now (plus the grace), so a
+	// record whose PutObject below failed ends as expired, not pending.
+	rec := &status.Record{ImageID: id, Status: status.Pending, Key: key, ContentType: ctype, Size: int64(len(body)),
+		UploadExpiresAt: now.Truncate(time.Second), CreatedAt: now, UpdatedAt: now}
 	if err := h.statuses.Put(r.Context(), rec); err != nil {
 		h.internal(w, "write pending status", err)
 		return
