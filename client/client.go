@@ -18,12 +18,20 @@ import (
 	"github.com/imagepipe/imagepipe/functions/presign"
 )
 
-// Image states, as in GET /v1/images/{id}.
+// Image states, as in GET /v1/images/{id} (DESIGN.md §3).
 const (
-	StatusPending = "pending"
-	StatusDone    = "done"
-	StatusFailed  = "failed"
+	StatusPending    = "pending"    // upload URL handed out, no bytes seen yet
+	StatusProcessing = "processing" // the worker has the image
+	StatusDone       = "done"
+	StatusFailed     = "failed"
+	StatusExpired    = "expired" // no upload came before the URL expired (plus a grace)
 )
+
+// Finished reports whether an image in state status will not change any
+// more by itself: done, failed or expired.
+func Finished(status string) bool {
+	return status == StatusDone || status == StatusFailed || status == StatusExpired
+}
 
 // HeaderAPIKey is the header that carries the API key (API Gateway's).
 const HeaderAPIKey = "x-api-key"
@@ -229,8 +237,9 @@ type WaitOptions struct {
 	MaxTransient int
 }
 
-// Wait polls the image's status with backoff until it is done or failed, or
-// ctx ends (bound it with context.WithTimeout). It returns the last view.
+// Wait polls the image's status with backoff until it is finished (done,
+// failed or expired), or ctx ends (bound it with context.WithTimeout). It
+// returns the last view.
 func (c *Client) Wait(ctx context.Context, id string, o WaitOptions) (*presign.ImageView, error) {
 	if o.First <= 0 {
 		o.First = 50 * time.Millisecond
@@ -260,7 +269,7 @@ func (c *Client) Wait(ctx context.Context, id string, o WaitOptions) (*presign.I
 		case err == nil:
 			transient = 0
 			last = v
-			if v.Status == StatusDone || v.Status == StatusFailed {
+			if Finished(v.Status) {
 				return v, nil
 			}
 		case ctx.Err() != nil:

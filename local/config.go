@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,7 @@ const (
 	EnvAPIKey          = "IMAGEPIPE_API_KEY"
 	EnvAccessKeyID     = "IMAGEPIPE_ACCESS_KEY_ID"
 	EnvSecretAccessKey = "IMAGEPIPE_SECRET_ACCESS_KEY"
+	EnvCORSOrigins     = "IMAGEPIPE_CORS_ORIGINS"
 )
 
 // Names of the local resources (DESIGN.md §6).
@@ -65,6 +67,17 @@ type Config struct {
 	// Paused starts the stack without running the functions: uploads and
 	// events queue up durably and are processed by a later, unpaused start.
 	Paused bool
+	// CORSOrigins are origins (scheme://host[:port]) of pages served
+	// elsewhere that may use the API and the edge, as cors_allowed_origins
+	// does on AWS. The page the stack serves needs none.
+	CORSOrigins []string
+	// NoPageKey keeps the API key out of the page's config.json. By
+	// default the page is pre-filled with it when it is opened on a
+	// loopback address.
+	NoPageKey bool
+	// DownloadURLTTL is the lifetime of the outputs' presigned URLs
+	// (default presign.DefaultDownloadURLTTL).
+	DownloadURLTTL time.Duration
 	// Logger receives the stack's and the functions' logs; nil discards.
 	Logger *slog.Logger
 }
@@ -81,6 +94,11 @@ func ConfigFromEnv() Config {
 	}
 	if v := os.Getenv(EnvData); v != "" {
 		c.DataDir = v
+	}
+	for _, o := range strings.Split(os.Getenv(EnvCORSOrigins), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
 	}
 	return c
 }

@@ -53,6 +53,8 @@ type Stack struct {
 
 	queues map[string]*queue.Queue
 
+	presignCfg presign.Config
+
 	cancelRunners context.CancelFunc
 	runners       sync.WaitGroup
 	stopReplays   context.CancelFunc
@@ -102,7 +104,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Dir:            filepath.Join(cfg.DataDir, "s3"),
 		Region:         Region,
 		Verifier:       verifier,
-		AllowedOrigins: origins(st.apiURL),
+		AllowedOrigins: append(origins(st.apiURL), cfg.CORSOrigins...),
 		Logger:         st.log.With("component", "s3"),
 	})
 	if err != nil {
@@ -152,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		BaseEndpoint: aws.String(st.edge),
 	}
 	s3Client := st.S3Client()
-	apiHandler, err := st.startFunctions(s3Client)
+	api, err := st.startFunctions(s3Client)
 	if err != nil {
 		apiLn.Close()
 		return nil, err
@@ -168,8 +170,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
-	mux.Handle("/v1/", apiKeyCheck(creds.APIKey, apiHandler))
-	mux.Handle("/", web.HandlerWithConfig(web.Config{}))
+	mux.Handle("/v1/", apiKeyCheck(creds.APIKey, api))
+	mux.Handle("/", web.HandlerFor(func(r *http.Request) web.Config {
+		c := web.Config{MaxUploadBytes: st.presignCfg.MaxUploadBytes}
+		// Only to a page opened on this machine's own name: a page reached
+		// through another host name (DNS rebinding) must not read it.
+		if !cfg.NoPageKey && loopbackHost(r.Host) {
+			c.APIKey = creds.APIKey
+		}
+		return c
+	}))
 	st.api = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	go st.api.Serve(apiLn)
 	st.ready.Store(true)
@@ -250,8 +260,13 @@ func (st *Stack) objectCreated(ctx context.Context, o s3server.ObjectCreated) er
 
 // startFunctions builds the three functions over SDK clients pointed at the
 // edge and starts the runners. It returns the API handler.
-func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
-	api, err := presign.New(presign.DefaultConfig(UploadsBucket, ProcessedBucket), s3Client, st.log.With("function", "presign"))
+func (st *Stack) startFunctions(s3Client *s3.Client) (*presign.Handler, error) {
+	st.presignCfg = presign.DefaultConfig(UploadsBucket, ProcessedBucket)
+	st.presignCfg.CORSAllowedOrigins = st.cfg.CORSOrigins
+	if st.cfg.DownloadURLTTL > 0 {
+		st.presignCfg.DownloadURLTTL = st.cfg.DownloadURLTTL
+	}
+	api, err := presign.New(st.presignCfg, s3Client, st.log.With("function", "presign"))
 	if err != nil {
 		return nil, err
 	}
@@ -292,18 +307,26 @@ func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
 }
 
 // apiKeyCheck answers 403 {"message":"Forbidden"} without the right
-// x-api-key, as API Gateway does for a method that requires a key.
-func apiKeyCheck(key string, next http.Handler) http.Handler {
+// x-api-key, as API Gateway does for a method that requires a key, with the
+// API's CORS headers as the gateway responses carry them on AWS. OPTIONS
+// needs no key (the CORS preflight; API Gateway's OPTIONS methods take
+// none).
+func apiKeyCheck(key string, api *presign.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			api.ServeHTTP(w, r)
+			return
+		}
 		got := r.Header.Get("x-api-key")
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(key)) != 1 {
+			api.SetCORSHeaders(w.Header(), r)
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("x-amzn-ErrorType", "ForbiddenException")
 			w.WriteHeader(http.StatusForbidden)
 			_, _ = w.Write([]byte(`{"message":"Forbidden"}` + "\n"))
 			return
 		}
-		next.ServeHTTP(w, r)
+		api.ServeHTTP(w, r)
 	})
 }
 
@@ -392,6 +415,21 @@ func listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("address %q is not a loopback address: the local stack only listens on this machine", addr)
 	}
 	return net.Listen("tcp", addr)
+}
+
+// loopbackHost reports whether a Host header names this machine:
+// localhost or a loopback address, with any port.
+func loopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // origins are the page's origins, by IP and by name.

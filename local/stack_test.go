@@ -80,7 +80,7 @@ func (a *api) createUpload(filename, ctype string, size int) presign.UploadRespo
 	return up
 }
 
-// waitStatus polls GET /v1/images/{id} until the status is not pending.
+// waitStatus polls GET /v1/images/{id} until the image is done or failed.
 func (a *api) waitStatus(id string) presign.ImageView {
 	a.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -90,11 +90,11 @@ func (a *api) waitStatus(id string) presign.ImageView {
 		if code != http.StatusOK {
 			a.t.Fatalf("GET /v1/images/%s: %d %s", id, code, raw)
 		}
-		if v.Status != "pending" {
+		if v.Status == "done" || v.Status == "failed" {
 			return v
 		}
 		if time.Now().After(deadline) {
-			a.t.Fatalf("image %s still pending after 60 s", id)
+			a.t.Fatalf("image %s still %s after 60 s", id, v.Status)
 		}
 		time.Sleep(delay) // polling interval of a condition with a deadline
 	}

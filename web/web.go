@@ -19,6 +19,10 @@ type Config struct {
 	// APIKey, when set, prefills the key field. Leave it empty anywhere the
 	// page is public: the user pastes the key instead.
 	APIKey string `json:"api_key,omitempty"`
+	// MaxUploadBytes is the largest file the API takes (presign
+	// MAX_UPLOAD_BYTES); the page refuses bigger files before sending
+	// anything. Zero: the page lets the API say.
+	MaxUploadBytes int64 `json:"max_upload_bytes,omitempty"`
 }
 
 // FS returns the page's files (index.html at the root), for copying them
@@ -41,16 +45,22 @@ func Handler() http.Handler {
 
 // HandlerWithConfig serves the page like Handler and cfg as /config.json.
 func HandlerWithConfig(cfg Config) http.Handler {
-	body, err := json.Marshal(cfg)
-	if err != nil {
-		// Config holds only strings; Marshal cannot fail on it.
-		panic("web: encode config: " + err.Error())
-	}
+	return HandlerFor(func(*http.Request) Config { return cfg })
+}
+
+// HandlerFor serves the page like Handler, and as /config.json what cfg
+// returns for the request (e.g. the key only to a loopback host).
+func HandlerFor(cfg func(*http.Request) Config) http.Handler {
 	static := http.FileServerFS(FS())
 	return withHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/config.json" {
 			static.ServeHTTP(w, r)
 			return
+		}
+		body, err := json.Marshal(cfg(r))
+		if err != nil {
+			// Config holds only strings and numbers; Marshal cannot fail on it.
+			panic("web: encode config: " + err.Error())
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

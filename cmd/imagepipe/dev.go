@@ -25,15 +25,22 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.APIAddr, "api", cfg.APIAddr, "loopback address of the API and the upload page")
 	fs.StringVar(&cfg.EdgeAddr, "edge", cfg.EdgeAddr, "loopback address of the AWS-compatible edge (S3 and EventBridge)")
 	fs.BoolVar(&cfg.Paused, "paused", false, "queue events but run no function (they are processed by the next start)")
+	fs.Func("cors-origin", "origin (scheme://host[:port]) of a page served elsewhere that may use the API and the edge; repeat for several (env "+local.EnvCORSOrigins+", comma-separated)", func(v string) error {
+		cfg.CORSOrigins = append(cfg.CORSOrigins, v)
+		return nil
+	})
+	pageKey := fs.Bool("page-key", true, "pre-fill the API key in the page opened on this machine (http://127.0.0.1 or localhost)")
 	verbose := fs.Bool("v", false, "log every request and invocation (debug level)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: imagepipe dev [--data DIR] [--api ADDR] [--edge ADDR]
+		fmt.Fprint(fs.Output(), `Usage: imagepipe dev [--data DIR] [--api ADDR] [--edge ADDR] [--cors-origin ORIGIN]...
 
 Runs the whole pipeline in this process, with no AWS account: an S3 and
 EventBridge edge (SigV4 verified), a durable queue, the presign, process and
 notify functions, and the upload page. State lives in the data directory;
 kill it at any moment and start it again without losing an upload or an event.
-Credentials and the API key are generated on first start and printed; set
+The page it serves is pre-filled with the API key when opened on this
+machine (--page-key=false to not). Credentials and the API key are generated
+on first start and printed; set
 `+local.EnvAPIKey+`, `+local.EnvAccessKeyID+` and `+local.EnvSecretAccessKey+` to choose them.
 
 Example:
@@ -51,6 +58,7 @@ Flags:
 		}
 		return 2
 	}
+	cfg.NoPageKey = !*pageKey
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "imagepipe dev: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()

@@ -32,11 +32,13 @@ const envAPIURL = "IMAGEPIPE_API_URL"
 
 const statusUsage = `Usage: imagepipe status [--json] [--wait [--timeout D]] ID...
 
-Prints the status of uploaded images (pending, done or failed), the error of
-a failed one and the outputs of a done one with their presigned download URLs
-(valid for a few minutes). With --wait it polls until each image is done or
-failed. The exit status is 0 when every image is pending or done, 1 when one
-failed or could not be read, 2 for a usage error.
+Prints the status of uploaded images, in words: pending (the upload URL was
+handed out, no bytes yet), processing (the worker has it), done, failed (with
+its reason) or expired (no upload arrived before the upload URL expired), and
+the outputs of a done one with their presigned download URLs. With --wait it
+polls until each image is done, failed or expired. The exit status is 0 when
+every image is pending, processing or done, 1 when one failed, expired or
+could not be read, 2 for a usage error.
 
 The API is --api, else $` + envAPIURL + `, else the local stack at
 http://` + local.DefaultAPIAddr + `; the key is --key, else $` + local.EnvAPIKey + `, else (for a
@@ -103,7 +105,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			}
 			continue
 		}
-		if v.Status == client.StatusFailed {
+		if v.Status == client.StatusFailed || v.Status == client.StatusExpired {
 			code = 1
 		}
 		if *asJSON {
@@ -122,7 +124,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func printImage(w io.Writer, v *presign.ImageView) {
 	row := func(k, format string, a ...any) { fmt.Fprintf(w, "%-9s "+format+"\n", append([]any{k}, a...)...) }
 	row("image", "%s", v.ImageID)
-	row("status", "%s", v.Status)
+	row("status", "%s", statusWords(v))
 	if v.Filename != "" || v.ContentType != "" {
 		row("file", "%s", strings.TrimSpace(v.Filename+" ("+v.ContentType+")"))
 	}
@@ -132,7 +134,7 @@ func printImage(w io.Writer, v *presign.ImageView) {
 	if !v.CreatedAt.IsZero() {
 		row("created", "%s", v.CreatedAt.Format(time.RFC3339))
 	}
-	if !v.UpdatedAt.IsZero() && v.Status != client.StatusPending {
+	if !v.UpdatedAt.IsZero() && v.Status != client.StatusPending && v.Status != client.StatusExpired {
 		row("updated", "%s", v.UpdatedAt.Format(time.RFC3339))
 	}
 	if v.DurationMS > 0 {
@@ -149,6 +151,30 @@ func printImage(w io.Writer, v *presign.ImageView) {
 		row(name, "%dx%d %s %s", o.Width, o.Height, o.ContentType, humanSize(o.Bytes))
 		row("", "%s", o.URL)
 	}
+}
+
+// statusWords says what an image's status means.
+func statusWords(v *presign.ImageView) string {
+	switch v.Status {
+	case client.StatusPending:
+		if v.UploadExpiresAt.IsZero() {
+			return "pending: waiting for the upload and the worker"
+		}
+		return "pending: waiting for the upload and the worker; the upload URL expires at " + v.UploadExpiresAt.Format(time.RFC3339)
+	case client.StatusProcessing:
+		return "processing: the worker is making the outputs"
+	case client.StatusDone:
+		return "done: the outputs are ready"
+	case client.StatusFailed:
+		return "failed: the image could not be processed (reason below)"
+	case client.StatusExpired:
+		s := "expired: no upload arrived before its upload URL expired"
+		if !v.UploadExpiresAt.IsZero() {
+			s += " at " + v.UploadExpiresAt.Format(time.RFC3339)
+		}
+		return s + "; upload the file again"
+	}
+	return v.Status
 }
 
 // newLineEncoder writes one JSON object per line, leaving "&" in presigned

@@ -35,7 +35,7 @@ func TestStatus(t *testing.T) {
 		}
 		for _, want := range []string{
 			"image     " + good.ImageID + "\n",
-			"status    done\n",
+			"status    done: the outputs are ready\n",
 			"file      good.png (image/png)\n",
 			"gray      40x30 image/png ",
 			"thumb     40x30 image/png ",
@@ -80,7 +80,7 @@ func TestStatus(t *testing.T) {
 
 	t.Run("failed as text", func(t *testing.T) {
 		res := runCLI(t, cliOpts{env: cliEnv(st)}, "status", bad.ImageID)
-		if res.code != 1 || !strings.Contains(res.stdout, "status    failed\n") || !strings.Contains(res.stdout, "error     not_an_image: ") {
+		if res.code != 1 || !strings.Contains(res.stdout, "status    failed: the image could not be processed (reason below)\n") || !strings.Contains(res.stdout, "error     not_an_image: ") {
 			t.Errorf("exit %d\n%s", res.code, res.stdout)
 		}
 	})

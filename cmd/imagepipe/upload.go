@@ -434,7 +434,9 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 		return fail("status_failed", err)
 	}
 	l.Warnings, l.DurationMS = v.Warnings, v.DurationMS
-	if v.Status == client.StatusFailed {
+	if v.Status != client.StatusDone {
+		// failed, or expired (the PUT above went through, so only if the
+		// object was removed before the worker saw it).
 		l.Error = v.Error
 		if l.Error == nil {
 			l.Error = &presign.ErrorBody{Code: "failed", Message: "the pipeline failed the image without saying why"}

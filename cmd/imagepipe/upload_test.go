@@ -596,7 +596,7 @@ func TestUploadWaitTimeout(t *testing.T) {
 	}
 	// It is still there, pending.
 	res = runCLI(t, cliOpts{env: cliEnv(paused)}, "status", l.ImageID)
-	if res.code != 0 || !strings.Contains(res.stdout, "status    pending\n") {
+	if res.code != 0 || !strings.Contains(res.stdout, "status    pending: waiting for the upload and the worker") {
 		t.Errorf("status: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 }
