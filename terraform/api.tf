@@ -1,13 +1,21 @@
 # REST API in front of the presign function. Every route needs an API key
 # (x-api-key); API Gateway answers 403 {"message":"Forbidden"} without one.
+# The page reaches it on its own origin through CloudFront (site.tf); pages
+# on other origins (var.cors_allowed_origins) through CORS: OPTIONS methods
+# without a key, answered by the function (the same code answers locally),
+# and gateway responses that carry the CORS headers on API Gateway's own
+# errors.
 
 resource "aws_api_gateway_rest_api" "this" {
   name        = var.name
   description = "imagepipe HTTP API (DESIGN.md §3)."
 
-  # POST /v1/images/upload carries the raw image: hand it to the function
-  # base64-encoded instead of mangled as text.
-  binary_media_types = ["image/*", "application/octet-stream"]
+  # Every body reaches the function base64-encoded, whatever Content-Type
+  # the client sent (curl --data-binary sends
+  # application/x-www-form-urlencoded), so POST /v1/images/upload gets the
+  # raw image unmangled; the function decodes JSON bodies the same way. Its
+  # text answers (isBase64Encoded false) pass through as they are.
+  binary_media_types = ["*/*"]
 
   endpoint_configuration {
     types = ["REGIONAL"]
@@ -77,6 +85,78 @@ resource "aws_api_gateway_integration" "route" {
   uri                     = aws_lambda_function.presign.invoke_arn
 }
 
+# CORS preflights: OPTIONS on each route's resource, no API key (browsers
+# send none), proxied to the function like the routes. A MOCK integration
+# could only answer one fixed origin, and with binary_media_types "*/*" its
+# request template is not applied.
+locals {
+  api_preflight_resources = {
+    "/v1/uploads"       = aws_api_gateway_resource.uploads.id
+    "/v1/images/{id}"   = aws_api_gateway_resource.image.id
+    "/v1/images/upload" = aws_api_gateway_resource.raw_upload.id
+  }
+}
+
+resource "aws_api_gateway_method" "preflight" {
+  for_each = local.api_preflight_resources
+
+  rest_api_id      = aws_api_gateway_rest_api.this.id
+  resource_id      = each.value
+  http_method      = "OPTIONS"
+  authorization    = "NONE"
+  api_key_required = false
+  request_parameters = strcontains(each.key, "{id}") ? {
+    "method.request.path.id" = true
+  } : {}
+}
+
+resource "aws_api_gateway_integration" "preflight" {
+  for_each = local.api_preflight_resources
+
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = each.value
+  http_method             = aws_api_gateway_method.preflight[each.key].http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = aws_lambda_function.presign.invoke_arn
+}
+
+# API Gateway's own answers: the key's 403, throttling's 429, an
+# integration failure's 5xx. They carry the CORS headers so a page on
+# another origin can read them (one allowed origin: that origin; several:
+# the request's Origin, since a gateway response cannot choose). A body
+# over Lambda's 6 MB invocation payload gets the API's JSON 413 instead of
+# {"message":"Request Too Long"}.
+locals {
+  api_cors_response_parameters = length(var.cors_allowed_origins) == 0 ? {} : {
+    "gatewayresponse.header.Access-Control-Allow-Origin" = length(var.cors_allowed_origins) == 1 ? "'${var.cors_allowed_origins[0]}'" : "method.request.header.Origin"
+    "gatewayresponse.header.Vary"                        = "'Origin'"
+  }
+  api_gateway_responses = {
+    DEFAULT_4XX = { status = null, templates = {} }
+    DEFAULT_5XX = { status = null, templates = {} }
+    REQUEST_TOO_LARGE = {
+      status = "413"
+      templates = {
+        "application/json" = jsonencode({ error = {
+          code    = "too_large"
+          message = "the request is larger than an API call takes (Lambda's 6 MB invocation payload, base64 included): POST /v1/images/upload takes bodies up to ${var.raw_upload_max_bytes} bytes; for larger files ask POST /v1/uploads for a presigned URL and PUT the file there"
+        } })
+      }
+    }
+  }
+}
+
+resource "aws_api_gateway_gateway_response" "this" {
+  for_each = local.api_gateway_responses
+
+  rest_api_id         = aws_api_gateway_rest_api.this.id
+  response_type       = each.key
+  status_code         = each.value.status
+  response_parameters = local.api_cors_response_parameters
+  response_templates  = each.value.templates
+}
+
 resource "aws_lambda_permission" "presign_from_api" {
   statement_id  = "AllowApiGateway"
   action        = "lambda:InvokeFunction"
@@ -96,6 +176,9 @@ resource "aws_api_gateway_deployment" "this" {
       local.api_routes,
       [for m in aws_api_gateway_method.route : [m.id, m.api_key_required, m.request_parameters]],
       [for i in aws_api_gateway_integration.route : [i.id, i.uri]],
+      [for m in aws_api_gateway_method.preflight : [m.id, m.api_key_required]],
+      [for i in aws_api_gateway_integration.preflight : [i.id, i.uri]],
+      [for r in aws_api_gateway_gateway_response.this : [r.id, r.status_code, r.response_parameters, r.response_templates]],
     ]))
   }
 
@@ -103,7 +186,7 @@ resource "aws_api_gateway_deployment" "this" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_api_gateway_integration.route]
+  depends_on = [aws_api_gateway_integration.route, aws_api_gateway_integration.preflight, aws_api_gateway_gateway_response.this]
 }
 
 # --- stage with access logs

@@ -82,6 +82,7 @@ func TestMotoApplyAndFlow(t *testing.T) {
 	tfDir := filepath.Join(work, "terraform")
 	copyFiles(t, ".", tfDir, "*.tf")
 	copyFiles(t, filepath.Join("..", "eventbus", "patterns"), filepath.Join(work, "eventbus", "patterns"), "*.json")
+	copyFiles(t, filepath.Join("..", "web", "static"), filepath.Join(work, "web", "static"), "*")
 	dist := filepath.Join(work, "dist")
 	writeStandInZips(t, dist, "presign", "process", "notify")
 
@@ -92,6 +93,7 @@ func TestMotoApplyAndFlow(t *testing.T) {
 		"-var", "region=" + testRegion,
 		"-var", "lambda_dist_dir=" + dist,
 		"-var", "force_destroy_buckets=true",
+		"-var", `cors_allowed_origins=["` + testPageOrigin + `"]`,
 	}
 
 	if _, err := tf.run(ctx, "init", "-input=false", "-no-color", "-plugin-dir="+pluginDir); err != nil {
@@ -134,6 +136,7 @@ func TestMotoApplyAndFlow(t *testing.T) {
 		t.Errorf("api_url = %q, want the prod stage URL", out.APIURL)
 	}
 
+	checkSiteAndAPI(ctx, t, endpoint, tf)
 	runFlow(ctx, t, endpoint, out)
 }
 
@@ -288,6 +291,10 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 
 	// --- 4. the process handler on the received batch (as the event source mapping would)
 	processBatch(ctx, t, worker, sqsc, out.ProcessQueueURL, queueARN, msgs)
+	// The worker marked it (a conditional write on moto's S3); notify has not run.
+	if st := imageStatus(ctx, t, api, created.ImageID); st.Status != "processing" {
+		t.Errorf("status after the worker, before notify = %q, want processing", st.Status)
+	}
 
 	// --- 5. the completion event arrives on the tap, and its outputs exist
 	tapped := receiveMatching(ctx, t, sqsc, out.TapQueueURL, 30*time.Second, func(ev eventbus.Event) bool {

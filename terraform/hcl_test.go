@@ -481,9 +481,11 @@ func checkUploadsLifecycle(m *module) []string {
 
 // emulatorSwaps is every block allowed to depend on var.emulator: the
 // Lambda rule target and the event source mapping (moto runs no Lambdas),
-// the tap that replaces the target, and the TLS-only bucket policy (moto
-// evaluates no policy conditions).
+// the tap that replaces the target, and the TLS-only bucket policies (moto
+// evaluates no policy conditions; the page bucket's keeps its CloudFront
+// statement).
 var emulatorSwaps = []string{
+	"data.aws_iam_policy_document.site",
 	"data.aws_iam_policy_document.tap",
 	"resource.aws_cloudwatch_event_target.completions_tap",
 	"resource.aws_cloudwatch_event_target.completions_to_notify",

@@ -57,6 +57,19 @@ data "aws_iam_policy_document" "presign" {
     resources = [aws_s3_bucket.processed.arn]
   }
   statement {
+    # GET /v1/images/{id} of an overdue pending image looks whether its
+    # upload arrived after all (HeadObject) before saying "expired"; without
+    # s3:ListBucket a missing upload would answer 403, not 404.
+    sid       = "SeeUploads"
+    actions   = ["s3:GetObject"]
+    resources = [local.uploads_objects]
+  }
+  statement {
+    sid       = "TellMissingUploads"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.uploads.arn]
+  }
+  statement {
     # The pending record written when an upload is handed out.
     sid       = "WritePendingStatus"
     actions   = ["s3:PutObject"]

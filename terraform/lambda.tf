@@ -45,6 +45,9 @@ resource "aws_lambda_function" "presign" {
       MAX_UPLOAD_BYTES     = tostring(var.max_upload_bytes)
       RAW_UPLOAD_MAX_BYTES = tostring(var.raw_upload_max_bytes)
       UPLOAD_URL_TTL       = var.upload_url_ttl
+      DOWNLOAD_URL_TTL     = var.download_url_ttl
+      # Pages on other origins; the page on CloudFront is same-origin.
+      CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
     }
   }
 

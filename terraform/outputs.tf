@@ -1,3 +1,18 @@
+output "page_url" {
+  description = "Address of the upload page (CloudFront, HTTPS); its /v1/* is the API."
+  value       = "https://${aws_cloudfront_distribution.site.domain_name}/"
+}
+
+output "site_bucket" {
+  description = "Name of the bucket holding the upload page's files and config.json."
+  value       = aws_s3_bucket.site.bucket
+}
+
+output "cloudfront_distribution_id" {
+  description = "Id of the page's CloudFront distribution (for invalidations)."
+  value       = aws_cloudfront_distribution.site.id
+}
+
 output "api_url" {
   description = "Base URL of the API stage; routes are <api_url>/v1/uploads and <api_url>/v1/images/{id}."
   value       = aws_api_gateway_stage.this.invoke_url

@@ -12,6 +12,7 @@ provider "aws" {
     for_each = var.aws_endpoint_url == null ? [] : [var.aws_endpoint_url]
     content {
       apigateway     = endpoints.value
+      cloudfront     = endpoints.value
       cloudwatch     = endpoints.value
       cloudwatchlogs = endpoints.value
       eventbridge    = endpoints.value

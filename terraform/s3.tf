@@ -107,26 +107,28 @@ resource "aws_s3_bucket_lifecycle_configuration" "uploads" {
   }
 }
 
+# The page PUTs to presigned URLs from its CloudFront origin (site.tf) and
+# from var.cors_allowed_origins.
 resource "aws_s3_bucket_cors_configuration" "uploads" {
   bucket = aws_s3_bucket.uploads.id
 
   cors_rule {
     allowed_methods = ["PUT"]
-    allowed_origins = var.cors_allowed_origins
+    allowed_origins = distinct(concat([local.site_origin], var.cors_allowed_origins))
     allowed_headers = ["*"]
     expose_headers  = ["ETag"]
     max_age_seconds = 3000
   }
 }
 
-# The page reads the outputs through presigned GET URLs; CORS lets it read
-# their pixels too (it shows them without CORS, just not sampled).
+# The page reads the outputs through presigned GET URLs: CORS lets it fetch
+# a download (it saves the file without leaving the page) and read pixels.
 resource "aws_s3_bucket_cors_configuration" "processed" {
   bucket = aws_s3_bucket.processed.id
 
   cors_rule {
     allowed_methods = ["GET", "HEAD"]
-    allowed_origins = var.cors_allowed_origins
+    allowed_origins = distinct(concat([local.site_origin], var.cors_allowed_origins))
     allowed_headers = ["*"]
     max_age_seconds = 3000
   }

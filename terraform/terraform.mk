@@ -40,6 +40,9 @@ tf-validate: ## terraform fmt -check, offline init, validate
 test-aws: ## apply the stack to moto_server, run the flow through the handlers, destroy
 	go test -count=1 -timeout 15m -v ./$(TF_DIR)/
 
-deploy: lambda ## build the zips, terraform init and apply to AWS (asks to confirm)
+deploy: lambda ## build the zips, terraform init and apply to AWS (asks to confirm), print the page URL
 	$(TF) -chdir=$(TF_DIR) init $(TF_INIT_FLAGS)
 	$(TF) -chdir=$(TF_DIR) apply $(TF_APPLY_FLAGS)
+	@echo
+	@echo "upload page: $$($(TF) -chdir=$(TF_DIR) output -raw page_url)"
+	@echo "API key:     terraform -chdir=$(TF_DIR) output -raw api_key"

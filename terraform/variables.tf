@@ -50,9 +50,31 @@ variable "event_bus_name" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins (scheme://host[:port]) of the upload page: allowed to PUT to presigned URLs on the uploads bucket and to GET the outputs from the processed bucket."
+  description = "Origins (scheme://host[:port]) of upload pages hosted elsewhere than the CloudFront page (which is allowed anyway): allowed to call the API (CORS), to PUT to presigned URLs on the uploads bucket and to GET the outputs from the processed bucket."
   type        = list(string)
   default     = ["http://localhost:8080"]
+
+  validation {
+    condition     = alltrue([for o in var.cors_allowed_origins : can(regex("^https?://[a-z0-9.-]+(:[0-9]{1,5})?$", o))])
+    error_message = "cors_allowed_origins must be origins as browsers send them: scheme://host[:port] in lower case, no path, no trailing slash (e.g. https://images.example.com)."
+  }
+}
+
+variable "site_bucket_name" {
+  description = "Name of the bucket holding the upload page. null means \"<name>-site-<account id>-<region>\"."
+  type        = string
+  default     = null
+}
+
+variable "site_price_class" {
+  description = "CloudFront price class of the page's distribution: PriceClass_100, PriceClass_200 or PriceClass_All."
+  type        = string
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.site_price_class)
+    error_message = "site_price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -163,6 +185,12 @@ variable "upload_url_ttl" {
   description = "Lifetime of a presigned upload URL, as a Go duration (presign UPLOAD_URL_TTL)."
   type        = string
   default     = "5m"
+}
+
+variable "download_url_ttl" {
+  description = "Lifetime of the presigned download URLs of the outputs, as a Go duration (presign DOWNLOAD_URL_TTL). A URL never outlives the credentials that signed it: on Lambda at most an hour."
+  type        = string
+  default     = "1h"
 }
 
 variable "max_input_bytes" {
