@@ -3,10 +3,12 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,19 +17,32 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
+	"golang.org/x/image/tiff"
 )
 
 // The browser tests drive the real page in headless Chromium. They need a
-// chromium binary: without one they skip, except under CI, where they fail.
+// chromium binary and axe-core (npm ci --prefix web/testdata/axe): without
+// them they skip, except under CI, where they fail.
 //
 // IMAGEPIPE_CHROMIUM overrides the browser path; IMAGEPIPE_SCREENSHOT_DIR
-// keeps the screenshots somewhere that outlives the test (default: the
-// test's temp dir).
+// keeps the screenshots and the accessibility reports somewhere that
+// outlives the test (default: the test's temp dir);
+// IMAGEPIPE_README_SCREENSHOT=1 writes the README's docs/upload-page.png.
 
 // caseTimeout bounds each browser case; every wait inside is a condition.
-const caseTimeout = 90 * time.Second
+const caseTimeout = 2 * time.Minute
+
+// needed skips the test for a missing tool, or fails it under CI.
+func needed(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
 
 func chromiumPath(t *testing.T) string {
 	t.Helper()
@@ -39,17 +54,23 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
-	const msg = "chromium not found: apt-get install -y chromium (or set IMAGEPIPE_CHROMIUM)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	needed(t, "chromium not found: apt-get install -y chromium (or set IMAGEPIPE_CHROMIUM)")
 	return ""
 }
 
-// startBrowser starts one headless Chromium with an empty profile for the
-// test and returns its context; cases open tabs in it with openTab.
-func startBrowser(t *testing.T) context.Context {
+// axeSource is axe-core, pinned in web/testdata/axe/package.json.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "axe", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		needed(t, "axe-core is not installed: npm ci --prefix web/testdata/axe ("+err.Error()+")")
+	}
+	return string(b)
+}
+
+// startBrowser starts one headless Chromium with an empty profile that
+// saves downloads in downloadDir, and returns its context.
+func startBrowser(t *testing.T, downloadDir string) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
@@ -64,6 +85,7 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("force-color-profile", "srgb"),
+		chromedp.Flag("hide-scrollbars", true),
 		chromedp.WindowSize(1200, 900),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -72,6 +94,11 @@ func startBrowser(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	if err := chromedp.Do(browser); err != nil {
 		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.CallBrowser(browser, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloadDir, EventsEnabled: new(true),
+	}); err != nil {
+		t.Fatalf("set download behaviour: %v", err)
 	}
 	return browser
 }
@@ -86,9 +113,8 @@ type tab struct {
 }
 
 // openTab opens a new tab and records everything the page writes to the
-// console: console API calls, uncaught exceptions and browser log entries.
-// The returned context carries the case's timeout.
-func openTab(t *testing.T, browser context.Context) *tab {
+// console. The returned tab's context carries the test's deadline budget.
+func openTab(t *testing.T, browser context.Context, budget time.Duration) *tab {
 	t.Helper()
 	tabCtx, cancelTab := chromedp.NewContext(browser)
 	tb := &tab{arrived: make(chan struct{}, 1)}
@@ -124,7 +150,7 @@ func openTab(t *testing.T, browser context.Context) *tab {
 	if err := chromedp.Do(tabCtx); err != nil {
 		t.Fatalf("open tab: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(tabCtx, caseTimeout)
+	ctx, cancel := context.WithTimeout(tabCtx, budget)
 	t.Cleanup(cancel)
 	tb.ctx = ctx
 	return tb
@@ -133,7 +159,7 @@ func openTab(t *testing.T, browser context.Context) *tab {
 func (tb *tab) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(tb.ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+		t.Fatalf("%s: %v\npage text:\n%s", what, err, tb.pageText())
 	}
 }
 
@@ -148,11 +174,13 @@ func eval[T any](t *testing.T, tb *tab, expr string) T {
 	return v
 }
 
-// waitFor waits until the JavaScript condition is true in the page.
+// waitFor waits until the JavaScript condition is true in the page. It
+// looks again on every change of the DOM and every 100 ms (for conditions
+// on the clock).
 func waitFor(t *testing.T, tb *tab, what, cond string) {
 	t.Helper()
 	_, err := chromedp.Run(tb.ctx, chromedp.Poll[bool](cond,
-		chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(caseTimeout)))
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(caseTimeout)))
 	if err != nil {
 		t.Fatalf("waiting until %s (%s): %v\npage text:\n%s", what, cond, err, tb.pageText())
 	}
@@ -170,9 +198,9 @@ func (tb *tab) pageText() string {
 }
 
 // checkConsole fails the test for every console error or uncaught exception
-// the page produced, except those allow accepts. It first writes a marker
-// through the page's console and waits for it, so that every message the
-// page wrote before is in.
+// the page produced since the last check, except those allow accepts. It
+// first writes a marker through the page's console and waits for it, so
+// that every message the page wrote before is in.
 func (tb *tab) checkConsole(t *testing.T, allow func(chromedp.ConsoleMessage) bool) {
 	t.Helper()
 	marker := fmt.Sprintf("imagepipe-test-marker-%d", time.Now().UnixNano())
@@ -181,19 +209,19 @@ func (tb *tab) checkConsole(t *testing.T, allow func(chromedp.ConsoleMessage) bo
 		tb.mu.Lock()
 		msgs := append([]chromedp.ConsoleMessage(nil), tb.msgs...)
 		tb.mu.Unlock()
-		seen := false
-		for _, m := range msgs {
+		end := -1
+		for i, m := range msgs {
 			if m.Text == marker {
-				seen = true
+				end = i
 			}
 		}
-		if seen {
-			for _, m := range msgs {
+		if end >= 0 {
+			for _, m := range msgs[:end] {
 				switch {
-				case m.Text == marker:
+				case strings.HasPrefix(m.Text, "imagepipe-test-marker-"):
 				case m.Type == chromedp.ConsoleError || m.IsException():
-					if allow != nil && allow(m) {
-						t.Logf("expected console entry: %s (%s)", m, m.URL)
+					if keyProbe(m) || (allow != nil && allow(m)) {
+						t.Logf("expected console entry: %s (%s)", m.Text, m.URL)
 						continue
 					}
 					t.Errorf("console %s: %s (source %q, %s:%d)", m.Type, m.Text, m.Source, m.URL, m.Line)
@@ -201,6 +229,9 @@ func (tb *tab) checkConsole(t *testing.T, allow func(chromedp.ConsoleMessage) bo
 					t.Logf("console warning: %s (%s)", m.Text, m.URL)
 				}
 			}
+			tb.mu.Lock()
+			tb.msgs = tb.msgs[end+1:]
+			tb.mu.Unlock()
 			return
 		}
 		select {
@@ -211,35 +242,73 @@ func (tb *tab) checkConsole(t *testing.T, allow func(chromedp.ConsoleMessage) bo
 	}
 }
 
-// forbiddenResponse accepts the browser's own log line for an API answer of
-// 403, which is what a wrong key gets.
-func forbiddenResponse(m chromedp.ConsoleMessage) bool {
-	return m.Source == "network" && strings.Contains(m.Text, "status of 403") && strings.Contains(m.URL, "/v1/")
+// keyProbe is the browser's log line for the page's key check: GET of an
+// image id nothing has, 404 when the key works.
+func keyProbe(m chromedp.ConsoleMessage) bool {
+	return networkRefusal("/v1/images/00000000000000000000000000000000", 404)(m)
 }
 
-// backend is what the browser cases need from the server under test.
-type backend struct {
-	pageURL string // the page, served beside the API
-	apiKey  string
+// networkRefusal accepts the browser's own log line for an answer with one
+// of the statuses from a URL containing part: what a wrong key (403 from
+// the API) or an expired link (403 from storage) gets.
+func networkRefusal(part string, statuses ...int) func(chromedp.ConsoleMessage) bool {
+	return func(m chromedp.ConsoleMessage) bool {
+		if m.Source != "network" || !strings.Contains(m.URL, part) {
+			return false
+		}
+		for _, s := range statuses {
+			if strings.Contains(m.Text, fmt.Sprintf("status of %d", s)) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
-// writeColorJPEG writes a colourful w×h JPEG: the gray result of it must
-// differ visibly from it.
-func writeColorJPEG(t *testing.T, path string, w, h int) {
+// throttleUploads slows every request's upload to bytesPerSecond (0: no
+// throttling), so that the uploading state can be seen.
+func throttleUploads(t *testing.T, tb *tab, bytesPerSecond float64) {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	if _, err := chromedp.Call(tb.ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	conds := []*network.Conditions{}
+	if bytesPerSecond > 0 {
+		conds = append(conds, &network.Conditions{UploadThroughput: bytesPerSecond, DownloadThroughput: -1})
+	}
+	if _, err := chromedp.Call(tb.ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: conds}); err != nil {
+		t.Fatalf("throttle uploads: %v", err)
+	}
+}
+
+// --- test images --------------------------------------------------------------
+
+// colourful is a w×h gradient: its gray result must differ visibly from it.
+func colourful(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
-			img.Set(x, y, color.RGBA{
-				R: uint8(255 * x / (w - 1)),
-				G: uint8(255 * y / (h - 1)),
-				B: uint8(255 - 255*x/(w-1)),
-				A: 255,
-			})
+			img.Set(x, y, color.NRGBA{R: uint8(255 * x / (w - 1)), G: uint8(255 * y / (h - 1)), B: uint8(255 - 255*x/(w-1)), A: 255})
 		}
 	}
+	return img
+}
+
+func writeImage(t *testing.T, path string, img image.Image) {
+	t.Helper()
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92}); err != nil {
+	var err error
+	switch filepath.Ext(path) {
+	case ".jpg":
+		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92})
+	case ".png":
+		err = png.Encode(&buf, img)
+	case ".tiff":
+		err = tiff.Encode(&buf, img, &tiff.Options{Compression: tiff.Deflate})
+	default:
+		t.Fatalf("no encoder for %s", path)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
@@ -247,82 +316,20 @@ func writeColorJPEG(t *testing.T, path string, w, h int) {
 	}
 }
 
-func screenshotDir(t *testing.T) string {
+// noisyJPEG is a JPEG large enough that a throttled upload takes a while.
+func noisyJPEG(t *testing.T, path string, w, h int) {
 	t.Helper()
-	if d := os.Getenv("IMAGEPIPE_SCREENSHOT_DIR"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
+	img := colourful(w, h)
+	seed := uint32(1)
+	for i := 0; i < len(img.Pix); i += 4 {
+		seed = seed*1664525 + 1013904223
+		img.Pix[i] ^= uint8(seed >> 24)
+		img.Pix[i+1] ^= uint8(seed >> 16)
 	}
-	return t.TempDir()
+	writeImage(t, path, img)
 }
 
-func saveScreenshot(t *testing.T, tb *tab, name string) string {
-	t.Helper()
-	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	path := filepath.Join(screenshotDir(t), name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
-	return path
-}
-
-// openPage loads the page in a new tab and enters the key the way a person
-// does: type it, press Save.
-func openPage(t *testing.T, browser context.Context, b backend, key string) *tab {
-	t.Helper()
-	tb := openTab(t, browser)
-	tb.do(t, "open page", chromedp.Navigate(b.pageURL))
-	waitFor(t, tb, "the page is ready", `document.body.dataset.ready === "true"`)
-	tb.do(t, "enter key",
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("#api-key").value = ""`),
-		chromedp.SendKeys(chromedp.ID("api-key"), key),
-		chromedp.Click(chromedp.ID("key-save")),
-	)
-	waitFor(t, tb, "the key is saved", `document.querySelector("#key-status").textContent.includes("saved")`)
-	return tb
-}
-
-// uploadAndWait chooses files through the file input and waits until every
-// card has finished, one way or the other.
-func uploadAndWait(t *testing.T, tb *tab, files ...string) {
-	t.Helper()
-	tb.do(t, "choose files", chromedp.SetUploadFiles(chromedp.ID("pick"), files))
-	waitFor(t, tb, "the cards are finished", fmt.Sprintf(
-		`document.querySelectorAll(".card").length === %d &&
-		 [...document.querySelectorAll(".card")].every(c => c.dataset.state === "failed" ||
-		   (c.dataset.state === "done" && c.querySelector("img.gray")?.dataset.loaded === "true" &&
-		     c.querySelector("img.original")?.dataset.loaded === "true"))`, len(files)))
-}
-
-type cardView struct {
-	State     string `json:"state"`
-	ErrorKind string `json:"errorKind"`
-	ErrorCode string `json:"errorCode"`
-	ErrorText string `json:"errorText"`
-	Progress  string `json:"progress"`
-	Facts     string `json:"facts"`
-	Message   string `json:"message"`
-}
-
-func cards(t *testing.T, tb *tab) []cardView {
-	t.Helper()
-	return eval[[]cardView](t, tb, `[...document.querySelectorAll(".card")].map(c => ({
-		state: c.dataset.state || "",
-		errorKind: c.dataset.errorKind || "",
-		errorCode: c.dataset.errorCode || "",
-		errorText: c.querySelector(".error").hidden ? "" :
-			c.querySelector(".error-text").textContent + " " + c.querySelector(".error-code").textContent,
-		progress: c.dataset.progress || "",
-		facts: c.querySelector(".facts").textContent,
-		message: c.querySelector(".message").textContent,
-	}))`)
-}
+// --- looking at the page ---------------------------------------------------------
 
 // pixelStats draws an image of the page to a canvas and reports how far its
 // channels are apart and how much its brightness varies.
@@ -358,205 +365,116 @@ func samplePage(t *testing.T, tb *tab, selector string) pixelStats {
 	return eval[pixelStats](t, tb, fmt.Sprintf(`(%s)(document.querySelector(%q))`, samplePixels, selector))
 }
 
-// runPageCases runs the browser cases of issue 6 against a backend and
-// returns the browser for more cases.
-func runPageCases(t *testing.T, b backend) context.Context {
-	browser := startBrowser(t)
-	dir := t.TempDir()
-	photo := filepath.Join(dir, "colors.jpg")
-	writeColorJPEG(t, photo, 320, 240)
-	notImage := filepath.Join(dir, "notes.jpg")
-	if err := os.WriteFile(notImage, []byte("this is a text file, not a picture\n"), 0o644); err != nil {
+// tileView is what a test reads of one tile or failure line.
+type tileView struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	Text        string `json:"text"`
+	Progress    string `json:"progress"`
+	ThumbLoaded bool   `json:"thumbLoaded"`
+	ErrorCode   string `json:"errorCode"`
+	ErrorKind   string `json:"errorKind"`
+}
+
+func tiles(t *testing.T, tb *tab) []tileView {
+	t.Helper()
+	return eval[[]tileView](t, tb, `[...document.querySelectorAll("#results .tile")].map(e => ({
+		id: e.dataset.imageId || "", name: e.querySelector(".name").textContent, state: e.dataset.state,
+		text: e.querySelector(".state").textContent, progress: e.dataset.progress || "",
+		thumbLoaded: e.querySelector("img.thumb").dataset.loaded === "true" && !e.querySelector("img.thumb").hidden,
+	}))`)
+}
+
+func failures(t *testing.T, tb *tab) []tileView {
+	t.Helper()
+	return eval[[]tileView](t, tb, `[...document.querySelectorAll("#failed .line")].map(e => ({
+		id: e.dataset.imageId || "", name: e.querySelector(".name").textContent, state: e.dataset.state,
+		text: e.querySelector(".line-text").textContent, errorCode: e.dataset.errorCode || "", errorKind: e.dataset.errorKind || "",
+	}))`)
+}
+
+// --- screenshots and accessibility ----------------------------------------------
+
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("IMAGEPIPE_SCREENSHOT_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// viewports are the sizes every state is looked at in: a laptop and a phone.
+var viewports = []struct {
+	name          string
+	width, height int64
+	mobile        bool
+}{
+	{"desktop", 1200, 900, false},
+	{"phone", 390, 844, true},
+}
+
+// look takes the screenshots of a state at both sizes (whole page), checks
+// that nothing sticks out sideways on the phone, and runs axe-core on it:
+// no serious or critical violation may remain. Every violation found is
+// written beside the screenshots.
+func look(t *testing.T, tb *tab, dir, axe, name string) {
+	t.Helper()
+	for _, vp := range viewports {
+		var opts []chromedp.EmulateViewportOption
+		if vp.mobile {
+			opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch)
+		}
+		tb.do(t, "viewport "+vp.name, chromedp.EmulateViewport(vp.width, vp.height, opts...))
+		if vp.mobile && !eval[bool](t, tb, `document.documentElement.scrollWidth <= window.innerWidth`) {
+			t.Errorf("%s: at %d px wide the page is %d px wide", name, vp.width, eval[int](t, tb, `document.documentElement.scrollWidth`))
+		}
+		shot, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s-%s.png", name, vp.name))
+		if err := os.WriteFile(path, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		runAxe(t, tb, axe, filepath.Join(dir, fmt.Sprintf("%s-%s.axe.json", name, vp.name)), name+" ("+vp.name+")")
+	}
+	tb.do(t, "desktop viewport", chromedp.ResetViewport())
+}
+
+type axeViolation struct {
+	ID     string   `json:"id"`
+	Impact string   `json:"impact"`
+	Help   string   `json:"help"`
+	Nodes  []string `json:"nodes"`
+}
+
+func runAxe(t *testing.T, tb *tab, source, reportPath, what string) {
+	t.Helper()
+	if !eval[bool](t, tb, `typeof window.axe === "object"`) {
+		tb.do(t, "load axe-core", chromedp.Evaluate[chromedp.Void](source))
+	}
+	vs := eval[[]axeViolation](t, tb, `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.map(v => ({
+		id: v.id, impact: v.impact || "", help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")),
+	})))`)
+	raw, _ := json.MarshalIndent(vs, "", "  ")
+	if err := os.WriteFile(reportPath, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	t.Run("jpeg turns gray", func(t *testing.T) {
-		tb := openPage(t, browser, b, b.apiKey)
-		uploadAndWait(t, tb, photo)
-		cs := cards(t, tb)
-		if len(cs) != 1 || cs[0].State != "done" {
-			t.Fatalf("cards = %+v, want one done\npage:\n%s", cs, tb.pageText())
+	var bad, other []string
+	for _, v := range vs {
+		s := fmt.Sprintf("%s (%s): %s %v", v.ID, v.Impact, v.Help, v.Nodes)
+		if v.Impact == "serious" || v.Impact == "critical" {
+			bad = append(bad, s)
+		} else {
+			other = append(other, s)
 		}
-		if cs[0].Progress != "100" {
-			t.Errorf("upload progress = %q, want 100 (from XHR upload progress events)", cs[0].Progress)
-		}
-		for _, want := range []string{"Original320 × 240", "Gray320 × 240", "Thumbnail", "total"} {
-			if !strings.Contains(cs[0].Facts, want) {
-				t.Errorf("facts %q lack %q", cs[0].Facts, want)
-			}
-		}
-
-		gray := samplePage(t, tb, ".card img.gray")
-		if gray.Width != 320 || gray.Height != 240 {
-			t.Errorf("gray image is %d×%d, want 320×240", gray.Width, gray.Height)
-		}
-		if gray.Samples < 1000 {
-			t.Errorf("only %d pixels sampled", gray.Samples)
-		}
-		if gray.MaxChanDiff > 1 {
-			t.Errorf("shown result is not gray: channels differ by up to %d", gray.MaxChanDiff)
-		}
-		if gray.MaxR-gray.MinR < 60 {
-			t.Errorf("shown result is flat (brightness %d…%d), want the gradient's range", gray.MinR, gray.MaxR)
-		}
-		orig := samplePage(t, tb, ".card img.original")
-		if orig.MaxChanDiff < 100 {
-			t.Errorf("shown original is not the colourful upload: channels differ by only %d", orig.MaxChanDiff)
-		}
-		thumb := samplePage(t, tb, ".card img.thumb")
-		if thumb.Width >= 320 || thumb.Width == 0 || thumb.MaxChanDiff > 1 {
-			t.Errorf("thumbnail %+v: want a smaller gray image", thumb)
-		}
-		href := eval[string](t, tb, `document.querySelector(".card a.gray-link").href`)
-		if !strings.HasPrefix(href, "http") {
-			t.Errorf("download link = %q", href)
-		}
-		saveScreenshot(t, tb, "upload-page.png")
-
-		// Phone width: nothing may stick out sideways.
-		tb.do(t, "phone viewport", chromedp.EmulateViewport(390, 844))
-		if !eval[bool](t, tb, `document.documentElement.scrollWidth <= window.innerWidth`) {
-			w := eval[int](t, tb, `document.documentElement.scrollWidth`)
-			t.Errorf("at 390 px wide the page is %d px wide", w)
-		}
-		saveScreenshot(t, tb, "upload-page-phone.png")
-		tb.checkConsole(t, nil)
-	})
-
-	t.Run("text named .jpg fails as not an image", func(t *testing.T) {
-		tb := openPage(t, browser, b, b.apiKey)
-		uploadAndWait(t, tb, notImage)
-		cs := cards(t, tb)
-		if len(cs) != 1 || cs[0].State != "failed" {
-			t.Fatalf("cards = %+v, want one failed", cs)
-		}
-		c := cs[0]
-		if c.ErrorKind != "failed" || c.ErrorCode != "not_an_image" {
-			t.Errorf("error kind/code = %q/%q, want failed/not_an_image", c.ErrorKind, c.ErrorCode)
-		}
-		for _, want := range []string{"Processing failed", "not an image", "not_an_image"} {
-			if !strings.Contains(c.ErrorText, want) {
-				t.Errorf("message %q lacks %q", c.ErrorText, want)
-			}
-		}
-		saveScreenshot(t, tb, "upload-page-not-an-image.png")
-		tb.checkConsole(t, nil)
-	})
-
-	t.Run("wrong key is named, and a corrected key retries", func(t *testing.T) {
-		tb := openPage(t, browser, b, "not-the-key-"+b.apiKey)
-		uploadAndWait(t, tb, photo)
-		cs := cards(t, tb)
-		if len(cs) != 1 || cs[0].ErrorKind != "forbidden" {
-			t.Fatalf("cards = %+v, want one refused for its key", cs)
-		}
-		if !strings.Contains(cs[0].ErrorText, "API key was refused") {
-			t.Errorf("message %q does not say the key was refused", cs[0].ErrorText)
-		}
-		if got := eval[string](t, tb, `document.querySelector("#key-status").textContent`); !strings.Contains(got, "refused") {
-			t.Errorf("key status %q does not say the key was refused", got)
-		}
-		if eval[string](t, tb, `document.querySelector("#api-key").getAttribute("aria-invalid") || ""`) != "true" {
-			t.Error("key field is not marked invalid")
-		}
-		saveScreenshot(t, tb, "upload-page-wrong-key.png")
-
-		tb.do(t, "correct the key",
-			chromedp.Evaluate[chromedp.Void](`document.querySelector("#api-key").value = ""`),
-			chromedp.SendKeys(chromedp.ID("api-key"), b.apiKey),
-			chromedp.Click(chromedp.ID("key-save")),
-		)
-		waitFor(t, tb, "the refused file is tried again with the new key",
-			`document.querySelector(".card")?.dataset.state === "failed" ||
-			 (document.querySelector(".card")?.dataset.state === "done" &&
-			  document.querySelector(".card img.gray")?.dataset.loaded === "true")`)
-		if c := cards(t, tb); c[0].State != "done" {
-			t.Fatalf("after correcting the key: %+v, want done", c[0])
-		}
-		tb.checkConsole(t, forbiddenResponse)
-	})
-
-	t.Run("several images dropped at once", func(t *testing.T) {
-		tb := openPage(t, browser, b, b.apiKey)
-		// Drop three PNGs drawn in the page, as a file manager's drag does.
-		tb.do(t, "drop files", chromedp.Evaluate[chromedp.Void](`(async () => {
-			const dt = new DataTransfer();
-			for (const [i, colour] of ["#d33", "#3a3", "#33d"].entries()) {
-				const c = document.createElement("canvas");
-				c.width = 48 + i * 16;
-				c.height = 32;
-				const g = c.getContext("2d");
-				g.fillStyle = colour;
-				g.fillRect(0, 0, c.width, c.height);
-				g.fillStyle = "#fff";
-				g.fillRect(4, 4, 12, 12);
-				const blob = await new Promise((resolve) => c.toBlob(resolve, "image/png"));
-				dt.items.add(new File([blob], "dropped-" + i + ".png", {type: "image/png"}));
-			}
-			const zone = document.querySelector("#drop");
-			zone.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt, bubbles: true, cancelable: true}));
-			zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
-			if (!zone.classList.contains("dragging")) throw new Error("drop zone not highlighted while dragging");
-			zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
-		})()`, chromedp.EvalAwaitPromise))
-		waitFor(t, tb, "three dropped images are finished", `document.querySelectorAll(".card").length === 3 &&
-			[...document.querySelectorAll(".card")].every(c => c.dataset.state === "failed" ||
-				(c.dataset.state === "done" && c.querySelector("img.gray")?.dataset.loaded === "true"))`)
-		for i, c := range cards(t, tb) {
-			if c.State != "done" {
-				t.Fatalf("dropped image %d: %+v, want done", i, c)
-			}
-		}
-		if eval[bool](t, tb, `document.querySelector("#drop").classList.contains("dragging")`) {
-			t.Error("drop zone still highlighted after the drop")
-		}
-		for i, wantWidth := range []int{48, 64, 80} {
-			st := samplePage(t, tb, fmt.Sprintf(`.card:nth-child(%d) img.gray`, i+1))
-			if st.Width != wantWidth || st.MaxChanDiff > 1 {
-				t.Errorf("dropped image %d: gray result %+v, want %d px wide and gray", i, st, wantWidth)
-			}
-		}
-		tb.checkConsole(t, nil)
-	})
-
-	t.Run("keyboard order and remembered key", func(t *testing.T) {
-		tb := openPage(t, browser, b, b.apiKey)
-		tb.do(t, "reload", chromedp.Reload())
-		waitFor(t, tb, "the page is ready again", `document.body.dataset.ready === "true"`)
-		if got := eval[string](t, tb, `document.querySelector("#api-key").value`); got != b.apiKey {
-			t.Errorf("after reload the key field holds %q, want the saved key", got)
-		}
-
-		tb.do(t, "focus the key field", chromedp.Focus(chromedp.ID("api-key")))
-		want := []string{"key-show", "advanced-summary", "key-save", "key-forget", "pick"}
-		for _, id := range want {
-			tb.do(t, "press Tab", chromedp.KeyEvent(kb.Tab))
-			if got := eval[string](t, tb, `document.activeElement.id`); got != id {
-				t.Fatalf("Tab moved focus to %q, want %q (order %v)", got, id, want)
-			}
-		}
-		// The focused file chooser shows a focus ring on the drop zone.
-		outline := eval[string](t, tb, `getComputedStyle(document.querySelector("#drop")).outlineStyle`)
-		if outline == "none" {
-			t.Error("drop zone shows no focus outline while the file input has focus")
-		}
-		// Every form control has a label.
-		unlabelled := eval[[]string](t, tb, `[...document.querySelectorAll("input, button")]
-			.filter(e => !(e.labels?.length || e.textContent.trim() || e.getAttribute("aria-label")))
-			.map(e => e.id || e.outerHTML)`)
-		if len(unlabelled) > 0 {
-			t.Errorf("controls without a label: %v", unlabelled)
-		}
-
-		tb.do(t, "forget the key", chromedp.Focus(chromedp.ID("key-forget")), chromedp.KeyEvent(kb.Enter))
-		waitFor(t, tb, "the key is forgotten", `document.querySelector("#key-status").textContent.includes("forgotten")`)
-		if got := eval[string](t, tb, `localStorage.getItem("imagepipe.apiKey") ?? "(none)"`); got != "(none)" {
-			t.Errorf("localStorage still holds key %q", got)
-		}
-		if got := eval[string](t, tb, `document.activeElement.id`); got != "api-key" {
-			t.Errorf("after forgetting, focus is on %q, want the key field", got)
-		}
-		tb.checkConsole(t, nil)
-	})
-	return browser
+	}
+	t.Logf("axe %s: %d violations (%d serious or critical)%s", what, len(vs), len(bad), strings.Join(append([]string{""}, other...), "\n  "))
+	for _, s := range bad {
+		t.Errorf("axe %s: %s", what, s)
+	}
 }

@@ -48,13 +48,15 @@ export function contentTypeFor(file) {
 }
 
 // UploadError carries what went wrong, in fields the page turns into words.
-//   kind: "client"     checked in the page before any request (code: unsupported_type, empty)
+//   kind: "client"     checked in the page before any request (code: unsupported_type, empty, too_large)
+//         "nokey"      no working API key yet
 //         "forbidden"  the API refused the key (403 {"message":"Forbidden"})
 //         "api"        the API answered {"error":{code,message}} (status, code, detail)
 //         "network"    no answer at all (where: "api" | "storage")
-//         "storage"    S3 refused the PUT (code, detail, expired)
+//         "storage"    S3 refused the PUT or a download (code, detail, expired)
 //         "failed"     processing ended with a failure event (code, detail)
-//         "timeout"    still pending after the page stopped waiting
+//         "expired"    no upload arrived before the upload link expired (code upload_expired)
+//         "timeout"    still not finished when the page stopped waiting
 export class UploadError extends Error {
   constructor(kind, fields = {}) {
     super(fields.detail || kind);
@@ -63,6 +65,10 @@ export class UploadError extends Error {
     Object.assign(this, fields);
   }
 }
+
+// An image id nothing is stored under: GET of it is the cheapest call that
+// needs the key (404 means the key works).
+const probeID = "00000000000000000000000000000000";
 
 // Api talks to one API base URL with one key.
 export class Api {
@@ -117,6 +123,32 @@ export class Api {
   image(id, signal) {
     return this.request("GET", `/v1/images/${encodeURIComponent(id)}`, undefined, signal);
   }
+
+  // checkKey resolves when the API takes the key, and throws the
+  // UploadError of the answer otherwise ("forbidden" for a wrong key).
+  async checkKey(signal) {
+    try {
+      await this.image(probeID, signal);
+    } catch (err) {
+      if (err.kind === "api" && err.code === "not_found") return;
+      throw err;
+    }
+  }
+}
+
+// fetchOutput downloads a presigned output URL into a Blob. Storage's
+// refusal is an UploadError of kind "storage" (expired when the link has
+// run out); a network or CORS failure one of kind "network".
+export async function fetchOutput(url, signal) {
+  let res;
+  try {
+    res = await fetch(url, { signal, cache: "no-store", credentials: "omit" });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new UploadError("network", { where: "storage", detail: String(err.message || err) });
+  }
+  if (!res.ok) throw storageError(res.status, await res.text(), "");
+  return res.blob();
 }
 
 // put sends the file to the presigned URL with exactly the signed headers,

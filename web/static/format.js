@@ -1,9 +1,10 @@
-// Small formatting helpers for the upload page.
+// Formatting for the upload page. Sizes are in one system everywhere on the
+// page: SI units, 1 kB = 1000 bytes, as phones and macOS show file sizes
+// (and as `imagepipe` prints them).
 
-const units = ["bytes", "KB", "MB", "GB"];
+const units = ["bytes", "kB", "MB", "GB"];
 
-// formatBytes renders a byte count the way people read file sizes
-// (1 KB = 1000 bytes, as file managers on phones and macOS show them).
+// formatBytes renders a byte count: "999 bytes", "12.3 kB", "4.5 MB".
 export function formatBytes(n) {
   if (!Number.isFinite(n) || n < 0) return "unknown size";
   if (n < 1000) return `${n} ${n === 1 ? "byte" : "bytes"}`;
@@ -30,4 +31,14 @@ export function formatDuration(ms) {
 export function formatDimensions(w, h) {
   if (!w || !h) return "";
   return `${w} × ${h}`;
+}
+
+// formatClock renders a time of day in the reader's locale ("10:32"), with
+// the date when it is not today.
+export function formatClock(when) {
+  const d = when instanceof Date ? when : new Date(when);
+  if (Number.isNaN(d.getTime())) return "";
+  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (d.toDateString() === new Date().toDateString()) return time;
+  return `${d.toLocaleDateString([], { month: "short", day: "numeric" })} ${time}`;
 }
