@@ -4,7 +4,7 @@ BIN     := bin/imagepipe
 PKGS    := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test vet fmt-check lint bench fuzz clean
+.PHONY: help run build test vet fmt-check lint bench fuzz axe clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ bench: ## benchmarks of the image steps and the whole pipeline
 
 fuzz: ## fuzz the event pattern parser and matcher for 30 s
 	$(GO) test -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime 30s ./eventbus
+
+axe: ## install axe-core (pinned, npm ci) for the upload page's accessibility check
+	npm ci --prefix web/testdata/axe --no-audit --no-fund
 
 clean: ## remove build outputs
 	rm -rf bin dist

@@ -17,6 +17,14 @@ func init() {
 	register(&command{name: "dev", summary: "run the whole pipeline on this machine (S3 + EventBridge edge, queue, functions, page)", run: runDev})
 }
 
+// pageNote says whether the page opens ready to use.
+func pageNote(cfg local.Config) string {
+	if cfg.NoPageKey {
+		return "   (paste the API key below)"
+	}
+	return "   (opened on this machine, it has the API key filled in)"
+}
+
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := local.ConfigFromEnv()
 	fs := flag.NewFlagSet("imagepipe dev", flag.ContinueOnError)
@@ -78,16 +86,16 @@ Flags:
 	creds := st.Credentials()
 	fmt.Fprintf(stdout, `imagepipe is running (data in %s)
 
-  page     %s/
+  page     %s/%s
   API      %s/v1   (x-api-key: %s)
   edge     %s      (S3 and EventBridge)
 
 Point the aws CLI or an SDK at the edge:
-  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%[9]s AWS_DEFAULT_REGION=%[9]s
+  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%[10]s AWS_DEFAULT_REGION=%[10]s
   export IMAGEPIPE_API_URL=%s IMAGEPIPE_API_KEY=%s
 
 Press Ctrl-C to stop; work under way is finished first.
-`, st.DataDir(), st.APIURL(), st.APIURL(), creds.APIKey, st.EdgeURL(),
+`, st.DataDir(), st.APIURL(), pageNote(cfg), st.APIURL(), creds.APIKey, st.EdgeURL(),
 		st.EdgeURL(), creds.AccessKeyID, creds.SecretAccessKey, local.Region, st.APIURL(), creds.APIKey)
 
 	<-ctx.Done()
