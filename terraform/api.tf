@@ -1,7 +1,7 @@
 # REST API in front of the presign function. Every route needs an API key
 # (x-api-key); API Gateway answers 403 {"message":"Forbidden"} without one.
 # The page reaches it on its own origin through CloudFront (site.tf); pages
-# on other origins (var.cors_allowed_origins) through CORS: OPTIONS methods
+# on other origins (var.cors_allowed_origins) through CORS: OPTIONS routes
 # without a key, answered by the function (the same code answers locally),
 # and gateway responses that carry the CORS headers on API Gateway's own
 # errors.
@@ -54,10 +54,17 @@ resource "aws_api_gateway_resource" "raw_upload" {
 
 locals {
   # route => API resource id; every route is a Lambda proxy to presign.
+  # The OPTIONS routes answer CORS preflights: no API key (browsers send
+  # none), proxied to the function like the rest (a MOCK integration could
+  # only answer one fixed origin, and with binary_media_types "*/*" its
+  # request template is not applied).
   api_routes = {
-    "POST /v1/uploads"       = aws_api_gateway_resource.uploads.id
-    "GET /v1/images/{id}"    = aws_api_gateway_resource.image.id
-    "POST /v1/images/upload" = aws_api_gateway_resource.raw_upload.id
+    "POST /v1/uploads"          = aws_api_gateway_resource.uploads.id
+    "GET /v1/images/{id}"       = aws_api_gateway_resource.image.id
+    "POST /v1/images/upload"    = aws_api_gateway_resource.raw_upload.id
+    "OPTIONS /v1/uploads"       = aws_api_gateway_resource.uploads.id
+    "OPTIONS /v1/images/{id}"   = aws_api_gateway_resource.image.id
+    "OPTIONS /v1/images/upload" = aws_api_gateway_resource.raw_upload.id
   }
 }
 
@@ -68,7 +75,7 @@ resource "aws_api_gateway_method" "route" {
   resource_id      = each.value
   http_method      = split(" ", each.key)[0]
   authorization    = "NONE"
-  api_key_required = true
+  api_key_required = split(" ", each.key)[0] != "OPTIONS"
   request_parameters = strcontains(each.key, "{id}") ? {
     "method.request.path.id" = true
   } : {}
@@ -80,42 +87,6 @@ resource "aws_api_gateway_integration" "route" {
   rest_api_id             = aws_api_gateway_rest_api.this.id
   resource_id             = each.value
   http_method             = aws_api_gateway_method.route[each.key].http_method
-  type                    = "AWS_PROXY"
-  integration_http_method = "POST"
-  uri                     = aws_lambda_function.presign.invoke_arn
-}
-
-# CORS preflights: OPTIONS on each route's resource, no API key (browsers
-# send none), proxied to the function like the routes. A MOCK integration
-# could only answer one fixed origin, and with binary_media_types "*/*" its
-# request template is not applied.
-locals {
-  api_preflight_resources = {
-    "/v1/uploads"       = aws_api_gateway_resource.uploads.id
-    "/v1/images/{id}"   = aws_api_gateway_resource.image.id
-    "/v1/images/upload" = aws_api_gateway_resource.raw_upload.id
-  }
-}
-
-resource "aws_api_gateway_method" "preflight" {
-  for_each = local.api_preflight_resources
-
-  rest_api_id      = aws_api_gateway_rest_api.this.id
-  resource_id      = each.value
-  http_method      = "OPTIONS"
-  authorization    = "NONE"
-  api_key_required = false
-  request_parameters = strcontains(each.key, "{id}") ? {
-    "method.request.path.id" = true
-  } : {}
-}
-
-resource "aws_api_gateway_integration" "preflight" {
-  for_each = local.api_preflight_resources
-
-  rest_api_id             = aws_api_gateway_rest_api.this.id
-  resource_id             = each.value
-  http_method             = aws_api_gateway_method.preflight[each.key].http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
   uri                     = aws_lambda_function.presign.invoke_arn
@@ -176,8 +147,6 @@ resource "aws_api_gateway_deployment" "this" {
       local.api_routes,
       [for m in aws_api_gateway_method.route : [m.id, m.api_key_required, m.request_parameters]],
       [for i in aws_api_gateway_integration.route : [i.id, i.uri]],
-      [for m in aws_api_gateway_method.preflight : [m.id, m.api_key_required]],
-      [for i in aws_api_gateway_integration.preflight : [i.id, i.uri]],
       [for r in aws_api_gateway_gateway_response.this : [r.id, r.status_code, r.response_parameters, r.response_templates]],
     ]))
   }
@@ -186,7 +155,7 @@ resource "aws_api_gateway_deployment" "this" {
     create_before_destroy = true
   }
 
-  depends_on = [aws_api_gateway_integration.route, aws_api_gateway_integration.preflight, aws_api_gateway_gateway_response.this]
+  depends_on = [aws_api_gateway_integration.route, aws_api_gateway_gateway_response.this]
 }
 
 # --- stage with access logs
