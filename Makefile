@@ -29,7 +29,7 @@ lint: fmt-check vet ## gofmt, go vet and a pinned staticcheck
 	$(GO) run $(STATICCHECK) $(PKGS)
 
 bench: ## benchmarks of the image steps and the whole pipeline
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local ./functions/status
 
 fuzz: ## fuzz the event pattern parser and matcher for 30 s
 	$(GO) test -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime 30s ./eventbus
