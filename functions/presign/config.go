@@ -83,20 +83,15 @@ func ConfigFromEnv() (Config, error) {
 		errs = append(errs, wrapEnv(EnvRawUploadMaxBytes, err))
 		c.RawUploadMaxBytes = n
 	}
-	if v := os.Getenv(EnvUploadURLTTL); v != "" {
-		d, err := time.ParseDuration(v)
-		errs = append(errs, wrapEnv(EnvUploadURLTTL, err))
-		c.URLTTL = d
-	}
-	if v := os.Getenv(EnvDownloadURLTTL); v != "" {
-		d, err := time.ParseDuration(v)
-		errs = append(errs, wrapEnv(EnvDownloadURLTTL, err))
-		c.DownloadURLTTL = d
-	}
-	if v := os.Getenv(EnvUploadGrace); v != "" {
-		d, err := time.ParseDuration(v)
-		errs = append(errs, wrapEnv(EnvUploadGrace, err))
-		c.UploadGrace = d
+	for _, d := range []struct {
+		env string
+		dst *time.Duration
+	}{{EnvUploadURLTTL, &c.URLTTL}, {EnvDownloadURLTTL, &c.DownloadURLTTL}, {EnvUploadGrace, &c.UploadGrace}} {
+		if v := os.Getenv(d.env); v != "" {
+			p, err := time.ParseDuration(v)
+			errs = append(errs, wrapEnv(d.env, err))
+			*d.dst = p
+		}
 	}
 	if v := os.Getenv(EnvCORSOrigins); v != "" {
 		c.CORSAllowedOrigins = splitList(v)
@@ -129,11 +124,13 @@ func (c Config) Validate() error {
 	if c.RawUploadMaxBytes < 1 || c.RawUploadMaxBytes > c.MaxUploadBytes {
 		errs = append(errs, fmt.Errorf("%s must be 1..%s, got %d", EnvRawUploadMaxBytes, EnvMaxUploadBytes, c.RawUploadMaxBytes))
 	}
-	if c.URLTTL < time.Second || c.URLTTL > 7*24*time.Hour {
-		errs = append(errs, fmt.Errorf("%s must be between 1s and 168h, got %s", EnvUploadURLTTL, c.URLTTL))
-	}
-	if c.DownloadURLTTL < time.Second || c.DownloadURLTTL > 7*24*time.Hour {
-		errs = append(errs, fmt.Errorf("%s must be between 1s and 168h, got %s", EnvDownloadURLTTL, c.DownloadURLTTL))
+	for _, d := range []struct {
+		env string
+		ttl time.Duration
+	}{{EnvUploadURLTTL, c.URLTTL}, {EnvDownloadURLTTL, c.DownloadURLTTL}} {
+		if d.ttl < time.Second || d.ttl > 7*24*time.Hour {
+			errs = append(errs, fmt.Errorf("%s must be between 1s and 168h, got %s", d.env, d.ttl))
+		}
 	}
 	if c.UploadGrace < 0 {
 		errs = append(errs, fmt.Errorf("%s must not be negative, got %s", EnvUploadGrace, c.UploadGrace))
