@@ -311,3 +311,22 @@ func TestRawUploadRecordIsDueAtOnce(t *testing.T) {
 		t.Errorf("raw upload's record is due at %v, want now", rec.UploadExpiresAt)
 	}
 }
+
+func TestLinkSettingsFromTheEnvironment(t *testing.T) {
+	t.Setenv(EnvUploadsBucket, "u")
+	t.Setenv(EnvProcessedBucket, "p")
+	t.Setenv(EnvDownloadURLTTL, "2h")
+	t.Setenv(EnvUploadGrace, "90s")
+	cfg, err := ConfigFromEnv()
+	if err != nil || cfg.DownloadURLTTL != 2*time.Hour || cfg.UploadGrace != 90*time.Second || cfg.URLTTL != DefaultURLTTL {
+		t.Fatalf("config %+v, %v", cfg, err)
+	}
+	for env, v := range map[string]string{EnvDownloadURLTTL: "0s", EnvUploadGrace: "-1m", EnvUploadURLTTL: "200h"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, v)
+			if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), env) {
+				t.Errorf("%s=%s: %v, want an error naming %s", env, v, err, env)
+			}
+		})
+	}
+}
