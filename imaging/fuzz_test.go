@@ -69,7 +69,7 @@ func FuzzDecodePNGLuma(f *testing.F) {
 		if cfg, err := Probe(data); err != nil || int64(cfg.Width)*int64(cfg.Height) > 1<<20 {
 			return
 		}
-		r, err := decodePNGLuma(data)
+		r, err := decodePNG(context.Background(), data, &colorInfo{})
 		if err != nil {
 			return
 		}

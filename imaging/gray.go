@@ -232,3 +232,118 @@ func expandLimitedRange(r *raster) *raster {
 	})
 	return d
 }
+
+// toGrayManaged is toGray with the colour transform of an embedded
+// profile applied before luma (nil: toGray). Gray images take a gray
+// profile, everything else an RGB one; CMYK is never transformed.
+func toGrayManaged(img image.Image, ct *colorTransform) *raster {
+	if ct == nil {
+		return toGray(img)
+	}
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	switch m := img.(type) {
+	case *image.Gray:
+		if !ct.gray {
+			return toGray(img)
+		}
+		r := newRaster(w, h, false, false)
+		parallel(h, minRows, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				s, d := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:w], r.row(y)
+				for x, v := range s {
+					d[x] = ct.gray8lut[v]
+				}
+			}
+		})
+		return r
+	case *image.Gray16:
+		if !ct.gray {
+			return toGray(img)
+		}
+		r := newRaster(w, h, false, true)
+		parallel(h, minRows, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				s, d := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):], r.row(y)
+				for x := 0; x < w; x++ {
+					l := ct.luma16(uint16(s[2*x])<<8|uint16(s[2*x+1]), 0, 0)
+					d[2*x], d[2*x+1] = uint8(l>>8), uint8(l)
+				}
+			}
+		})
+		return r
+	case *image.YCbCr:
+		if ct.gray {
+			return toGray(img)
+		}
+		r := newRaster(w, h, false, false)
+		parallel(h, minRows, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				d := r.row(y)
+				for x := 0; x < w; x++ {
+					yi, ci := m.YOffset(b.Min.X+x, b.Min.Y+y), m.COffset(b.Min.X+x, b.Min.Y+y)
+					cr, cg, cb := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+					d[x] = ct.luma8(cr, cg, cb)
+				}
+			}
+		})
+		return r
+	case *image.NRGBA, *image.RGBA:
+		if ct.gray {
+			return toGray(img)
+		}
+		var pix []byte
+		var stride int
+		premul := false
+		if n, ok := m.(*image.NRGBA); ok {
+			pix, stride = n.Pix[n.PixOffset(b.Min.X, b.Min.Y):], n.Stride
+		} else {
+			n := m.(*image.RGBA)
+			pix, stride, premul = n.Pix[n.PixOffset(b.Min.X, b.Min.Y):], n.Stride, true
+		}
+		g := toGray(img) // the layout (alpha or not) and the alpha samples
+		n := g.bpp()
+		parallel(h, minRows, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				s, d := pix[y*stride:], g.row(y)
+				for x := 0; x < w; x++ {
+					p := s[4*x : 4*x+4 : 4*x+4]
+					r, gg, bb, a := p[0], p[1], p[2], p[3]
+					if premul && a != 0 && a != 0xff {
+						un := func(v uint8) uint8 { return uint8(min(255, (uint32(v)*255+uint32(a)/2)/uint32(a))) }
+						r, gg, bb = un(r), un(gg), un(bb)
+					}
+					d[x*n] = ct.luma8(r, gg, bb)
+				}
+			}
+		})
+		return g
+	case *image.NRGBA64, *image.RGBA64, *image.Paletted:
+		if ct.gray {
+			return toGray(img)
+		}
+		// Through 16-bit non-premultiplied RGBA, one band of rows at a time.
+		deep := false
+		switch img.(type) {
+		case *image.NRGBA64, *image.RGBA64:
+			deep = true
+		}
+		g := toGray(img) // the layout (alpha, depth) and alpha samples
+		parallel(h, minRows, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				d := g.row(y)
+				for x := 0; x < w; x++ {
+					c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+					if deep {
+						l := ct.luma16(c.R, c.G, c.B)
+						d[x*g.bpp()], d[x*g.bpp()+1] = uint8(l>>8), uint8(l)
+						continue
+					}
+					d[x*g.bpp()] = ct.luma8(uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8))
+				}
+			}
+		})
+		return g
+	}
+	return toGray(img)
+}

@@ -4,17 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/draw"
-	"image/gif"
+	"image/color"
 	"image/jpeg"
-	"image/png"
 	"strconv"
 	"sync"
-
-	"golang.org/x/image/bmp"
-	"golang.org/x/image/tiff"
-	"golang.org/x/image/webp"
 )
 
 // Output is one encoded image made from the input.
@@ -32,15 +25,26 @@ type Output struct {
 type Result struct {
 	Info    Info
 	Outputs []Output
+	// ColorProfile names the embedded ICC profile that was converted to
+	// sRGB before luma ("" when there was none, or it was sRGB, or it was
+	// not applied).
+	ColorProfile string
+	// Warnings say what was not done as the file asked, each starting with
+	// a code: icc_not_applied (a LUT-based or CMYK profile: gray from the
+	// stored numbers), icc_ignored (a malformed or misplaced profile).
+	Warnings []string
 }
 
 // job is the state that the steps pass along.
 type job struct {
-	data   []byte
-	opts   Options
-	info   Info
-	img    image.Image // decoded, as stored
-	gray   *raster     // luma (+ alpha), upright after the orient step
+	ctx      context.Context
+	data     []byte
+	opts     Options
+	info     Info
+	color    colorInfo // the embedded profile and what is done with it
+	profile  string    // the profile applied, for Result
+	warnings []string
+	gray     *raster // luma (+ alpha), upright after the orient step
 	thumbs []*raster
 	out    []Output
 }
@@ -86,11 +90,11 @@ func Process(ctx context.Context, data []byte, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	j := &job{data: data, opts: opts.withDefaults()}
+	j := &job{ctx: ctx, data: data, opts: opts.withDefaults()}
 	if err := steps.run(ctx, j); err != nil {
 		return nil, err
 	}
-	return &Result{Info: j.info, Outputs: j.out}, nil
+	return &Result{Info: j.info, Outputs: j.out, ColorProfile: j.profile, Warnings: j.warnings}, nil
 }
 
 // stepLimits reads the header and refuses inputs over the limits before
@@ -111,77 +115,79 @@ func stepLimits(j *job) error {
 	return nil
 }
 
-// stepDecode decodes the pixels. JPEG and PNG go through this package's
-// luma decoders; what they leave (errFallback) or refuse goes through the
-// standard decoders, whose verdict is final, so an input the fast path
-// misjudges is never lost.
+// stepDecode decodes the pixels into the gray raster. PNG, GIF, TIFF and
+// BMP stream rows straight into it; JPEG goes through this package's
+// Y-plane decoder, or image/jpeg when that one leaves it (errFallback) or
+// when an RGB profile needs the RGB pixels; WebP through x/image/webp. An
+// embedded ICC profile is read first (colorOf) and applied by the decoders.
 func stepDecode(j *job) error {
-	var fast func([]byte) (*raster, error)
+	j.color = colorOf(j.info.Format, j.data)
+	var r *raster
+	var err error
 	switch j.info.Format {
 	case "jpeg":
-		fast = decodeJPEGLuma // only the Y plane, which is the gray image
+		r, err = decodeJPEGGray(j.ctx, j.data, &j.color)
 	case "png":
-		fast = decodePNGLuma // luma computed row by row as rows are inflated
+		r, err = decodePNG(j.ctx, j.data, &j.color)
+	case "gif":
+		r, err = decodeGIF(j.ctx, j.data)
+	case "webp":
+		r, err = decodeWebP(j.ctx, j.data, &j.color)
+	case "tiff":
+		r, err = decodeTIFF(j.ctx, j.data, &j.color)
+	case "bmp":
+		r, err = decodeBMP(j.ctx, j.data)
+	default:
+		err = newError(ErrUnsupportedFormat, fmt.Errorf("no decoder for %q", j.info.Format))
 	}
-	if fast != nil {
-		if r, err := fast(j.data); err == nil && r.W == j.info.Width && r.H == j.info.Height {
-			j.gray = r
-			return nil
-		}
-	}
-	img, err := decode(j.info.Format, j.data)
 	if err != nil {
-		return decodeError(j.info.Format, err)
+		return err
 	}
-	b := img.Bounds()
-	if b.Dx() != j.info.Width || b.Dy() != j.info.Height || b.Min != (image.Point{}) {
-		if j.info.Format != "gif" {
-			return newError(ErrCorrupt, fmt.Errorf("%s: decoded %v, header said %dx%d", j.info.Format, b, j.info.Width, j.info.Height))
-		}
-		// A GIF's first frame may cover part of the logical screen: the
-		// rest is transparent.
-		c := image.NewNRGBA(image.Rect(0, 0, j.info.Width, j.info.Height))
-		draw.Draw(c, b, img, b.Min, draw.Src)
-		img = c
+	if r.W != j.info.Width || r.H != j.info.Height {
+		return newError(ErrCorrupt, fmt.Errorf("%s: decoded %dx%d, header said %dx%d", j.info.Format, r.W, r.H, j.info.Width, j.info.Height))
 	}
-	j.img = img
+	if j.color.warning != "" {
+		j.warnings = append(j.warnings, j.color.warning)
+	}
+	if j.color.t != nil {
+		j.profile = j.color.t.name
+	}
+	j.gray = r
 	return nil
 }
 
-func decode(format string, data []byte) (image.Image, error) {
-	r := bytes.NewReader(data)
-	switch format {
-	case "jpeg":
-		return jpeg.Decode(r)
-	case "png":
-		return png.Decode(r)
-	case "gif":
-		return gif.Decode(r)
-	case "webp":
-		return webp.Decode(r)
-	case "tiff":
-		return tiff.Decode(r)
-	case "bmp":
-		return bmp.Decode(r)
+// decodeJPEGGray is the JPEG path: the Y plane when the samples need no
+// colour conversion (no profile, sRGB, or a gray profile, applied to the
+// plane), else image/jpeg's pixels through the profile.
+func decodeJPEGGray(ctx context.Context, data []byte, cm *colorInfo) (*raster, error) {
+	if cm.t != nil {
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return nil, decodeError("jpeg", err)
+		}
+		if gray := cfg.ColorModel == color.GrayModel; cm.t.gray != gray || cfg.ColorModel == color.CMYKModel {
+			cm.warning = fmt.Sprintf("icc_ignored: profile %q does not fit the JPEG's components; gray is computed from the stored numbers", cm.t.name)
+			cm.t = nil
+		}
 	}
-	return nil, newError(ErrUnsupportedFormat, fmt.Errorf("no decoder for %q", format))
+	if !cm.needsRGB() {
+		if r, err := decodeJPEGLuma(data); err == nil {
+			cm.applyGray(r)
+			return r, nil
+		}
+	}
+	if err := canceled(ctx, "jpeg"); err != nil {
+		return nil, err
+	}
+	img, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, decodeError("jpeg", err)
+	}
+	return toGrayManaged(img, cm.t), nil
 }
 
 func stepGray(j *job) error {
-	if j.gray != nil {
-		return nil // the decoder made it
-	}
-	j.gray = toGray(j.img)
-	if j.info.Format == "webp" {
-		switch j.img.(type) {
-		case *image.YCbCr, *image.NYCbCrA:
-			// VP8's Y is limited range (16-235); expand it to full-range
-			// luma as libwebp's RGB conversion does.
-			j.gray = expandLimitedRange(j.gray)
-		}
-	}
-	j.img = nil // let the color planes go
-	return nil
+	return nil // the decoders make the gray raster
 }
 
 func stepOrient(j *job) error {

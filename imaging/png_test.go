@@ -2,6 +2,8 @@ package imaging
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -99,7 +101,7 @@ func TestDecodePNGLuma(t *testing.T) {
 			if err := (&png.Encoder{CompressionLevel: tc.lvl}).Encode(&b, tc.img); err != nil {
 				t.Fatal(err)
 			}
-			got, err := decodePNGLuma(b.Bytes())
+			got, err := decodePNG(context.Background(), b.Bytes(), &colorInfo{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +122,7 @@ func TestDecodePNGLuma(t *testing.T) {
 	}
 	// Our own gray+alpha output, every filter type.
 	ga := toGray(rgba)
-	got, err := decodePNGLuma(mustPNG(t, ga))
+	got, err := decodePNG(context.Background(), mustPNG(t, ga), &colorInfo{})
 	if err != nil || !got.Alpha {
 		t.Fatalf("gray+alpha: %v", err)
 	}
@@ -129,13 +131,29 @@ func TestDecodePNGLuma(t *testing.T) {
 			t.Fatalf("gray+alpha row %d differs", y)
 		}
 	}
-	// What it leaves to image/png.
-	for name, img := range map[string]image.Image{
-		"16-bit":        image.NewGray16(image.Rect(0, 0, 4, 4)),
-		"2-bit palette": image.NewPaletted(image.Rect(0, 0, 4, 4), color.Palette{color.Black, color.White}),
-	} {
-		if _, err := decodePNGLuma(encodePNGStd(t, img)); err != errFallback {
-			t.Errorf("%s: %v, want errFallback", name, err)
+	// Every color type, bit depth and tRNS kind, plain and interlaced,
+	// against image/png.
+	for _, tc := range pngKinds() {
+		for _, il := range []bool{false, true} {
+			name := fmt.Sprintf("%s interlaced=%v", tc.name, il)
+			data := tc.encode(37, 23, il)
+			got, err := decodePNG(context.Background(), data, &colorInfo{})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			ref, err := png.Decode(bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("%s: image/png: %v", name, err)
+			}
+			want := toGray(ref)
+			if got.W != want.W || got.H != want.H || got.Alpha != want.Alpha || got.Deep != want.Deep {
+				t.Fatalf("%s: got %dx%d alpha=%v deep=%v, want %dx%d alpha=%v deep=%v", name, got.W, got.H, got.Alpha, got.Deep, want.W, want.H, want.Alpha, want.Deep)
+			}
+			for y := 0; y < got.H; y++ {
+				if !bytes.Equal(got.row(y), want.row(y)) {
+					t.Fatalf("%s: row %d differs:\n got %v\nwant %v", name, y, got.row(y), want.row(y))
+				}
+			}
 		}
 	}
 }

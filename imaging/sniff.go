@@ -53,9 +53,9 @@ var formats = []format{
 	{"webp", "image/webp", func(b []byte) bool { return hasPrefix(b, "RIFF") && len(b) >= 12 && string(b[8:12]) == "WEBP" },
 		func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }, webpOrientation},
 	{"tiff", "image/tiff", func(b []byte) bool { return hasPrefix(b, "II*\x00") || hasPrefix(b, "MM\x00*") },
-		func(b []byte) (image.Config, error) { return tiff.DecodeConfig(bytes.NewReader(b)) }, tiffOrientation},
+		tiffConfig, tiffOrientation},
 	{"bmp", "image/bmp", func(b []byte) bool { return hasPrefix(b, "BM") && len(b) >= 26 },
-		func(b []byte) (image.Config, error) { return bmp.DecodeConfig(bytes.NewReader(b)) }, nil},
+		bmpConfig, nil},
 }
 
 // Image formats that are recognised but not supported: refused as
@@ -89,6 +89,7 @@ var unsupported = []struct {
 	{"apng/mng", func(b []byte) bool { return hasPrefix(b, "\x8aMNG\r\n\x1a\n") }},
 	{"exr", func(b []byte) bool { return hasPrefix(b, "\x76\x2f\x31\x01") }},
 	{"qoi", func(b []byte) bool { return hasPrefix(b, "qoif") }},
+	{"BigTIFF", func(b []byte) bool { return hasPrefix(b, "II+\x00") || hasPrefix(b, "MM\x00+") }},
 }
 
 func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
@@ -145,6 +146,10 @@ func Probe(data []byte) (Info, error) {
 
 // decodeError classifies an error of a format package.
 func decodeError(format string, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e // this package's decoders classify their own errors
+	}
 	var (
 		ju jpeg.UnsupportedError
 		pu png.UnsupportedError
