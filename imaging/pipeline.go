@@ -45,8 +45,8 @@ type job struct {
 	profile  string    // the profile applied, for Result
 	warnings []string
 	gray     *raster // luma (+ alpha), upright after the orient step
-	thumbs []*raster
-	out    []Output
+	thumbs   []*raster
+	out      []Output
 }
 
 // step is one stage of the work.
