@@ -37,6 +37,7 @@ type iccProfile struct {
 	space  string        // data colour space: "RGB", "GRAY", "CMYK", ...
 	matrix [3][3]float64 // device linear RGB to PCS XYZ (D50): columns rXYZ gXYZ bXYZ
 	trc    [3]toneCurve  // per channel; gray uses trc[0]
+	lab    bool          // gray with a Lab PCS: the curve gives L* (0..1 for 0..100), not Y
 }
 
 // toneCurve is a 'curv' or 'para' tone reproduction curve, device value in
@@ -154,6 +155,7 @@ func parseICC(b []byte) (*iccProfile, error) {
 			return p, fmt.Errorf("kTRC: %w", err)
 		}
 		p.trc[0] = c
+		p.lab = pcs == "Lab "
 	default:
 		return p, fmt.Errorf("%s profile: %w", p.space, errICCNotApplied)
 	}
@@ -257,6 +259,7 @@ type colorTransform struct {
 	// gray: the whole 8-bit transform.
 	gray8lut [256]uint8
 	curves   [3]toneCurve
+	lab      bool
 	deepOnce sync.Once
 	lin16    *[3][65536]float32 // 16-bit samples, built on first use
 	gray16   *[65536]uint16
@@ -366,11 +369,11 @@ func inv3(a [3][3]float64) (r [3][3]float64) {
 // newColorTransform builds the transform of a usable profile, or returns
 // nil when the profile is sRGB within one level of every channel.
 func newColorTransform(p *iccProfile) *colorTransform {
-	t := &colorTransform{gray: p.space == "GRAY", name: p.name(), curves: p.trc}
+	t := &colorTransform{gray: p.space == "GRAY", name: p.name(), curves: p.trc, lab: p.lab}
 	if t.gray {
 		same := true
 		for v := range t.gray8lut {
-			t.gray8lut[v] = srgbEnc8[int(p.trc[0].eval(float64(v)/255)*encSteps+0.5)]
+			t.gray8lut[v] = srgbEnc8[int(t.grayY(float64(v)/255)*encSteps+0.5)]
 			same = same && abs(int(t.gray8lut[v])-v) <= 1
 		}
 		if same {
@@ -399,6 +402,19 @@ func newColorTransform(p *iccProfile) *colorTransform {
 		}
 	}
 	return nil
+}
+
+// grayY is the relative luminance of a gray sample in [0,1].
+func (t *colorTransform) grayY(v float64) float64 {
+	y := t.curves[0].eval(v)
+	if t.lab { // CIE L* to Y
+		l := 100 * y
+		if fy := (l + 16) / 116; fy*fy*fy > 216.0/24389 {
+			return fy * fy * fy
+		}
+		return l * 27 / 24389
+	}
+	return y
 }
 
 // rgb8 converts one 8-bit pixel to 8-bit sRGB.
@@ -437,7 +453,7 @@ func (t *colorTransform) deep() {
 		if t.gray {
 			t.gray16 = new([65536]uint16)
 			for v := range t.gray16 {
-				t.gray16[v] = srgbEnc16[int(t.curves[0].eval(float64(v)/65535)*encSteps*4+0.5)]
+				t.gray16[v] = srgbEnc16[int(t.grayY(float64(v)/65535)*encSteps*4+0.5)]
 			}
 			return
 		}
