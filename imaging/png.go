@@ -32,33 +32,46 @@ func encodePNGLevel(r *raster, level int) ([]byte, error) {
 	rowLen := r.W * r.bpp()
 	rows := r.H
 	bands := max(1, min(8, rows*(rowLen+1)/pngBand))
+	// Each band filters a few rows at a time into a small buffer, deflates
+	// them into pieces of at most 1 MB and keeps its own Adler-32: no copy
+	// of the image is ever made, and the pieces are copied once into the
+	// file.
 	type band struct {
-		raw  []byte // filtered rows, for the Adler-32
-		comp bytes.Buffer
-		err  error
+		comp  pieces
+		adler uint32
+		n     int64 // filtered bytes
+		err   error
 	}
 	bs := make([]band, bands)
 	parallel(bands, 1, func(b0, b1 int) {
 		for bi := b0; bi < b1; bi++ {
 			b := &bs[bi]
 			y0, y1 := rows*bi/bands, rows*(bi+1)/bands
-			b.raw = make([]byte, 0, (y1-y0)*(rowLen+1))
-			for y := y0; y < y1; y++ {
-				var prev []byte
-				if y > 0 {
-					prev = r.row(y - 1)
-				}
-				b.raw = filterRow(b.raw, r.row(y), prev, r.bpp())
-			}
 			zw, err := flate.NewWriter(&b.comp, level)
 			if err != nil {
 				b.err = err
 				return
 			}
-			if _, err := zw.Write(b.raw); err != nil {
-				b.err = err
-				return
+			z := adler32.New()
+			per := max(1, (64<<10)/(rowLen+1))
+			buf := make([]byte, 0, per*(rowLen+1))
+			for y := y0; y < y1; {
+				buf = buf[:0]
+				for k := 0; k < per && y < y1; k, y = k+1, y+1 {
+					var prev []byte
+					if y > 0 {
+						prev = r.row(y - 1)
+					}
+					buf = filterRow(buf, r.row(y), prev, r.bpp())
+				}
+				z.Write(buf)
+				b.n += int64(len(buf))
+				if _, err := zw.Write(buf); err != nil {
+					b.err = err
+					return
+				}
 			}
+			b.adler = z.Sum32()
 			if bi == bands-1 {
 				b.err = zw.Close()
 			} else {
@@ -66,17 +79,23 @@ func encodePNGLevel(r *raster, level int) ([]byte, error) {
 			}
 		}
 	})
-	z := adler32.New()
-	size := 0
+	adler := uint32(1)
+	var comp pieces
+	comp.add([]byte{0x78, 0x9c})
 	for i := range bs {
 		if bs[i].err != nil {
 			return nil, bs[i].err
 		}
-		z.Write(bs[i].raw)
-		size += bs[i].comp.Len()
+		adler = adler32Combine(adler, bs[i].adler, bs[i].n)
+		comp.list = append(comp.list, bs[i].comp.list...)
 	}
-	var out bytes.Buffer
-	out.Grow(size + 128)
+	comp.add(binary.BigEndian.AppendUint32(nil, adler))
+	// IDAT chunks of at most 1 MB, written straight from the pieces.
+	size := 8 + 25 + 12
+	for _, p := range comp.list {
+		size += len(p) + 12
+	}
+	out := bytes.NewBuffer(make([]byte, 0, size))
 	out.WriteString("\x89PNG\r\n\x1a\n")
 	var ihdr [13]byte
 	binary.BigEndian.PutUint32(ihdr[0:], uint32(r.W))
@@ -88,21 +107,53 @@ func encodePNGLevel(r *raster, level int) ([]byte, error) {
 	if r.Alpha {
 		ihdr[9] = 4
 	}
-	writeChunk(&out, "IHDR", ihdr[:])
-	// The zlib stream: header, the bands, Adler-32; cut into IDAT chunks.
-	stream := make([]byte, 0, size+6)
-	stream = append(stream, 0x78, 0x9c)
-	for i := range bs {
-		stream = append(stream, bs[i].comp.Bytes()...)
+	writeChunk(out, "IHDR", ihdr[:])
+	for i, p := range comp.list {
+		if len(p) > 0 {
+			writeChunk(out, "IDAT", p)
+		}
+		comp.list[i] = nil // let each piece go once copied
 	}
-	stream = binary.BigEndian.AppendUint32(stream, z.Sum32())
-	for len(stream) > 0 {
-		n := min(len(stream), 1<<20)
-		writeChunk(&out, "IDAT", stream[:n])
-		stream = stream[n:]
-	}
-	writeChunk(&out, "IEND", nil)
+	writeChunk(out, "IEND", nil)
 	return out.Bytes(), nil
+}
+
+// pieces is an io.Writer that keeps what it is given in pieces of 64 KB
+// growing to 1 MB: no copy when it grows, and at most 1 MB unused.
+type pieces struct{ list [][]byte }
+
+const pieceSize = 1 << 20
+
+func (p *pieces) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		if len(p.list) == 0 || len(p.list[len(p.list)-1]) == cap(p.list[len(p.list)-1]) {
+			size := 64 << 10 // small outputs stay small
+			if len(p.list) > 0 {
+				size = min(pieceSize, max(size, 2*cap(p.list[len(p.list)-1])))
+			}
+			p.list = append(p.list, make([]byte, 0, size))
+		}
+		last := &p.list[len(p.list)-1]
+		k := min(len(b), cap(*last)-len(*last))
+		*last = append(*last, b[:k]...)
+		b = b[k:]
+	}
+	return n, nil
+}
+
+func (p *pieces) add(b []byte) { p.list = append(p.list, b) }
+
+// adler32Combine returns the Adler-32 of the concatenation of two byte
+// strings from their checksums and the length of the second: the sums
+// are a = 1 + sum of bytes and b = sum of the successive a, mod 65521.
+func adler32Combine(a1, a2 uint32, n2 int64) uint32 {
+	const mod = 65521
+	s1, t1 := uint64(a1&0xffff), uint64(a1>>16)
+	s2, t2 := uint64(a2&0xffff), uint64(a2>>16)
+	a := (s1 + s2 + mod - 1) % mod
+	b := (t1 + t2 + (uint64(n2)%mod)*((s1+mod-1)%mod)) % mod
+	return uint32(b<<16 | a)
 }
 
 func writeChunk(w io.Writer, typ string, data []byte) {
