@@ -86,7 +86,7 @@ func BenchmarkProcess(b *testing.B) {
 // BenchmarkStep times each step alone on the state the previous steps made.
 func BenchmarkStep(b *testing.B) {
 	for _, c := range benchCases(b) {
-		j := &job{data: c.data, opts: DefaultOptions()}
+		j := &job{ctx: context.Background(), data: c.data, opts: DefaultOptions()}
 		for _, s := range steps {
 			before := *j
 			b.Run(fmt.Sprintf("%s/%s", c.name, s.name), func(b *testing.B) {
@@ -154,7 +154,7 @@ func BenchmarkProcessFile(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	j := &job{data: data, opts: DefaultOptions()}
+	j := &job{ctx: context.Background(), data: data, opts: DefaultOptions()}
 	for _, s := range steps {
 		before := *j
 		b.Run(s.name, func(b *testing.B) {

@@ -44,7 +44,7 @@ func tiffOrientation(b []byte) int {
 		switch typ {
 		case 3: // SHORT
 			v = int(bo.Uint16(b[e+8:]))
-		case 4: // LONG
+		case 4, 9: // LONG, SLONG (some writers use it)
 			v = int(bo.Uint32(b[e+8:]))
 		default:
 			return 1

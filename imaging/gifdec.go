@@ -134,6 +134,9 @@ func gifFrame(ctx context.Context, p []byte, sw, sh int, pal []byte, transparent
 		return nil, gifCorrupt("no image data")
 	}
 	lit := int(p[0])
+	if lit > 8 && lit < 12 { // past the spec; a few encoders write it
+		return nil, newError(ErrUnsupportedFormat, fmt.Errorf("gif: LZW minimum code size %d (over 8)", lit))
+	}
 	if lit < 2 || lit > 8 {
 		return nil, gifCorrupt("LZW code size %d", lit)
 	}

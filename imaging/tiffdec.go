@@ -423,7 +423,10 @@ func (t *tiffDec) open(i int, rows int) (io.Reader, error) {
 		if t.compression == 4 {
 			sub = ccitt.Group4
 		}
-		return ccitt.NewReader(src, order, sub, t.bw, rows, &ccitt.Options{Invert: t.photometric == 0}), nil
+		// Black runs come out as 1 bits whatever the photometric
+		// interpretation, as libtiff has them; the interpretation applies
+		// after.
+		return ccitt.NewReader(src, order, sub, t.bw, rows, &ccitt.Options{Invert: true}), nil
 	}
 	return nil, tiffUnsupported("compression %d", t.compression)
 }
