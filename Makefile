@@ -4,7 +4,7 @@ BIN     := bin/imagepipe
 PKGS    := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test vet fmt-check lint bench fuzz axe clean
+.PHONY: help run build test vet fmt-check lint bench fuzz axe corpus clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ lint: fmt-check vet ## gofmt, go vet and a pinned staticcheck
 
 bench: ## benchmarks of the image steps and the whole pipeline
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local ./functions/status
+
+corpus: ## build the real-photo corpus in .corpus/ (Debian's and Go's test images + variants, with Pillow/libjpeg-turbo references); make test then checks it
+	scripts/corpus.sh
 
 fuzz: ## fuzz the event pattern parser and matcher for 30 s
 	$(GO) test -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime 30s ./eventbus

@@ -10,13 +10,17 @@
 //	limits     format sniffed from the bytes (never the name or Content-Type),
 //	           dimensions and EXIF orientation read from the header; byte and
 //	           pixel limits refused before any pixel memory is allocated
-//	decode     JPEG (baseline and progressive) and PNG (8-bit, not interlaced)
-//	           by this package's own decoders, which produce luma directly;
-//	           everything else by image/jpeg, image/png, image/gif and
-//	           golang.org/x/image (webp, tiff, bmp)
-//	gray       ITU-R BT.601 luma exactly as Pillow's "L"; a JPEG's Y plane is
-//	           the gray image (lossy WebP's, expanded from limited range);
-//	           alpha kept as gray+alpha, 16-bit kept 16-bit
+//	decode     into the gray raster: JPEG (baseline and progressive) by this
+//	           package's Y-plane decoder, or image/jpeg when an RGB colour
+//	           profile needs the RGB pixels; PNG, GIF, TIFF and BMP by this
+//	           package's streaming decoders, row by row into the raster; WebP
+//	           by golang.org/x/image/webp. An embedded ICC profile (icc.go)
+//	           is converted to sRGB before luma; the context is checked per
+//	           band of rows
+//	gray       ITU-R BT.601 luma exactly as Pillow's "L" of the displayed
+//	           RGB (lossy WebP: libwebp's RGB); a JPEG's Y plane is its gray
+//	           image; alpha kept as gray+alpha (only when some pixel is not
+//	           opaque), 16-bit kept 16-bit
 //	orient     EXIF orientation 1-8 (JPEG APP1, PNG eXIf, WebP EXIF, TIFF IFD0)
 //	thumbnail  box pre-shrink to three times the target, then Lanczos-3
 //	encode     gray and thumbnails concurrently: this package's JPEG writer

@@ -189,8 +189,12 @@ func (e *corpusEntry) compare(dir string, g corpusResult) (mean float64, maxd in
 			best, maxd = mn, md
 		}
 	}
-	if y != nil && len(y) == len(refs[0]) {
-		_, e.gapMean = compare(refs[0], y)
+	plain := read("P")
+	if plain == nil {
+		plain = read("L")
+	}
+	if y != nil && len(y) == len(plain) {
+		_, e.gapMean = compare(plain, y) // both of the stored numbers
 		e.hasGap = true
 	}
 	return best, maxd, best >= 0

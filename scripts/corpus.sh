@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-${IMAGEPIPE_CORPUS:-.corpus}}
-mkdir -p "$dir/debs" "$dir/src"
+mkdir -p "$dir/debs"
 dir=$(cd "$dir" && pwd)
 
 # Debian packages whose files are the corpus, pinned (bookworm). A pinned

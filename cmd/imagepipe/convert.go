@@ -48,6 +48,8 @@ type convertLine struct {
 	Width       int             `json:"width,omitempty"`
 	Height      int             `json:"height,omitempty"`
 	Orientation int             `json:"orientation,omitempty"`
+	Profile     string          `json:"color_profile,omitempty"` // the embedded ICC profile converted to sRGB
+	Warnings    []string        `json:"warnings,omitempty"`
 	Outputs     []convertOutput `json:"outputs,omitempty"`
 	DurationMS  int64           `json:"duration_ms"`
 	Error       *convertError   `json:"error,omitempty"`
@@ -167,6 +169,7 @@ func convertFile(ctx context.Context, file, outDir string, opts imaging.Options)
 	ext := strings.ToLower(filepath.Ext(file))
 	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	line.Format, line.Width, line.Height, line.Orientation = res.Info.Format, res.Info.Width, res.Info.Height, res.Info.Orientation
+	line.Profile, line.Warnings = res.ColorProfile, res.Warnings
 	if claimed, ok := extFormats[ext]; ok && claimed != res.Info.Format {
 		line.Mismatch = claimed
 	}

@@ -203,6 +203,7 @@ func (h *Handler) work(ctx context.Context, j *job, log *slog.Logger) error {
 		Attempt:    j.attempt,
 		ReplayName: j.replay,
 	}
+	detail.Warnings = append(detail.Warnings, res.Warnings...) // e.g. an ICC profile not applied
 	if declared := path.Ext(j.src.Key); declared != "" && !sameFamily(declared[1:], info.Format) {
 		detail.Warnings = append(detail.Warnings, fmt.Sprintf("content_mismatch: the key says %s but the bytes are %s", declared[1:], info.Format))
 	}

@@ -2,12 +2,15 @@ package process
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -617,4 +620,39 @@ func TestLastAttemptPastItsDeadline(t *testing.T) {
 	if len(evs) != 1 || evs[0].Detail.Error == nil || evs[0].Detail.Error.Code != CodeRetriesExhausted {
 		t.Fatalf("events %+v, want one %s", evs, CodeRetriesExhausted)
 	}
+}
+
+// What the image steps warn about (here a CMYK ICC profile on an RGB PNG,
+// which is not applied) goes out on the completion event.
+func TestImagingWarningsOnTheEvent(t *testing.T) {
+	h, fs, rec := newTestHandler(t)
+	data := pngWithCMYKProfile(t, testPNG(t, 16, 16))
+	handle(t, context.Background(), h, message(t, "a", 1, fs.upload("uploads/"+imageID+".png", data), ""))
+	evs := rec.events(t)
+	if len(evs) != 1 || evs[0].DetailType != eventbus.DetailTypeProcessed {
+		t.Fatalf("events %+v", evs)
+	}
+	if w := evs[0].Detail.Warnings; len(w) != 1 || !strings.HasPrefix(w[0], "icc_not_applied:") {
+		t.Errorf("warnings %q, want one icc_not_applied", w)
+	}
+}
+
+// pngWithCMYKProfile adds an iCCP chunk holding a minimal CMYK profile.
+func pngWithCMYKProfile(t *testing.T, p []byte) []byte {
+	prof := make([]byte, 132)
+	binary.BigEndian.PutUint32(prof, 132)
+	copy(prof[12:], "prtrCMYKXYZ ")
+	copy(prof[36:], "acsp")
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(prof)
+	zw.Close()
+	body := append([]byte("press\x00\x00"), z.Bytes()...)
+	var c bytes.Buffer
+	binary.Write(&c, binary.BigEndian, uint32(len(body)))
+	c.WriteString("iCCP")
+	c.Write(body)
+	binary.Write(&c, binary.BigEndian, crc32.ChecksumIEEE(append([]byte("iCCP"), body...)))
+	at := 8 + 25 // after the signature and IHDR
+	return append(append(append([]byte{}, p[:at]...), c.Bytes()...), p[at:]...)
 }
