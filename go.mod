@@ -16,6 +16,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/hashicorp/hcl/v2 v2.25.0
 	github.com/johannesboyne/gofakes3 v1.2.0
+	github.com/klauspost/compress v1.20.4
 	github.com/spf13/afero v1.15.0
 	github.com/zclconf/go-cty v1.19.0
 	golang.org/x/image v0.48.0

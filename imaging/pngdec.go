@@ -1,13 +1,14 @@
 package imaging
 
 import (
-	"compress/zlib"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 // The PNG decoder: every color type and bit depth, interlaced or not,
@@ -16,7 +17,9 @@ import (
 // opaque) straight into the gray raster, so the RGBA image that image/png
 // would build (up to 8 bytes a pixel) never exists. Chunk CRCs and the
 // zlib checksum are verified as image/png does. An embedded profile is
-// applied to each row (colorTransform).
+// applied to each row (colorTransform). Inflating is most of the work:
+// github.com/klauspost/compress's inflater takes about a quarter less CPU
+// than compress/flate on photos (BenchmarkStep/png12MP/decode).
 
 func pngCorrupt(format string, args ...any) error {
 	return newError(ErrCorrupt, fmt.Errorf("png: "+format, args...))

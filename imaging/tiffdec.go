@@ -2,7 +2,6 @@ package imaging
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"io"
 	"math/bits"
 
+	"github.com/klauspost/compress/zlib"
 	"golang.org/x/image/ccitt"
 	"golang.org/x/image/tiff/lzw"
 )
