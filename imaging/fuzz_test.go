@@ -42,6 +42,17 @@ func FuzzProcess(f *testing.F) {
 	f.Add(jpegWithExif(encodeWith(f, func(b *bytes.Buffer) error { return jpeg.Encode(b, src, nil) }), exifTIFF(6, binary.BigEndian)))
 	f.Add([]byte("GIF89a\x01\x00\x01\x00"))
 	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8X"))
+	// The streaming decoders: a few layouts of each, and an ICC profile.
+	for _, s := range tiffSpecs()[:8] {
+		s.w, s.h = 9, 7
+		f.Add(s.encode())
+	}
+	for _, s := range bmpSpecs() {
+		f.Add(s.encode())
+	}
+	f.Add(bigGIF(12, 10, 12, 9))
+	f.Add(pngKind{ctype: 3, depth: 2, trns: true}.encode(9, 5, true))
+	f.Add(pngWithICC(f, encodePNGStd(f, src), rgbProfile("p", prophotoPrim, d50xy, iccGamma(1.8))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := Process(context.Background(), data, Options{MaxPixels: 1 << 20, ThumbSizes: []int{16}})
 		if err != nil {

@@ -130,6 +130,12 @@ func gifFrame(ctx context.Context, p []byte, sw, sh int, pal []byte, transparent
 	if pal == nil {
 		return nil, gifCorrupt("no color table")
 	}
+	// The frame is decoded whole, clipped or not: its size must be of the
+	// order of the screen's (which the pixel limit bounds), or a small file
+	// could make a huge amount of LZW work.
+	if int64(fw)*int64(fh) > 2*int64(sw)*int64(sh)+1<<20 {
+		return nil, gifCorrupt("first frame %dx%d on a %dx%d screen", fw, fh, sw, sh)
+	}
 	if len(p) < 1 {
 		return nil, gifCorrupt("no image data")
 	}
@@ -176,6 +182,9 @@ func gifFrame(ctx context.Context, p []byte, sw, sh int, pal []byte, transparent
 		}
 		y += fy
 		if y >= sh || fx >= sw {
+			if !interlace {
+				break // the rest is off the screen too
+			}
 			continue
 		}
 		n := min(fw, sw-fx)

@@ -386,7 +386,7 @@ func TestICCNotApplied(t *testing.T) {
 }
 
 // pngWithICC adds an iCCP chunk.
-func pngWithICC(t *testing.T, png, icc []byte) []byte {
+func pngWithICC(t testing.TB, png, icc []byte) []byte {
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
 	zw.Write(icc)

@@ -362,6 +362,11 @@ func (t *tiffDec) layout() error {
 		return err
 	}
 	n := t.across * t.down * t.planes()
+	// Each block costs a decompressor: a layout of a few pixels per block
+	// is refused from the header rather than ground through.
+	if int64(n) > max(4096, int64(t.w)*int64(t.h)/64) {
+		return tiffUnsupported("%d strips or tiles for %dx%d pixels", n, t.w, t.h)
+	}
 	if len(t.offsets) < n || len(t.counts) < n {
 		return tiffCorrupt("%d blocks, %d offsets and %d byte counts", n, len(t.offsets), len(t.counts))
 	}
