@@ -3,8 +3,6 @@ package imaging
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -299,13 +297,7 @@ func TestGIFPartialFirstFrame(t *testing.T) {
 // pngWithChunk inserts a chunk right after IHDR.
 func pngWithChunk(data []byte, typ string, payload []byte) []byte {
 	var c bytes.Buffer
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(payload)))
-	c.Write(n[:])
-	c.WriteString(typ)
-	c.Write(payload)
-	binary.BigEndian.PutUint32(n[:], crc32.ChecksumIEEE(append([]byte(typ), payload...)))
-	c.Write(n[:])
+	pngChunk(&c, typ, payload)
 	at := 8 + 8 + 13 + 4
 	return append(append(append([]byte{}, data[:at]...), c.Bytes()...), data[at:]...)
 }

@@ -121,21 +121,26 @@ func pngOrientation(b []byte) int {
 
 // webpOrientation reads the EXIF chunk of an extended (VP8X) WebP.
 func webpOrientation(b []byte) int {
-	if len(b) < 12 {
-		return 1
+	if c := webpChunk(b, "EXIF"); c != nil {
+		return exifPayloadOrientation(c)
 	}
+	return 1
+}
+
+// webpChunk returns the payload of the first RIFF chunk of a type in a
+// WebP file, or nil.
+func webpChunk(b []byte, typ string) []byte {
 	p := 12
 	for p+8 <= len(b) {
-		typ := string(b[p : p+4])
 		n := int64(binary.LittleEndian.Uint32(b[p+4:]))
 		end := int64(p) + 8 + n
 		if end > int64(len(b)) {
-			return 1
+			return nil
 		}
-		if typ == "EXIF" {
-			return exifPayloadOrientation(b[p+8 : end])
+		if string(b[p:p+4]) == typ {
+			return b[p+8 : end]
 		}
 		p = int(end + end&1) // chunks are padded to even sizes
 	}
-	return 1
+	return nil
 }

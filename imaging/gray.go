@@ -203,36 +203,6 @@ func paletted(m *image.Paletted) *raster {
 	return r
 }
 
-// limitedToFull maps limited-range (16-235) luma to full range.
-var limitedToFull = func() (t [256]uint8) {
-	for i := range t {
-		v := (float64(i) - 16) * 255 / 219
-		t[i] = uint8(max(0, min(255, int(v+0.5))))
-	}
-	return t
-}()
-
-// expandLimitedRange returns a copy of an 8-bit raster (luma, or luma and
-// alpha) with the luma mapped from limited to full range.
-func expandLimitedRange(r *raster) *raster {
-	d := newRaster(r.W, r.H, r.Alpha, false)
-	parallel(r.H, minRows, func(y0, y1 int) {
-		for y := y0; y < y1; y++ {
-			s, o := r.row(y), d.row(y)
-			if r.Alpha {
-				for x := 0; x < r.W; x++ {
-					o[2*x], o[2*x+1] = limitedToFull[s[2*x]], s[2*x+1]
-				}
-				continue
-			}
-			for x, v := range s {
-				o[x] = limitedToFull[v]
-			}
-		}
-	})
-	return d
-}
-
 // toGrayManaged is toGray with the colour transform of an embedded
 // profile applied before luma (nil: toGray). Gray images take a gray
 // profile, everything else an RGB one; CMYK is never transformed.

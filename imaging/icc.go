@@ -625,25 +625,7 @@ func pngICC(b []byte) ([]byte, error) {
 }
 
 // webpICC reads the ICCP chunk of an extended WebP.
-func webpICC(b []byte) ([]byte, error) {
-	if len(b) < 12 {
-		return nil, nil
-	}
-	p := 12
-	for p+8 <= len(b) {
-		typ := string(b[p : p+4])
-		n := int64(binary.LittleEndian.Uint32(b[p+4:]))
-		end := int64(p) + 8 + n
-		if end > int64(len(b)) {
-			return nil, nil
-		}
-		if typ == "ICCP" {
-			return b[p+8 : end], nil
-		}
-		p = int(end + end&1)
-	}
-	return nil, nil
-}
+func webpICC(b []byte) ([]byte, error) { return webpChunk(b, "ICCP"), nil }
 
 // tiffICC reads tag 34675 of the first IFD.
 func tiffICC(b []byte) ([]byte, error) {

@@ -9,7 +9,6 @@ import (
 	"image"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,41 +58,16 @@ if cmd == "ref":
     print(json.dumps({"w": im.size[0], "h": im.size[1], "mode": im.mode}))
 `
 
-type cms struct {
-	t   *testing.T
-	py  string
-	dir string
-}
+// cms is a pillow helper running cmsScript.
+type cms struct{ *pillow }
 
 func newCMS(t *testing.T) *cms {
 	py := needTool(t, "/usr/bin/python3", "-c", "from PIL import ImageCms")
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "cms.py"), []byte(cmsScript), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "p.py"), []byte(cmsScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &cms{t, py, dir}
-}
-
-func (c *cms) run(args ...string) []byte {
-	c.t.Helper()
-	out, err := exec.Command(c.py, append([]string{filepath.Join(c.dir, "cms.py")}, args...)...).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		c.t.Fatalf("cms %v: %v\n%s", args, err, stderr)
-	}
-	return out
-}
-
-func (c *cms) write(name string, data []byte) string {
-	c.t.Helper()
-	p := filepath.Join(c.dir, name)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		c.t.Fatal(err)
-	}
-	return p
+	return &cms{&pillow{t, py, dir}}
 }
 
 func (c *cms) read(name string) []byte {
@@ -108,8 +82,8 @@ func (c *cms) read(name string) []byte {
 // make converts src into the profile's space and saves it as kind.
 func (c *cms) make(src image.Image, profile []byte, kind string) []byte {
 	c.t.Helper()
-	in := c.write("src.png", encodePNGStd(c.t, src))
-	prof := c.write("profile.icc", profile)
+	in := c.file("src.png", encodePNGStd(c.t, src))
+	prof := c.file("profile.icc", profile)
 	c.run("make", in, prof, kind, filepath.Join(c.dir, "made"))
 	return c.read("made")
 }
@@ -117,7 +91,7 @@ func (c *cms) make(src image.Image, profile []byte, kind string) []byte {
 // ref returns Pillow's colour-managed and plain L of a file.
 func (c *cms) ref(data []byte) (managed, plain []byte) {
 	c.t.Helper()
-	in := c.write("in", data)
+	in := c.file("in", data)
 	var meta struct{ W, H int }
 	if err := json.Unmarshal(c.run("ref", in, filepath.Join(c.dir, "managed"), filepath.Join(c.dir, "plain")), &meta); err != nil {
 		c.t.Fatal(err)

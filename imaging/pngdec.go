@@ -69,8 +69,7 @@ type pngDec struct {
 	depth     int
 	interlace bool
 	lut       [256][2]uint8 // palette: luma, alpha
-	plte      bool
-	key       [3]uint16 // tRNS color key of types 0 and 2
+	key       [3]uint16     // tRNS color key of types 0 and 2
 	hasKey    bool
 	alpha     bool // some pixel may be transparent
 	ct        *colorTransform
