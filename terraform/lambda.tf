@@ -98,19 +98,31 @@ resource "aws_lambda_function" "process" {
   depends_on = [aws_iam_role_policy.process]
 }
 
+locals {
+  # The process queue's event source mapping, in one place: the resource
+  # below, and the `functions` output from which the runtime emulator
+  # harness (local/lambdarie) plays it against moto.
+  process_event_source = {
+    batch_size                         = var.process_batch_size
+    maximum_batching_window_in_seconds = var.process_batching_window_seconds
+    function_response_types            = ["ReportBatchItemFailures"]
+    maximum_concurrency                = var.process_max_concurrency
+  }
+}
+
 resource "aws_lambda_event_source_mapping" "process" {
-  # moto_server cannot run Lambdas; the tests receive from the queue and call
-  # the process handler themselves.
+  # moto_server cannot run Lambdas; the tests play this mapping with the
+  # real process binary under the runtime emulator (local/lambdarie).
   count = var.emulator ? 0 : 1
 
   event_source_arn                   = aws_sqs_queue.process.arn
   function_name                      = aws_lambda_function.process.arn
-  batch_size                         = var.process_batch_size
-  maximum_batching_window_in_seconds = var.process_batching_window_seconds
-  function_response_types            = ["ReportBatchItemFailures"]
+  batch_size                         = local.process_event_source.batch_size
+  maximum_batching_window_in_seconds = local.process_event_source.maximum_batching_window_in_seconds
+  function_response_types            = local.process_event_source.function_response_types
 
   scaling_config {
-    maximum_concurrency = var.process_max_concurrency
+    maximum_concurrency = local.process_event_source.maximum_concurrency
   }
 }
 

@@ -1,5 +1,8 @@
 # AWS deployment targets, included by the top Makefile:
 #   make lambda       build the three functions into reproducible dist/<name>.zip
+#   make lambda-host  the same binaries for this machine's architecture, plus
+#                     the Lambda runtime emulator, into dist/host (imagepipe
+#                     dev --lambda-binaries, the moto test, the benchmarks)
 #   make tf-validate  terraform fmt -check, offline init, validate
 #   make test-aws     apply the stack to moto_server, drive the handlers, destroy
 #   make deploy       lambda + terraform init + apply (real AWS, asks to confirm)
@@ -7,6 +10,13 @@
 LAMBDA_FUNCTIONS ?= presign process notify
 LAMBDA_DIST      ?= dist
 LAMBDA_GOFLAGS   := -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w -buildid='
+# The deployed architecture; lambda-host builds the same with the host's.
+LAMBDA_GOARCH    ?= arm64
+LAMBDA_BUILD_DIR ?= $(LAMBDA_DIST)/build
+LAMBDA_HOST_DIR  ?= $(LAMBDA_DIST)/host
+# AWS's Lambda Runtime Interface Emulator, pinned (a Go module; the proxy
+# serves no tagged release of it).
+LAMBDA_RIE       := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 TF               ?= terraform
 TF_DIR           ?= terraform
 # Provider mirror for offline init, used when it exists; otherwise init
@@ -18,17 +28,26 @@ TF_APPLY_FLAGS   ?=
 # tf-validate keeps its own data directory so it never disturbs a deploy's.
 TF_VALIDATE_DATA ?= $(CURDIR)/$(LAMBDA_DIST)/tf-validate
 
-.PHONY: lambda tf-validate test-aws deploy
+.PHONY: lambda lambda-binaries lambda-host tf-validate test-aws deploy
 
 lambda: $(LAMBDA_FUNCTIONS:%=$(LAMBDA_DIST)/%.zip) ## build the Lambda zips (linux/arm64, reproducible) into dist/
 
+lambda-binaries: $(LAMBDA_FUNCTIONS:%=$(LAMBDA_BUILD_DIR)/%/bootstrap)
+
 # Always rebuilt (go build is cached); the zip depends only on the bytes of
 # the executable, which depend only on the sources and the toolchain.
-.PHONY: $(LAMBDA_FUNCTIONS:%=$(LAMBDA_DIST)/%.zip)
-$(LAMBDA_FUNCTIONS:%=$(LAMBDA_DIST)/%.zip): $(LAMBDA_DIST)/%.zip:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) \
-		-o $(LAMBDA_DIST)/build/$*/bootstrap ./cmd/lambda/$*
-	go run ./scripts/lambdazip -o $@ $(LAMBDA_DIST)/build/$*/bootstrap
+.PHONY: $(LAMBDA_FUNCTIONS:%=$(LAMBDA_BUILD_DIR)/%/bootstrap) $(LAMBDA_FUNCTIONS:%=$(LAMBDA_DIST)/%.zip)
+$(LAMBDA_FUNCTIONS:%=$(LAMBDA_BUILD_DIR)/%/bootstrap): $(LAMBDA_BUILD_DIR)/%/bootstrap:
+	GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0 go build $(LAMBDA_GOFLAGS) \
+		-o $@ ./cmd/lambda/$*
+$(LAMBDA_FUNCTIONS:%=$(LAMBDA_DIST)/%.zip): $(LAMBDA_DIST)/%.zip: $(LAMBDA_BUILD_DIR)/%/bootstrap
+	go run ./scripts/lambdazip -o $@ $<
+
+# The bootstraps of `make lambda` for this machine (only GOARCH differs),
+# as <dir>/<fn>/bootstrap, and the emulator as <dir>/aws-lambda-rie.
+lambda-host: ## build the functions for this machine and the Lambda runtime emulator into dist/host
+	$(MAKE) --no-print-directory lambda-binaries LAMBDA_GOARCH=$$(go env GOARCH) LAMBDA_BUILD_DIR=$(LAMBDA_HOST_DIR)
+	GOBIN=$(abspath $(LAMBDA_HOST_DIR)) CGO_ENABLED=0 go install $(LAMBDA_RIE)
 
 tf-validate: ## terraform fmt -check, offline init, validate
 	$(TF) -chdir=$(TF_DIR) fmt -check -recursive -diff

@@ -1,0 +1,211 @@
+package lambdarie_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/imagepipe/imagepipe/local"
+	"github.com/imagepipe/imagepipe/local/lambdarie"
+	"github.com/imagepipe/imagepipe/local/lambdarie/rietest"
+	"github.com/imagepipe/imagepipe/local/localtest"
+)
+
+var (
+	binOnce sync.Once
+	binDir  string
+)
+
+// binaries builds the bootstraps and the emulator once for the package.
+func binaries(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() { binDir = rietest.Binaries(&onceT{T: t}) })
+	if binDir == "" {
+		t.Fatal("the Lambda binaries could not be built (see the first test's log)")
+	}
+	return binDir
+}
+
+// onceT keeps the directory of the first build for the whole package
+// (t.TempDir would remove it when the first test ends).
+type onceT struct{ *testing.T }
+
+func (o *onceT) TempDir() string {
+	dir, err := os.MkdirTemp("", "lambdarie-bin-")
+	if err != nil {
+		o.Fatal(err)
+	}
+	return dir
+}
+
+// stackFunction is a Function for one of imagepipe's binaries against a
+// paused local stack.
+func stackFunction(t *testing.T, st *local.Stack, role string, env map[string]string, mod func(*lambdarie.Config)) *lambdarie.Function {
+	t.Helper()
+	dir := binaries(t)
+	creds := st.Credentials()
+	var mu sync.Mutex
+	cfg := lambdarie.Config{
+		Name:      "imagepipe-" + role,
+		Bootstrap: rietest.Bootstrap(dir, role),
+		Emulator:  rietest.Emulator(dir),
+		Env:       env,
+		AWS:       lambdarie.AWS{EndpointURL: st.EdgeURL(), Region: local.Region, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
+		Timeout:   10 * time.Second,
+		Log: func(line string) {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Log(role + ": " + line)
+		},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	fn, err := lambdarie.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fn.Close() })
+	return fn
+}
+
+func fixture(t *testing.T, role, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "cmd", "lambda", role, "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestPresignBinary answers the API Gateway fixture with 201 and a URL
+// presigned for the stack's edge, and reports a cold then a warm start.
+func TestPresignBinary(t *testing.T) {
+	st := localtest.Start(t, func(c *local.Config) { c.Paused = true })
+	fn := stackFunction(t, st, "presign", map[string]string{"UPLOADS_BUCKET": local.UploadsBucket, "PROCESSED_BUCKET": local.ProcessedBucket}, nil)
+	ctx := context.Background()
+	payload := fixture(t, "presign", "apigw-post-uploads.json")
+	for i, wantCold := range []bool{true, false} {
+		res, err := fn.InvokeReport(ctx, payload)
+		if err != nil {
+			t.Fatalf("invocation %d: %v", i, err)
+		}
+		var resp events.APIGatewayProxyResponse
+		if err := json.Unmarshal(res.Payload, &resp); err != nil {
+			t.Fatalf("response %s: %v", res.Payload, err)
+		}
+		if resp.StatusCode != http.StatusCreated || !strings.Contains(resp.Body, st.EdgeURL()+"/"+local.UploadsBucket+"/uploads/") {
+			t.Fatalf("invocation %d: %d %s", i, resp.StatusCode, resp.Body)
+		}
+		if res.Cold != wantCold {
+			t.Errorf("invocation %d: cold = %v, want %v", i, res.Cold, wantCold)
+		}
+		if wantCold && res.InitDuration <= 0 {
+			t.Errorf("cold invocation without an init duration: %+v", res)
+		}
+		if res.Duration <= 0 {
+			t.Errorf("invocation %d has no REPORT duration", i)
+		}
+	}
+}
+
+// TestInitErrorMissingVariable: without PROCESSED_BUCKET the notify
+// bootstrap fails its init, says why in one log line, and the invocation
+// is an *InitError; the next invocation tries a new environment.
+func TestInitErrorMissingVariable(t *testing.T) {
+	st := localtest.Start(t, func(c *local.Config) { c.Paused = true })
+	fn := stackFunction(t, st, "notify", nil, nil)
+	for i := range 2 {
+		res, err := fn.InvokeReport(context.Background(), fixture(t, "notify", "eventbridge-image-processed.json"))
+		var ie *lambdarie.InitError
+		if !errors.As(err, &ie) {
+			t.Fatalf("invocation %d: err = %v, want an *InitError", i, err)
+		}
+		if !res.Cold && i > 0 {
+			t.Errorf("invocation %d after a failed init ran in the old environment", i)
+		}
+		lines := lambdarie.FunctionLines(ie.Log)
+		found := false
+		for _, l := range lines {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["level"] == "ERROR" && strings.Contains(l, "PROCESSED_BUCKET is required") {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("no JSON ERROR line naming PROCESSED_BUCKET in the init log: %q", ie.Log)
+		}
+		if !strings.Contains(err.Error(), "PROCESSED_BUCKET is required") {
+			t.Errorf("the error does not say why: %v", err)
+		}
+	}
+}
+
+// TestFunctionErrorKeepsEnvironment: an error the handler returns is a
+// *FunctionError and the environment serves the next invocation warm.
+func TestFunctionErrorKeepsEnvironment(t *testing.T) {
+	st := localtest.Start(t, func(c *local.Config) { c.Paused = true })
+	fn := stackFunction(t, st, "notify", map[string]string{"PROCESSED_BUCKET": "no-such-bucket"}, nil)
+	ev := fixture(t, "notify", "eventbridge-image-processed.json")
+	for i := range 2 {
+		res, err := fn.InvokeReport(context.Background(), ev)
+		var fe *lambdarie.FunctionError
+		if !errors.As(err, &fe) || !strings.Contains(fe.Message, "no-such-bucket") {
+			t.Fatalf("invocation %d: err = %v, want a function error about the bucket", i, err)
+		}
+		if res.Cold != (i == 0) {
+			t.Errorf("invocation %d: cold = %v", i, res.Cold)
+		}
+	}
+}
+
+// TestTimeoutResetsEnvironment: an invocation past the timeout is a
+// *TimeoutError and the next one starts cold.
+func TestTimeoutResetsEnvironment(t *testing.T) {
+	st := localtest.Start(t, func(c *local.Config) { c.Paused = true })
+	// The stack's edge is paused for S3 calls by a handler that never
+	// answers: point the function at a listener that accepts and waits.
+	hang := hangingServer(t)
+	fn := stackFunction(t, st, "notify", map[string]string{"PROCESSED_BUCKET": local.ProcessedBucket}, func(c *lambdarie.Config) {
+		c.Timeout = time.Second
+		c.AWS.EndpointURL = hang
+	})
+	ev := fixture(t, "notify", "eventbridge-image-processed.json")
+	res, err := fn.InvokeReport(context.Background(), ev)
+	var te *lambdarie.TimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v (%+v), want a timeout", err, res)
+	}
+	res, err = fn.InvokeReport(context.Background(), ev)
+	if !errors.As(err, &te) || !res.Cold {
+		t.Fatalf("second invocation: err = %v, cold = %v; want a timeout in a new environment", err, res.Cold)
+	}
+}
+
+// hangingServer accepts HTTP requests and answers none until the test ends.
+func hangingServer(t *testing.T) string {
+	t.Helper()
+	done := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-done:
+		case <-r.Context().Done():
+		}
+	})}
+	l, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { close(done); srv.Close() })
+	return "http://" + l.Addr().String()
+}
