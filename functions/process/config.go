@@ -52,12 +52,12 @@ func DefaultConfig(processedBucket string) Config {
 	}
 }
 
-// ConfigFromEnv reads the configuration from the environment.
+// ConfigFromEnv reads the configuration from the environment. The bucket
+// and the bus name the deployed resources and have no default: without
+// them the function fails at start, not on its first event.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig(os.Getenv(EnvProcessedBucket))
-	if v := os.Getenv(EnvEventBusName); v != "" {
-		c.EventBusName = v
-	}
+	c.EventBusName = os.Getenv(EnvEventBusName)
 	var errs []error
 	intEnv := func(name string, dst *int64) {
 		if v := os.Getenv(name); v != "" {
