@@ -78,6 +78,13 @@ type Config struct {
 	// DownloadURLTTL is the lifetime of the outputs' presigned URLs
 	// (default presign.DefaultDownloadURLTTL).
 	DownloadURLTTL time.Duration
+	// LambdaBinaries, when set, runs the functions as their Lambda
+	// bootstraps, LambdaBinaries/<fn>/bootstrap as `make lambda-host`
+	// builds them, under AWS's Lambda runtime emulator instead of in this
+	// process. LambdaEmulator is the emulator's path (default:
+	// aws-lambda-rie in LambdaBinaries, then on PATH).
+	LambdaBinaries string
+	LambdaEmulator string
 	// Logger receives the stack's and the functions' logs; nil discards.
 	Logger *slog.Logger
 }

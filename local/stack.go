@@ -28,6 +28,7 @@ import (
 	"github.com/imagepipe/imagepipe/functions/process"
 	"github.com/imagepipe/imagepipe/local/bus"
 	"github.com/imagepipe/imagepipe/local/events"
+	"github.com/imagepipe/imagepipe/local/lambdarie"
 	"github.com/imagepipe/imagepipe/local/queue"
 	"github.com/imagepipe/imagepipe/local/runner"
 	"github.com/imagepipe/imagepipe/local/s3server"
@@ -52,6 +53,9 @@ type Stack struct {
 	edgeSrv  *http.Server
 
 	queues map[string]*queue.Queue
+	// binaries are the functions run under the Lambda runtime emulator
+	// (Config.LambdaBinaries), stopped by Close.
+	binaries []*lambdarie.Function
 
 	presignCfg presign.Config
 
@@ -170,7 +174,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
-	mux.Handle("/v1/", apiKeyCheck(creds.APIKey, api))
+	mux.Handle("/v1/", api)
 	mux.Handle("/", web.HandlerFor(func(r *http.Request) web.Config {
 		c := web.Config{MaxUploadBytes: st.presignCfg.MaxUploadBytes}
 		// Only to a page opened on this machine's own name: a page reached
@@ -259,26 +263,18 @@ func (st *Stack) objectCreated(ctx context.Context, o s3server.ObjectCreated) er
 }
 
 // startFunctions builds the three functions over SDK clients pointed at the
-// edge and starts the runners. It returns the API handler.
-func (st *Stack) startFunctions(s3Client *s3.Client) (*presign.Handler, error) {
+// edge and starts the runners. It returns the handler of /v1/, the API
+// key check included.
+func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
 	st.presignCfg = presign.DefaultConfig(UploadsBucket, ProcessedBucket)
 	st.presignCfg.CORSAllowedOrigins = st.cfg.CORSOrigins
 	if st.cfg.DownloadURLTTL > 0 {
 		st.presignCfg.DownloadURLTTL = st.cfg.DownloadURLTTL
 	}
-	api, err := presign.New(st.presignCfg, s3Client, st.log.With("function", "presign"))
-	if err != nil {
-		return nil, err
+	fns, err := st.inProcessFunctions(s3Client)
+	if st.cfg.LambdaBinaries != "" {
+		fns, err = st.binaryFunctions()
 	}
-	pcfg := process.DefaultConfig(ProcessedBucket)
-	pcfg.EventBusName = CustomBus
-	pcfg.MaxReceiveCount = st.cfg.MaxReceiveCount
-	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(st.awsCfg), CustomBus)
-	worker, err := process.New(pcfg, s3Client, pub, st.log.With("function", "process"))
-	if err != nil {
-		return nil, err
-	}
-	notifier, err := notify.New(notify.Config{ProcessedBucket: ProcessedBucket}, s3Client, st.log.With("function", "notify"))
 	if err != nil {
 		return nil, err
 	}
@@ -286,10 +282,10 @@ func (st *Stack) startFunctions(s3Client *s3.Client) (*presign.Handler, error) {
 	st.cancelRunners = cancel
 	mappings := []*runner.Mapping{
 		{Name: "imagepipe-process", Queue: st.queues[ProcessQueue], QueueARN: st.queueARN(ProcessQueue), Region: Region,
-			Function: lambda.NewHandler(worker.Handle), Mode: runner.SQS, BatchSize: 10, Concurrency: 2, Timeout: st.cfg.FunctionTimeout,
+			Function: fns.process, Mode: runner.SQS, BatchSize: 10, Concurrency: 2, Timeout: st.cfg.FunctionTimeout,
 			Logger: st.log.With("component", "runner", "function", "process")},
 		{Name: "imagepipe-notify", Queue: st.queues[NotifyQueue], Region: Region,
-			Function: lambda.NewHandler(notifier.Handle), Mode: runner.Async, Concurrency: 2, Timeout: 10 * time.Second,
+			Function: fns.notify, Mode: runner.Async, Concurrency: 2, Timeout: 10 * time.Second,
 			Logger: st.log.With("component", "runner", "function", "notify")},
 	}
 	if st.cfg.Paused {
@@ -303,7 +299,28 @@ func (st *Stack) startFunctions(s3Client *s3.Client) (*presign.Handler, error) {
 			_ = m.Run(ctx)
 		}()
 	}
-	return api, nil
+	return fns.api, nil
+}
+
+// inProcessFunctions builds the three functions' handlers in this process.
+func (st *Stack) inProcessFunctions(s3Client *s3.Client) (functions, error) {
+	api, err := presign.New(st.presignCfg, s3Client, st.log.With("function", "presign"))
+	if err != nil {
+		return functions{}, err
+	}
+	pcfg := process.DefaultConfig(ProcessedBucket)
+	pcfg.EventBusName = CustomBus
+	pcfg.MaxReceiveCount = st.cfg.MaxReceiveCount
+	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(st.awsCfg), CustomBus)
+	worker, err := process.New(pcfg, s3Client, pub, st.log.With("function", "process"))
+	if err != nil {
+		return functions{}, err
+	}
+	notifier, err := notify.New(notify.Config{ProcessedBucket: ProcessedBucket}, s3Client, st.log.With("function", "notify"))
+	if err != nil {
+		return functions{}, err
+	}
+	return functions{api: apiKeyCheck(st.creds.APIKey, api), process: lambda.NewHandler(worker.Handle), notify: lambda.NewHandler(notifier.Handle)}, nil
 }
 
 // apiKeyCheck answers 403 {"message":"Forbidden"} without the right
@@ -351,6 +368,9 @@ func (st *Stack) Close(ctx context.Context) error {
 		case <-done:
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("drain: %w", ctx.Err()))
+		}
+		for _, fn := range st.binaries {
+			errs = append(errs, fn.Close())
 		}
 		if st.edgeSrv != nil {
 			errs = append(errs, st.edgeSrv.Shutdown(ctx))

@@ -101,14 +101,14 @@ output "function_environment" {
 }
 
 output "functions" {
-  description = "Each function's settings and what invokes it, by role (trigger.type: apigateway, sqs or eventbridge, with the settings AWS applies). The moto test runs the real binaries under the Lambda runtime emulator from this; with emulator = true an eventbridge trigger's events wait in emulator_queue_url."
+  description = "Each function's settings and what invokes it, by role (trigger.type: apigateway, sqs or eventbridge, with the settings AWS applies). The moto test runs the real binaries under the Lambda runtime emulator from this; with emulator = true an eventbridge trigger's events wait in emulator_queue_url. log_format is null where the provider reads none back (moto)."
   value = {
     presign = {
       function_name = aws_lambda_function.presign.function_name
       memory_size   = aws_lambda_function.presign.memory_size
       timeout       = aws_lambda_function.presign.timeout
-      log_format    = aws_lambda_function.presign.logging_config[0].log_format
-      log_level     = aws_lambda_function.presign.logging_config[0].application_log_level
+      log_format    = one(aws_lambda_function.presign.logging_config[*].log_format)
+      log_level     = var.application_log_level
       trigger = {
         type               = "apigateway"
         stage              = aws_api_gateway_stage.this.stage_name
@@ -121,8 +121,8 @@ output "functions" {
       function_name = aws_lambda_function.process.function_name
       memory_size   = aws_lambda_function.process.memory_size
       timeout       = aws_lambda_function.process.timeout
-      log_format    = aws_lambda_function.process.logging_config[0].log_format
-      log_level     = aws_lambda_function.process.logging_config[0].application_log_level
+      log_format    = one(aws_lambda_function.process.logging_config[*].log_format)
+      log_level     = var.application_log_level
       trigger = merge(local.process_event_source, {
         type      = "sqs"
         queue_url = aws_sqs_queue.process.id
@@ -133,8 +133,8 @@ output "functions" {
       function_name = aws_lambda_function.notify.function_name
       memory_size   = aws_lambda_function.notify.memory_size
       timeout       = aws_lambda_function.notify.timeout
-      log_format    = aws_lambda_function.notify.logging_config[0].log_format
-      log_level     = aws_lambda_function.notify.logging_config[0].application_log_level
+      log_format    = one(aws_lambda_function.notify.logging_config[*].log_format)
+      log_level     = var.application_log_level
       trigger = {
         type                         = "eventbridge"
         rule_arn                     = aws_cloudwatch_event_rule.completions_to_notify.arn

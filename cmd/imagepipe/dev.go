@@ -38,14 +38,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return nil
 	})
 	pageKey := fs.Bool("page-key", true, "pre-fill the API key in the page opened on this machine (http://127.0.0.1 or localhost)")
+	fs.StringVar(&cfg.LambdaBinaries, "lambda-binaries", "", "run the functions as their Lambda bootstraps in `DIR` (DIR/<fn>/bootstrap, from make lambda-host) under AWS's Lambda runtime emulator instead of in this process")
+	fs.StringVar(&cfg.LambdaEmulator, "lambda-emulator", "", "`PATH` of aws-lambda-rie for --lambda-binaries (default: DIR/aws-lambda-rie, then PATH)")
 	verbose := fs.Bool("v", false, "log every request and invocation (debug level)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: imagepipe dev [--data DIR] [--api ADDR] [--edge ADDR] [--cors-origin ORIGIN]...
+		fmt.Fprint(fs.Output(), `Usage: imagepipe dev [--data DIR] [--api ADDR] [--edge ADDR] [--cors-origin ORIGIN]... [--lambda-binaries DIR]
 
 Runs the whole pipeline in this process, with no AWS account: an S3 and
 EventBridge edge (SigV4 verified), a durable queue, the presign, process and
 notify functions, and the upload page. State lives in the data directory;
 kill it at any moment and start it again without losing an upload or an event.
+With --lambda-binaries the functions run as the bootstraps that deploy to
+Lambda (make lambda-host builds them for this machine into dist/host), each
+under AWS's Lambda runtime emulator, behind an API Gateway-like proxy, an SQS
+event source mapping and EventBridge's asynchronous invocation.
 The page it serves is pre-filled with the API key when opened on this
 machine (--page-key=false to not). Credentials and the API key are generated
 on first start and printed; set
@@ -53,6 +59,7 @@ on first start and printed; set
 
 Example:
   imagepipe dev --data ./.imagepipe
+  make lambda-host && imagepipe dev --lambda-binaries dist/host
   curl -s -X POST http://127.0.0.1:8080/v1/uploads -H "x-api-key: $KEY" \
        -d '{"filename":"cat.jpg","content_type":"image/jpeg","size":12345}'
 
