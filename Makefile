@@ -29,7 +29,7 @@ lint: fmt-check vet ## gofmt, go vet and a pinned staticcheck
 	$(GO) run $(STATICCHECK) $(PKGS)
 
 bench: ## benchmarks of the image steps and the whole pipeline
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local ./functions/status
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local ./functions/status ./local/lambdarie
 
 corpus: ## build the real-photo corpus in .corpus/ (Debian's and Go's test images + variants, with Pillow/libjpeg-turbo references); make test then checks it
 	scripts/corpus.sh

@@ -149,18 +149,21 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 	// directly and never to an archive, so the test puts the event S3 sent
 	// on the default bus itself (what S3 does on AWS).
 	var s3ev eventbus.Event
-	h.mu.Lock()
-	for _, b := range h.batches {
-		for _, r := range b.Records {
-			var ev eventbus.Event
-			if json.Unmarshal([]byte(r.Body), &ev) == nil && objectKey(ev) == created.Key {
-				s3ev = ev
+	var first lambdarie.Batch
+	h.waitFor("the mapping's batch with the Object Created event of "+created.Key, time.Minute, func() bool {
+		for _, b := range h.batches {
+			for _, r := range b.Records {
+				var ev eventbus.Event
+				if json.Unmarshal([]byte(r.Body), &ev) == nil && objectKey(ev) == created.Key {
+					s3ev, first = ev, b
+					return true
+				}
 			}
 		}
-	}
-	h.mu.Unlock()
-	if s3ev.DetailType != eventbus.DetailTypeObjectCreated {
-		t.Fatalf("no Object Created event of %s went through the mapping", created.Key)
+		return false
+	})
+	if s3ev.DetailType != eventbus.DetailTypeObjectCreated || first.Err != nil || len(first.Failed) != 0 {
+		t.Fatalf("the upload's batch: detail-type %q, %s", s3ev.DetailType, describe(first))
 	}
 	put, err := ebc.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 		EventBusName: aws.String("default"),

@@ -94,7 +94,8 @@ func (a *AsyncEventSource) Run(ctx context.Context) error {
 	for range a.Concurrency {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				if _, err := a.Poll(ctx); err != nil && ctx.Err() == nil {
+				// Never cancel a receive (see SQSEventSource.Run).
+				if _, err := a.Poll(context.WithoutCancel(ctx)); err != nil && ctx.Err() == nil {
 					a.Logger.Warn("receive failed", "queue", a.QueueURL, "err", err)
 					sleep(ctx, time.Second)
 				}

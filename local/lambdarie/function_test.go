@@ -78,7 +78,7 @@ func stackFunction(t *testing.T, st *local.Stack, role string, env map[string]st
 	return fn
 }
 
-func fixture(t *testing.T, role, name string) []byte {
+func fixture(t testing.TB, role, name string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "cmd", "lambda", role, "testdata", name))
 	if err != nil {

@@ -97,7 +97,10 @@ func (s *SQSEventSource) Run(ctx context.Context) error {
 	for range s.MaxConcurrency {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				if _, _, err := s.Poll(ctx); err != nil && ctx.Err() == nil {
+				// A receive is never cancelled: SQS would still hand a
+				// message to the abandoned long poll, hiding it for the
+				// visibility timeout. Run stops between polls.
+				if _, _, err := s.Poll(context.WithoutCancel(ctx)); err != nil && ctx.Err() == nil {
 					s.Logger.Warn("receive failed", "queue", s.QueueURL, "err", err)
 					sleep(ctx, time.Second)
 				}
