@@ -15,8 +15,10 @@ run: ## run the whole pipeline on this machine (imagepipe dev)
 build: ## build the CLI into bin/imagepipe
 	$(GO) build -trimpath -o $(BIN) ./cmd/imagepipe
 
-test: fmt-check vet tf-validate ## the full test suite (what CI runs)
-	$(GO) test -count=1 -timeout 30m $(PKGS)
+# The Lambda binaries and the runtime emulator are built once (make
+# lambda-host) for every package that runs them.
+test: fmt-check vet tf-validate lambda-host ## the full test suite (what CI runs)
+	IMAGEPIPE_LAMBDA_BINARIES=$(abspath $(LAMBDA_HOST_DIR)) $(GO) test -count=1 -timeout 30m $(PKGS)
 
 vet: ## go vet
 	$(GO) vet $(PKGS)
@@ -28,8 +30,8 @@ fmt-check: ## fail if gofmt would change a file
 lint: fmt-check vet ## gofmt, go vet and a pinned staticcheck
 	$(GO) run $(STATICCHECK) $(PKGS)
 
-bench: ## benchmarks of the image steps and the whole pipeline
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local ./functions/status ./local/lambdarie
+bench: lambda-host ## benchmarks of the image steps, the whole pipeline and the Lambda binaries
+	IMAGEPIPE_LAMBDA_BINARIES=$(abspath $(LAMBDA_HOST_DIR)) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local ./functions/status ./local/lambdarie
 
 corpus: ## build the real-photo corpus in .corpus/ (Debian's and Go's test images + variants, with Pillow/libjpeg-turbo references); make test then checks it
 	scripts/corpus.sh

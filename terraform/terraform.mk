@@ -4,7 +4,8 @@
 #                     the Lambda runtime emulator, into dist/host (imagepipe
 #                     dev --lambda-binaries, the moto test, the benchmarks)
 #   make tf-validate  terraform fmt -check, offline init, validate
-#   make test-aws     apply the stack to moto_server, drive the handlers, destroy
+#   make test-aws     apply the stack to moto_server, run the real binaries
+#                     under the runtime emulator against it, destroy
 #   make deploy       lambda + terraform init + apply (real AWS, asks to confirm)
 
 LAMBDA_FUNCTIONS ?= presign process notify
@@ -56,8 +57,8 @@ tf-validate: ## terraform fmt -check, offline init, validate
 
 # The moto flow test and the HCL checks (package terraform_test); both also
 # run in `go test ./...`.
-test-aws: ## apply the stack to moto_server, run the flow through the handlers, destroy
-	go test -count=1 -timeout 15m -v ./$(TF_DIR)/
+test-aws: lambda-host ## apply the stack to moto_server, run the flow through the real binaries under the runtime emulator, destroy
+	IMAGEPIPE_LAMBDA_BINARIES=$(abspath $(LAMBDA_HOST_DIR)) go test -count=1 -timeout 15m -v ./$(TF_DIR)/
 
 deploy: lambda ## build the zips, terraform init and apply to AWS (asks to confirm), print the page URL
 	$(TF) -chdir=$(TF_DIR) init $(TF_INIT_FLAGS)

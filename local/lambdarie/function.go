@@ -262,9 +262,17 @@ func (f *Function) take(ctx context.Context) (*environment, error) {
 		f.mu.Unlock()
 		return nil, fmt.Errorf("function %s is closed", f.cfg.Name)
 	}
-	if n := len(f.idle); n > 0 {
+	for n := len(f.idle); n > 0; n = len(f.idle) {
 		e := f.idle[n-1]
 		f.idle = f.idle[:n-1]
+		select {
+		case <-e.waited:
+			// The emulator died while idle (killed from outside).
+			delete(f.all, e)
+			go e.stop()
+			continue
+		default:
+		}
 		f.mu.Unlock()
 		return e, nil
 	}
@@ -308,6 +316,7 @@ type environment struct {
 
 	mu       sync.Mutex
 	lines    []string
+	dropped  int // lines no longer kept, so that marks stay valid
 	changed  chan struct{}
 	initDone bool // INIT RTDONE(status: success) seen
 	initDur  time.Duration
@@ -409,16 +418,36 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// read keeps the emulator's lines and the figures of its reports.
+// Bounds of what an environment keeps of its output: the lines of the
+// current invocation only, the last maxLines of them, each cut at
+// maxLineBytes.
+const (
+	maxLines     = 2000
+	maxLineBytes = 64 << 10
+)
+
+// read keeps the emulator's lines and the figures of its reports. It
+// reads to the end whatever the lines' length, so the emulator never
+// blocks on a full pipe.
 func (e *environment) read(r io.ReadCloser) {
 	defer close(e.eof)
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadString('\n')
+		if line == "" && err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if len(line) > maxLineBytes {
+			line = line[:maxLineBytes] + "…"
+		}
 		e.fn.cfg.Log(line)
 		e.mu.Lock()
+		if len(e.lines) >= maxLines {
+			e.lines = append(e.lines[:0], e.lines[len(e.lines)-maxLines/2:]...)
+			e.dropped += maxLines - maxLines/2
+		}
 		e.lines = append(e.lines, line)
 		switch {
 		case strings.Contains(line, "INIT RTDONE(status: success)"):
@@ -452,20 +481,23 @@ func number(line, prefix, suffix string) (float64, bool) {
 	return f, err == nil
 }
 
-// since returns the lines from index i on.
-func (e *environment) since(i int) []string {
+// since returns the lines kept from mark m on.
+func (e *environment) since(m int) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if i > len(e.lines) {
-		i = len(e.lines)
-	}
+	i := min(max(m-e.dropped, 0), len(e.lines))
 	return append([]string(nil), e.lines[i:]...)
 }
 
+// mark forgets the lines of earlier invocations and returns a mark for
+// since.
 func (e *environment) mark() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.lines)
+	e.dropped += len(e.lines)
+	e.lines = e.lines[:0]
+	clear(e.reports)
+	return e.dropped
 }
 
 // waitReport waits (bounded) for the REPORT line of requestID.
