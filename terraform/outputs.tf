@@ -100,49 +100,49 @@ output "function_environment" {
   }
 }
 
+locals {
+  # Every function by role, and what invokes it (trigger.type apigateway,
+  # sqs or eventbridge, with the settings AWS applies): the `functions`
+  # output that the moto test's runtime emulator harness reads.
+  lambda_functions = {
+    presign = aws_lambda_function.presign
+    process = aws_lambda_function.process
+    notify  = aws_lambda_function.notify
+  }
+  function_triggers = {
+    presign = {
+      type               = "apigateway"
+      stage              = aws_api_gateway_stage.this.stage_name
+      routes             = keys(local.api_routes)
+      binary_media_types = aws_api_gateway_rest_api.this.binary_media_types
+      api_key_id         = aws_api_gateway_api_key.this.id
+    }
+    process = merge(local.process_event_source, {
+      type      = "sqs"
+      queue_url = aws_sqs_queue.process.id
+      queue_arn = aws_sqs_queue.process.arn
+    })
+    notify = {
+      type                         = "eventbridge"
+      rule_arn                     = aws_cloudwatch_event_rule.completions_to_notify.arn
+      maximum_retry_attempts       = aws_lambda_function_event_invoke_config.notify.maximum_retry_attempts
+      maximum_event_age_in_seconds = aws_lambda_function_event_invoke_config.notify.maximum_event_age_in_seconds
+      on_failure_queue_url         = aws_sqs_queue.events_dlq.id
+      emulator_queue_url           = one(aws_sqs_queue.tap[*].id)
+    }
+  }
+}
+
 output "functions" {
   description = "Each function's settings and what invokes it, by role (trigger.type: apigateway, sqs or eventbridge, with the settings AWS applies). The moto test runs the real binaries under the Lambda runtime emulator from this; with emulator = true an eventbridge trigger's events wait in emulator_queue_url. log_format is null where the provider reads none back (moto)."
   value = {
-    presign = {
-      function_name = aws_lambda_function.presign.function_name
-      memory_size   = aws_lambda_function.presign.memory_size
-      timeout       = aws_lambda_function.presign.timeout
-      log_format    = one(aws_lambda_function.presign.logging_config[*].log_format)
+    for role, f in local.lambda_functions : role => {
+      function_name = f.function_name
+      memory_size   = f.memory_size
+      timeout       = f.timeout
+      log_format    = one(f.logging_config[*].log_format)
       log_level     = var.application_log_level
-      trigger = {
-        type               = "apigateway"
-        stage              = aws_api_gateway_stage.this.stage_name
-        routes             = keys(local.api_routes)
-        binary_media_types = aws_api_gateway_rest_api.this.binary_media_types
-        api_key_id         = aws_api_gateway_api_key.this.id
-      }
-    }
-    process = {
-      function_name = aws_lambda_function.process.function_name
-      memory_size   = aws_lambda_function.process.memory_size
-      timeout       = aws_lambda_function.process.timeout
-      log_format    = one(aws_lambda_function.process.logging_config[*].log_format)
-      log_level     = var.application_log_level
-      trigger = merge(local.process_event_source, {
-        type      = "sqs"
-        queue_url = aws_sqs_queue.process.id
-        queue_arn = aws_sqs_queue.process.arn
-      })
-    }
-    notify = {
-      function_name = aws_lambda_function.notify.function_name
-      memory_size   = aws_lambda_function.notify.memory_size
-      timeout       = aws_lambda_function.notify.timeout
-      log_format    = one(aws_lambda_function.notify.logging_config[*].log_format)
-      log_level     = var.application_log_level
-      trigger = {
-        type                         = "eventbridge"
-        rule_arn                     = aws_cloudwatch_event_rule.completions_to_notify.arn
-        maximum_retry_attempts       = aws_lambda_function_event_invoke_config.notify.maximum_retry_attempts
-        maximum_event_age_in_seconds = aws_lambda_function_event_invoke_config.notify.maximum_event_age_in_seconds
-        on_failure_queue_url         = aws_sqs_queue.events_dlq.id
-        emulator_queue_url           = one(aws_sqs_queue.tap[*].id)
-      }
+      trigger       = local.function_triggers[role]
     }
   }
 }

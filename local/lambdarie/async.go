@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -90,19 +89,8 @@ func (a *AsyncEventSource) Run(ctx context.Context) error {
 	if a.Client == nil || a.Function == nil || a.QueueURL == "" {
 		return errors.New("lambdarie: async event source needs a client, a queue URL and a function")
 	}
-	var wg sync.WaitGroup
-	for range a.Concurrency {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				// Never cancel a receive (see SQSEventSource.Run).
-				if _, err := a.Poll(context.WithoutCancel(ctx)); err != nil && ctx.Err() == nil {
-					a.Logger.Warn("receive failed", "queue", a.QueueURL, "err", err)
-					sleep(ctx, time.Second)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	poll := func(ctx context.Context) error { _, err := a.Poll(ctx); return err }
+	runPollers(ctx, a.Concurrency, poll, a.Logger.With("queue", a.QueueURL))
 	return nil
 }
 

@@ -93,22 +93,28 @@ func (s *SQSEventSource) Run(ctx context.Context) error {
 	if s.Client == nil || s.Function == nil || s.QueueURL == "" {
 		return fmt.Errorf("lambdarie: SQS event source needs a client, a queue URL and a function")
 	}
+	poll := func(ctx context.Context) error { _, _, err := s.Poll(ctx); return err }
+	runPollers(ctx, s.MaxConcurrency, poll, s.Logger.With("queue", s.QueueURL))
+	return nil
+}
+
+// runPollers runs n loops of poll until ctx is done and waits for them. A
+// receive is never cancelled: SQS would still hand a message to the
+// abandoned long poll, hiding it for the visibility timeout; the loops
+// stop between polls instead.
+func runPollers(ctx context.Context, n int, poll func(context.Context) error, log *slog.Logger) {
 	var wg sync.WaitGroup
-	for range s.MaxConcurrency {
+	for range n {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				// A receive is never cancelled: SQS would still hand a
-				// message to the abandoned long poll, hiding it for the
-				// visibility timeout. Run stops between polls.
-				if _, _, err := s.Poll(context.WithoutCancel(ctx)); err != nil && ctx.Err() == nil {
-					s.Logger.Warn("receive failed", "queue", s.QueueURL, "err", err)
+				if err := poll(context.WithoutCancel(ctx)); err != nil && ctx.Err() == nil {
+					log.Warn("receive failed", "err", err)
 					sleep(ctx, time.Second)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	return nil
 }
 
 // Poll receives one batch (up to BatchSize messages, waiting at most
