@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -168,44 +169,73 @@ func TestFunctionErrorKeepsEnvironment(t *testing.T) {
 	}
 }
 
-// TestTimeoutResetsEnvironment: an invocation past the timeout is a
-// *TimeoutError and the next one starts cold.
-func TestTimeoutResetsEnvironment(t *testing.T) {
-	st := localtest.Start(t, func(c *local.Config) { c.Paused = true })
-	// The stack's edge is paused for S3 calls by a handler that never
-	// answers: point the function at a listener that accepts and waits.
-	hang := hangingServer(t)
-	fn := stackFunction(t, st, "notify", map[string]string{"PROCESSED_BUCKET": local.ProcessedBucket}, func(c *lambdarie.Config) {
-		c.Timeout = time.Second
-		c.AWS.EndpointURL = hang
-	})
-	ev := fixture(t, "notify", "eventbridge-image-processed.json")
-	res, err := fn.InvokeReport(context.Background(), ev)
-	var te *lambdarie.TimeoutError
-	if !errors.As(err, &te) {
-		t.Fatalf("err = %v (%+v), want a timeout", err, res)
-	}
-	res, err = fn.InvokeReport(context.Background(), ev)
-	if !errors.As(err, &te) || !res.Cold {
-		t.Fatalf("second invocation: err = %v, cold = %v; want a timeout in a new environment", err, res.Cold)
-	}
-}
-
-// hangingServer accepts HTTP requests and answers none until the test ends.
-func hangingServer(t *testing.T) string {
+// testFunction builds testdata/testfn as Lambda bootstraps are built and
+// runs it under the emulator.
+func testFunction(t *testing.T, timeout time.Duration) *lambdarie.Function {
 	t.Helper()
-	done := make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-done:
-		case <-r.Context().Done():
-		}
-	})}
-	l, err := netListen()
+	dir := binaries(t)
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/testfn")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build testfn: %v\n%s", err, out)
+	}
+	var mu sync.Mutex
+	fn, err := lambdarie.New(lambdarie.Config{
+		Name: "testfn", Bootstrap: bin, Emulator: rietest.Emulator(dir),
+		Env: map[string]string{"TESTFN_VALUE": "v"}, AWS: lambdarie.AWS{Region: "us-east-1"}, Timeout: timeout,
+		Log: func(line string) {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Log(line[:min(len(line), 200)])
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(l)
-	t.Cleanup(func() { close(done); srv.Close() })
-	return "http://" + l.Addr().String()
+	t.Cleanup(func() { fn.Close() })
+	return fn
+}
+
+// TestEnvironmentLifecycle: a timeout and a crash throw the environment
+// away (the next invocation is cold), a returned error does not; huge
+// output neither blocks the emulator nor is kept whole.
+func TestEnvironmentLifecycle(t *testing.T) {
+	fn := testFunction(t, time.Second)
+	ctx := context.Background()
+	invoke := func(payload string) (lambdarie.Result, error) {
+		t.Helper()
+		return fn.InvokeReport(ctx, []byte(payload))
+	}
+	res, err := invoke(`{}`)
+	if err != nil || !res.Cold || !strings.Contains(string(res.Payload), `"env":"v"`) {
+		t.Fatalf("first invocation: %s, cold %v, err %v", res.Payload, res.Cold, err)
+	}
+	res, err = invoke(`{"error":"no good"}`)
+	var fe *lambdarie.FunctionError
+	if !errors.As(err, &fe) || fe.Message != "no good" || res.Cold {
+		t.Fatalf("returned error: err %v, cold %v; want a function error in the warm environment", err, res.Cold)
+	}
+	res, err = invoke(`{"sleep_ms":3000}`)
+	var te *lambdarie.TimeoutError
+	if !errors.As(err, &te) || res.Cold {
+		t.Fatalf("sleep past the timeout: err %v, cold %v; want a timeout", err, res.Cold)
+	}
+	res, err = invoke(`{}`)
+	if err != nil || !res.Cold {
+		t.Fatalf("after a timeout: err %v, cold %v; want a new environment", err, res.Cold)
+	}
+	res, err = invoke(`{"exit":true}`)
+	if !errors.As(err, &fe) || fe.Type != "Runtime.ExitError" || !strings.Contains(fe.Message, "exiting mid-invocation") {
+		t.Fatalf("exit mid-invocation: err %v; want Runtime.ExitError with the function's last words", err)
+	}
+	res, err = invoke(`{"lines":200}`)
+	if err != nil || !res.Cold {
+		t.Fatalf("after a crash, 20 MB of output: err %v, cold %v", err, res.Cold)
+	}
+	for _, l := range res.Log {
+		if len(l) > 70<<10 {
+			t.Fatalf("a %d-byte line was kept whole", len(l))
+		}
+	}
 }
