@@ -117,10 +117,6 @@ type Function struct {
 // first invocation (the first cold start).
 func New(cfg Config) (*Function, error) {
 	cfg.defaults()
-	env, err := Environment(cfg)
-	if err != nil {
-		return nil, err
-	}
 	for _, p := range []struct{ what, path string }{{"bootstrap", cfg.Bootstrap}, {"emulator", cfg.Emulator}} {
 		fi, err := os.Stat(p.path)
 		if err != nil {
@@ -130,11 +126,19 @@ func New(cfg Config) (*Function, error) {
 			return nil, fmt.Errorf("function %s: %s %s is not an executable file", cfg.Name, p.what, p.path)
 		}
 	}
-	abs, err := filepath.Abs(cfg.Bootstrap)
+	// The emulator runs in the bootstrap's directory: relative paths
+	// would resolve from there.
+	for _, p := range []*string{&cfg.Bootstrap, &cfg.Emulator} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, err
+		}
+		*p = abs
+	}
+	env, err := Environment(cfg)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Bootstrap = abs
 	return &Function{
 		cfg:    cfg,
 		env:    env,

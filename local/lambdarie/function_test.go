@@ -169,17 +169,23 @@ func TestFunctionErrorKeepsEnvironment(t *testing.T) {
 	}
 }
 
-// testFunction builds testdata/testfn as Lambda bootstraps are built and
-// runs it under the emulator.
-func testFunction(t *testing.T, timeout time.Duration) *lambdarie.Function {
+// buildTestFn builds testdata/testfn as Lambda bootstraps are built.
+func buildTestFn(t *testing.T) string {
 	t.Helper()
-	dir := binaries(t)
 	bin := filepath.Join(t.TempDir(), "bootstrap")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/testfn")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build testfn: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// testFunction runs testdata/testfn under the emulator.
+func testFunction(t *testing.T, timeout time.Duration) *lambdarie.Function {
+	t.Helper()
+	dir := binaries(t)
+	bin := buildTestFn(t)
 	var mu sync.Mutex
 	fn, err := lambdarie.New(lambdarie.Config{
 		Name: "testfn", Bootstrap: bin, Emulator: rietest.Emulator(dir),
@@ -236,6 +242,56 @@ func TestEnvironmentLifecycle(t *testing.T) {
 	for _, l := range res.Log {
 		if len(l) > 70<<10 {
 			t.Fatalf("a %d-byte line was kept whole", len(l))
+		}
+	}
+}
+
+// TestRelativePaths: the bootstrap and the emulator may be given relative
+// to the working directory (imagepipe dev --lambda-binaries dist/host),
+// although the emulator runs in the bootstrap's directory.
+func TestRelativePaths(t *testing.T) {
+	emulator := rietest.Emulator(binaries(t))
+	bin := buildTestFn(t)
+	work := filepath.Dir(filepath.Dir(bin))
+	t.Chdir(work)
+	relBin, _ := filepath.Rel(work, bin)
+	relEmu, err := filepath.Rel(work, emulator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := lambdarie.New(lambdarie.Config{Name: "testfn", Bootstrap: relBin, Emulator: relEmu,
+		Env: map[string]string{"TESTFN_VALUE": "v"}, AWS: lambdarie.AWS{Region: "us-east-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Close()
+	if out, err := fn.Invoke(context.Background(), []byte(`{}`)); err != nil || !strings.Contains(string(out), `"ok":true`) {
+		t.Fatalf("invoke with %s and %s: %s, %v", relBin, relEmu, out, err)
+	}
+}
+
+// TestBinaryLogsOnlyJSON: with Lambda's JSON log format every line a
+// function prints is a JSON object (CloudWatch parses them), also when it
+// reads back an object stored without a checksum (the second notify of an
+// image reads the status record the first wrote).
+func TestBinaryLogsOnlyJSON(t *testing.T) {
+	st := localtest.Start(t, func(c *local.Config) { c.Paused = true })
+	fn := stackFunction(t, st, "notify", map[string]string{"PROCESSED_BUCKET": local.ProcessedBucket}, nil)
+	ev := fixture(t, "notify", "eventbridge-image-processed.json")
+	for i := range 2 {
+		res, err := fn.InvokeReport(context.Background(), ev)
+		if err != nil {
+			t.Fatalf("invocation %d: %v", i, err)
+		}
+		lines := lambdarie.FunctionLines(res.Log)
+		if len(lines) == 0 {
+			t.Fatalf("invocation %d printed nothing", i)
+		}
+		for _, l := range lines {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) != nil {
+				t.Errorf("invocation %d printed a line that is not JSON: %q", i, l)
+			}
 		}
 	}
 }
