@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -22,9 +23,35 @@ import (
 // api_routes) and apiBinaryMediaTypes its binary media types, for the
 // emulated API Gateway in front of the presign binary.
 var (
-	apiRoutes           = []string{"POST /v1/uploads", "GET /v1/images/{id}", "POST /v1/images/upload"}
-	apiBinaryMediaTypes = []string{"image/*", "application/octet-stream"}
+	apiRoutes = []string{
+		"POST /v1/uploads", "GET /v1/images/{id}", "POST /v1/images/upload",
+		"OPTIONS /v1/uploads", "OPTIONS /v1/images/{id}", "OPTIONS /v1/images/upload",
+	}
+	apiRoutesWithoutKey = []string{"OPTIONS /v1/uploads", "OPTIONS /v1/images/{id}", "OPTIONS /v1/images/upload"}
+	apiBinaryMediaTypes = []string{"*/*"}
 )
+
+// apiGatewayResponses are terraform/api.tf's gateway responses: API
+// Gateway's own errors carry the CORS headers of the allowed origins.
+func apiGatewayResponses(origins []string) map[string]lambdarie.GatewayResponse {
+	params := map[string]string{}
+	switch {
+	case len(origins) == 1:
+		params["gatewayresponse.header.Access-Control-Allow-Origin"] = "'" + origins[0] + "'"
+	case len(origins) > 1:
+		params["gatewayresponse.header.Access-Control-Allow-Origin"] = "method.request.header.Origin"
+	}
+	if len(params) > 0 {
+		params["gatewayresponse.header.Vary"] = "'Origin'"
+	}
+	return map[string]lambdarie.GatewayResponse{
+		"DEFAULT_4XX": {ResponseParameters: params},
+		"DEFAULT_5XX": {ResponseParameters: params},
+		"REQUEST_TOO_LARGE": {StatusCode: http.StatusRequestEntityTooLarge, ResponseParameters: params, ResponseTemplates: map[string]string{
+			"application/json": `{"error":{"code":"too_large","message":"the request is larger than an API call takes (Lambda's 6 MB invocation payload, base64 included): POST /v1/images/upload takes bodies up to ` + strconv.Itoa(rawUploadMaxBytesOnLambda) + ` bytes; for larger files ask POST /v1/uploads for a presigned URL and PUT the file there"}}`,
+		}},
+	}
+}
 
 // rawUploadMaxBytesOnLambda is what Terraform gives the presign function
 // (raw_upload_max_bytes): a raw body travels base64-encoded in a
@@ -70,9 +97,14 @@ func (st *Stack) binaryFunctions() (functions, error) {
 		st.binaries = append(st.binaries, fn)
 		return fn, nil
 	}
+	pc := st.presignCfg
 	presignFn, err := start("presign", map[string]string{
-		"UPLOADS_BUCKET": UploadsBucket, "PROCESSED_BUCKET": ProcessedBucket,
+		"UPLOADS_BUCKET": pc.UploadsBucket, "PROCESSED_BUCKET": pc.ProcessedBucket,
+		"MAX_UPLOAD_BYTES":     strconv.FormatInt(pc.MaxUploadBytes, 10),
 		"RAW_UPLOAD_MAX_BYTES": strconv.Itoa(rawUploadMaxBytesOnLambda),
+		"UPLOAD_URL_TTL":       pc.URLTTL.String(),
+		"DOWNLOAD_URL_TTL":     pc.DownloadURLTTL.String(),
+		"CORS_ALLOWED_ORIGINS": strings.Join(pc.CORSAllowedOrigins, ","),
 	}, 10*time.Second, 4)
 	if err != nil {
 		return functions{}, err
@@ -90,7 +122,9 @@ func (st *Stack) binaryFunctions() (functions, error) {
 	}
 	api := &lambdarie.RESTAPI{
 		Function: presignFn, Routes: apiRoutes, Stage: "local", BinaryMediaTypes: apiBinaryMediaTypes,
-		APIKey: st.creds.APIKey, AccountID: Account, Logger: st.log.With("component", "apigateway"),
+		APIKey: st.creds.APIKey, RoutesWithoutAPIKey: apiRoutesWithoutKey,
+		GatewayResponses: apiGatewayResponses(pc.CORSAllowedOrigins),
+		AccountID:        Account, Logger: st.log.With("component", "apigateway"),
 	}
 	st.log.Info("functions run as Lambda binaries under the runtime emulator", "dir", dir, "emulator", emulator)
 	return functions{api: api, process: processFn, notify: notifyFn}, nil

@@ -103,3 +103,16 @@ func jsonDecode(resp *http.Response, v any) error {
 	defer resp.Body.Close()
 	return json.NewDecoder(resp.Body).Decode(v)
 }
+
+// TestLambdaBinariesAnswerAnotherOrigin: behind the emulated API Gateway
+// the presign binary answers a page on another origin as the in-process
+// stack does (keyless preflights, gateway responses with the CORS headers).
+func TestLambdaBinariesAnswerAnotherOrigin(t *testing.T) {
+	dir := rietest.Binaries(t)
+	st := localtest.Start(t, func(c *local.Config) {
+		c.Paused = true
+		c.CORSOrigins = []string{anotherOrigin}
+		c.LambdaBinaries = dir
+	})
+	checkAnotherOrigin(t, st)
+}

@@ -35,10 +35,12 @@ type functionOutput struct {
 type triggerOutput struct {
 	Type string `json:"type"`
 	// apigateway
-	Stage            string   `json:"stage"`
-	Routes           []string `json:"routes"`
-	BinaryMediaTypes []string `json:"binary_media_types"`
-	APIKeyID         string   `json:"api_key_id"`
+	Stage               string                               `json:"stage"`
+	Routes              []string                             `json:"routes"`
+	RoutesWithoutAPIKey []string                             `json:"routes_without_api_key"`
+	BinaryMediaTypes    []string                             `json:"binary_media_types"`
+	APIKeyID            string                               `json:"api_key_id"`
+	GatewayResponses    map[string]lambdarie.GatewayResponse `json:"gateway_responses"`
 	// sqs (an event source mapping)
 	QueueURL              string   `json:"queue_url"`
 	QueueARN              string   `json:"queue_arn"`
@@ -70,7 +72,7 @@ type harness struct {
 	changed chan struct{}
 	batches []lambdarie.Batch
 	invokes []lambdarie.AsyncInvocation
-	cancel  context.CancelFunc
+	cancels []context.CancelFunc
 	wg      sync.WaitGroup
 	logMu   sync.Mutex
 }
@@ -116,7 +118,8 @@ func startHarness(t *testing.T, endpoint string, out stackOutputs, sqsc *sqs.Cli
 			apis = append(apis, role)
 			api := &lambdarie.RESTAPI{
 				Function: h.fns[role], Routes: tr.Routes, Stage: tr.Stage, BinaryMediaTypes: tr.BinaryMediaTypes,
-				APIKey: out.APIKey, APIKeyID: tr.APIKeyID, AccountID: "123456789012",
+				APIKey: out.APIKey, APIKeyID: tr.APIKeyID, RoutesWithoutAPIKey: tr.RoutesWithoutAPIKey,
+				GatewayResponses: tr.GatewayResponses, AccountID: "123456789012",
 			}
 			mux := http.NewServeMux()
 			mux.Handle("/"+tr.Stage+"/", http.StripPrefix("/"+tr.Stage, api))
@@ -230,12 +233,15 @@ func (h *harness) record(f func()) {
 	h.mu.Unlock()
 }
 
-// start runs every sqs and eventbridge trigger in the background until
-// stop.
-func (h *harness) start() {
+// start runs the sqs and eventbridge triggers in the background until
+// stop: those of the given types, or all.
+func (h *harness) start(types ...string) {
 	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
+	h.cancels = append(h.cancels, cancel)
 	for role, f := range h.out.Functions {
+		if len(types) > 0 && !contains(types, f.Trigger.Type) {
+			continue
+		}
 		var run func(context.Context) error
 		switch f.Trigger.Type {
 		case "sqs":
@@ -251,11 +257,11 @@ func (h *harness) start() {
 
 // stop stops the triggers and waits for the invocations under way.
 func (h *harness) stop() {
-	if h.cancel != nil {
-		h.cancel()
-		h.wg.Wait()
-		h.cancel = nil
+	for _, c := range h.cancels {
+		c()
 	}
+	h.wg.Wait()
+	h.cancels = nil
 }
 
 // waitFor waits until cond (called under the lock) holds, or fails.

@@ -34,7 +34,8 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 	ebc := eventbridge.NewFromConfig(cfg)
 
 	h := startHarness(t, endpoint, out, sqsc)
-	h.start()
+	// The mapping first: notify waits until the worker's mark is seen.
+	h.start("sqs")
 	defer h.stop()
 	api := &apiClient{base: h.apiURL, key: out.APIKey}
 
@@ -92,8 +93,30 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 		t.Fatalf("PUT to presigned URL: %s %s", putResp.Status, putBody)
 	}
 
-	// --- 3. S3 -> uploads rule -> queue -> mapping -> process binary ->
-	// completion event -> tap -> notify binary: the status turns done.
+	// --- 3. S3 -> uploads rule -> queue -> mapping -> process binary: the
+	// worker marked the image (a conditional write on moto's S3); notify
+	// has not run. Then completion event -> tap -> notify binary: done.
+	var first lambdarie.Batch
+	var s3ev eventbus.Event
+	h.waitFor("the mapping's batch with the Object Created event of "+created.Key, time.Minute, func() bool {
+		for _, b := range h.batches {
+			for _, r := range b.Records {
+				var ev eventbus.Event
+				if json.Unmarshal([]byte(r.Body), &ev) == nil && objectKey(ev) == created.Key {
+					s3ev, first = ev, b
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if s3ev.DetailType != eventbus.DetailTypeObjectCreated || first.Err != nil || len(first.Failed) != 0 {
+		t.Fatalf("the upload's batch: detail-type %q, %s", s3ev.DetailType, describe(first))
+	}
+	if st := api.status(ctx, t, created.ImageID); st.Status != "processing" {
+		t.Errorf("status after the worker, before notify = %q, want processing", st.Status)
+	}
+	h.start("eventbridge")
 	var done eventbus.Event
 	h.waitFor("the notify binary handling Image Processed of "+created.ImageID, time.Minute, func() bool {
 		for _, inv := range h.invokes {
@@ -148,23 +171,6 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 	// duplicate as a no-op success. moto's S3 hands its events to the rules
 	// directly and never to an archive, so the test puts the event S3 sent
 	// on the default bus itself (what S3 does on AWS).
-	var s3ev eventbus.Event
-	var first lambdarie.Batch
-	h.waitFor("the mapping's batch with the Object Created event of "+created.Key, time.Minute, func() bool {
-		for _, b := range h.batches {
-			for _, r := range b.Records {
-				var ev eventbus.Event
-				if json.Unmarshal([]byte(r.Body), &ev) == nil && objectKey(ev) == created.Key {
-					s3ev, first = ev, b
-					return true
-				}
-			}
-		}
-		return false
-	})
-	if s3ev.DetailType != eventbus.DetailTypeObjectCreated || first.Err != nil || len(first.Failed) != 0 {
-		t.Fatalf("the upload's batch: detail-type %q, %s", s3ev.DetailType, describe(first))
-	}
 	put, err := ebc.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 		EventBusName: aws.String("default"),
 		Source:       aws.String(s3ev.Source),

@@ -111,11 +111,19 @@ locals {
   }
   function_triggers = {
     presign = {
-      type               = "apigateway"
-      stage              = aws_api_gateway_stage.this.stage_name
-      routes             = keys(local.api_routes)
-      binary_media_types = aws_api_gateway_rest_api.this.binary_media_types
-      api_key_id         = aws_api_gateway_api_key.this.id
+      type                   = "apigateway"
+      stage                  = aws_api_gateway_stage.this.stage_name
+      routes                 = keys(local.api_routes)
+      routes_without_api_key = [for k, m in aws_api_gateway_method.route : k if !m.api_key_required]
+      binary_media_types     = aws_api_gateway_rest_api.this.binary_media_types
+      api_key_id             = aws_api_gateway_api_key.this.id
+      gateway_responses = {
+        for k, r in aws_api_gateway_gateway_response.this : k => {
+          status_code         = r.status_code == null || r.status_code == "" ? 0 : tonumber(r.status_code)
+          response_parameters = r.response_parameters
+          response_templates  = r.response_templates
+        }
+      }
     }
     process = merge(local.process_event_source, {
       type      = "sqs"

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,10 +36,16 @@ type RESTAPI struct {
 	// BinaryMediaTypes are the API's binary media types: a request whose
 	// Content-Type matches one reaches the function base64-encoded.
 	BinaryMediaTypes []string
-	// APIKey, when set, is required in x-api-key on every route
-	// (api_key_required = true); APIKeyID names it in the request context.
-	APIKey   string
-	APIKeyID string
+	// APIKey, when set, is required in x-api-key on every route but those
+	// of RoutesWithoutAPIKey (api_key_required = false, e.g. the CORS
+	// preflights); APIKeyID names it in the request context.
+	APIKey              string
+	APIKeyID            string
+	RoutesWithoutAPIKey []string
+	// GatewayResponses are the API's customised gateway responses by
+	// response type (DEFAULT_4XX, DEFAULT_5XX, REQUEST_TOO_LARGE, ...), as
+	// aws_api_gateway_gateway_response sets them.
+	GatewayResponses map[string]GatewayResponse
 	// APIID and AccountID fill the request context (defaults "local",
 	// "000000000000").
 	APIID     string
@@ -48,6 +55,29 @@ type RESTAPI struct {
 	Logger  *slog.Logger
 }
 
+// GatewayResponse is a customised answer of API Gateway itself.
+type GatewayResponse struct {
+	// StatusCode replaces the answer's status (0 keeps it).
+	StatusCode int `json:"status_code"`
+	// ResponseParameters are header values by
+	// "gatewayresponse.header.<Name>": a quoted literal ('x') or
+	// method.request.header.<Name> (the request's header).
+	ResponseParameters map[string]string `json:"response_parameters"`
+	// ResponseTemplates replace the body, by content type; only
+	// "application/json" is used.
+	ResponseTemplates map[string]string `json:"response_templates"`
+}
+
+// Response types of the answers RESTAPI gives itself.
+const (
+	ResponseMissingToken    = "MISSING_AUTHENTICATION_TOKEN"
+	ResponseInvalidAPIKey   = "INVALID_API_KEY"
+	ResponseTooLarge        = "REQUEST_TOO_LARGE"
+	ResponseIntegrationFail = "DEFAULT_5XX"
+	ResponseTimeout         = "INTEGRATION_TIMEOUT"
+	ResponseBadRequest      = "BAD_REQUEST_BODY"
+)
+
 type route struct {
 	method   string
 	resource string
@@ -56,9 +86,10 @@ type route struct {
 
 // ServeHTTP turns the request into an events.APIGatewayProxyRequest,
 // invokes the function and writes its response, with API Gateway's own
-// answers where it answers itself: 403 Missing Authentication Token for a
-// route that does not exist, 403 Forbidden without the API key, 413 for
-// a body over the 10 MB payload limit, 502 for a function error or a
+// answers where it answers itself (customised by GatewayResponses): 403
+// Missing Authentication Token for a route that does not exist, 403
+// Forbidden without the API key, 413 for a body over the 10 MB payload
+// limit or an event over Lambda's 6 MB, 502 for a function error or a
 // malformed response, 504 past the integration timeout.
 func (a *RESTAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -66,30 +97,35 @@ func (a *RESTAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", requestID)
 	rt, params, ok := a.match(r.Method, r.URL.Path)
 	if !ok {
-		gatewayError(w, http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
+		a.answer(w, r, ResponseMissingToken, http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token")
 		return
 	}
-	if a.APIKey != "" {
+	if a.APIKey != "" && !slices.Contains(a.RoutesWithoutAPIKey, rt.method+" "+rt.resource) {
 		got := r.Header.Get("x-api-key")
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(a.APIKey)) != 1 {
-			gatewayError(w, http.StatusForbidden, "ForbiddenException", "Forbidden")
+			a.answer(w, r, ResponseInvalidAPIKey, http.StatusForbidden, "ForbiddenException", "Forbidden")
 			return
 		}
 	}
 	const maxPayload = 10 << 20
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
 	if err != nil {
-		gatewayError(w, http.StatusBadRequest, "BadRequestException", "could not read the request body")
+		a.answer(w, r, ResponseBadRequest, http.StatusBadRequest, "BadRequestException", "could not read the request body")
 		return
 	}
 	if len(body) > maxPayload {
-		gatewayError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "Request Too Long")
+		a.answer(w, r, ResponseTooLarge, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "Request Too Long")
 		return
 	}
 	ev := a.event(r, rt, params, body, requestID, start)
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		gatewayError(w, http.StatusInternalServerError, "InternalServerErrorException", "Internal server error")
+		a.answer(w, r, ResponseIntegrationFail, http.StatusInternalServerError, "InternalServerErrorException", "Internal server error")
+		return
+	}
+	if len(payload) > MaxSyncPayload {
+		// Lambda refuses the invocation; API Gateway answers 413.
+		a.answer(w, r, ResponseTooLarge, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", "Request Too Long")
 		return
 	}
 	timeout := a.Timeout
@@ -103,24 +139,24 @@ func (a *RESTAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			log.Warn("integration timed out", "err", err)
-			gatewayError(w, http.StatusGatewayTimeout, "IntegrationTimeout", "Endpoint request timed out")
+			a.answer(w, r, ResponseTimeout, http.StatusGatewayTimeout, "IntegrationTimeout", "Endpoint request timed out")
 			return
 		}
 		log.Warn("Lambda execution failed", "err", err)
-		gatewayError(w, http.StatusBadGateway, "InternalServerErrorException", "Internal server error")
+		a.answer(w, r, ResponseIntegrationFail, http.StatusBadGateway, "InternalServerErrorException", "Internal server error")
 		return
 	}
 	var resp events.APIGatewayProxyResponse
 	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode < 100 || resp.StatusCode > 599 {
 		log.Warn("malformed Lambda proxy response", "response", string(out[:min(len(out), 200)]))
-		gatewayError(w, http.StatusBadGateway, "InternalServerErrorException", "Internal server error")
+		a.answer(w, r, ResponseIntegrationFail, http.StatusBadGateway, "InternalServerErrorException", "Internal server error")
 		return
 	}
 	respBody := []byte(resp.Body)
 	if resp.IsBase64Encoded {
 		if respBody, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
 			log.Warn("malformed Lambda proxy response: body is not base64", "err", err)
-			gatewayError(w, http.StatusBadGateway, "InternalServerErrorException", "Internal server error")
+			a.answer(w, r, ResponseIntegrationFail, http.StatusBadGateway, "InternalServerErrorException", "Internal server error")
 			return
 		}
 	}
@@ -269,7 +305,7 @@ func (a *RESTAPI) binary(contentType string) bool {
 	ct, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(contentType)), ";")
 	ct = strings.TrimSpace(ct)
 	if ct == "" {
-		return false
+		ct = "application/json" // what API Gateway assumes without one
 	}
 	for _, t := range a.BinaryMediaTypes {
 		t = strings.ToLower(t)
@@ -292,10 +328,38 @@ func resourceID(resource string) string {
 	return strconv.FormatUint(uint64(h), 36)
 }
 
-func gatewayError(w http.ResponseWriter, code int, errType, msg string) {
+// answer writes one of API Gateway's own answers, customised by the
+// gateway response of its type, else by DEFAULT_4XX or DEFAULT_5XX.
+func (a *RESTAPI) answer(w http.ResponseWriter, r *http.Request, typ string, code int, errType, msg string) {
+	gr, ok := a.GatewayResponses[typ]
+	if !ok {
+		def := "DEFAULT_4XX"
+		if code >= 500 {
+			def = "DEFAULT_5XX"
+		}
+		gr = a.GatewayResponses[def]
+	}
+	raw, _ := json.Marshal(map[string]string{"message": msg})
+	raw = append(raw, '\n')
+	if t, ok := gr.ResponseTemplates["application/json"]; ok && t != "" {
+		raw = []byte(t)
+	}
+	if gr.StatusCode != 0 {
+		code = gr.StatusCode
+	}
+	for k, v := range gr.ResponseParameters {
+		name, ok := strings.CutPrefix(k, "gatewayresponse.header.")
+		if !ok {
+			continue
+		}
+		if lit, ok := strings.CutPrefix(v, "'"); ok {
+			w.Header().Set(name, strings.TrimSuffix(lit, "'"))
+		} else if h, ok := strings.CutPrefix(v, "method.request.header."); ok && r.Header.Get(h) != "" {
+			w.Header().Set(name, r.Header.Get(h))
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("x-amzn-ErrorType", errType)
 	w.WriteHeader(code)
-	raw, _ := json.Marshal(map[string]string{"message": msg})
-	_, _ = w.Write(append(raw, '\n'))
+	_, _ = w.Write(raw)
 }

@@ -1,8 +1,10 @@
 package lambdarie_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -334,4 +336,58 @@ func (o *onFirstReceive) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMess
 	out, err := o.fakeSQS.ReceiveMessage(ctx, in, opts...)
 	o.once.Do(o.hook)
 	return out, err
+}
+
+// TestRESTAPIGatewayResponses: keyless routes, the customised gateway
+// responses (a header from the request, a fixed status and body), the
+// 6 MB invocation limit, and "*/*" binary media types with API Gateway's
+// default content type.
+func TestRESTAPIGatewayResponses(t *testing.T) {
+	var got events.APIGatewayProxyRequest
+	api := &lambdarie.RESTAPI{
+		Routes:              []string{"POST /v1/images/upload", "OPTIONS /v1/images/upload"},
+		RoutesWithoutAPIKey: []string{"OPTIONS /v1/images/upload"},
+		Stage:               "prod", BinaryMediaTypes: []string{"*/*"}, APIKey: "k1",
+		GatewayResponses: map[string]lambdarie.GatewayResponse{
+			"DEFAULT_4XX": {ResponseParameters: map[string]string{
+				"gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
+				"gatewayresponse.header.Vary":                        "'Origin'",
+			}},
+			"REQUEST_TOO_LARGE": {StatusCode: 413, ResponseTemplates: map[string]string{"application/json": `{"error":{"code":"too_large"}}`}},
+		},
+		Function: invokerFunc(func(_ context.Context, p []byte) ([]byte, error) {
+			_ = json.Unmarshal(p, &got)
+			return []byte(`{"statusCode":204}`), nil
+		}),
+	}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	send := func(method, key string, body []byte) (*http.Response, string) {
+		req, _ := http.NewRequest(method, srv.URL+"/v1/images/upload", bytes.NewReader(body))
+		req.Header.Set("Origin", "https://page.example")
+		if key != "" {
+			req.Header.Set("x-api-key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp, string(raw)
+	}
+	if resp, body := send("OPTIONS", "", nil); resp.StatusCode != 204 || got.HTTPMethod != "OPTIONS" {
+		t.Errorf("keyless OPTIONS: %d %s", resp.StatusCode, body)
+	}
+	resp, body := send("POST", "", []byte("x"))
+	if resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "https://page.example" || resp.Header.Get("Vary") != "Origin" {
+		t.Errorf("POST without key: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	if resp, _ := send("POST", "k1", []byte(`{"a":1}`)); resp.StatusCode != 204 || !got.IsBase64Encoded || got.Body != "eyJhIjoxfQ==" {
+		t.Errorf("*/* without a content type: base64 %v body %q", got.IsBase64Encoded, got.Body)
+	}
+	resp, body = send("POST", "k1", bytes.Repeat([]byte("a"), 5<<20)) // 6.7 MB once base64-encoded
+	if resp.StatusCode != 413 || body != `{"error":{"code":"too_large"}}` || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a body over the invocation limit: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
 }
