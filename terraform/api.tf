@@ -164,12 +164,24 @@ resource "aws_api_gateway_account" "this" {
   count = var.manage_api_gateway_account ? 1 : 0
 
   cloudwatch_role_arn = aws_iam_role.apigateway_cloudwatch[0].arn
+  # Destroy clears the region's setting instead of leaving it pointing at
+  # the role destroy deletes (deprecated in provider 5.x only because 6.0
+  # always resets).
+  reset_on_delete = true
 
   depends_on = [aws_iam_role_policy_attachment.apigateway_cloudwatch]
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
   name              = "/aws/apigateway/${var.name}/access"
+  retention_in_days = var.log_retention_days
+}
+
+# API Gateway writes execution logs (logging_level below) to a group it
+# names and would create itself, with no retention and outliving the
+# stack; created here first, it has a retention and goes with the stack.
+resource "aws_cloudwatch_log_group" "api_execution" {
+  name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.api_stage_name}"
   retention_in_days = var.log_retention_days
 }
 
@@ -196,7 +208,7 @@ resource "aws_api_gateway_stage" "this" {
     })
   }
 
-  depends_on = [aws_api_gateway_account.this]
+  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.api_execution]
 }
 
 resource "aws_api_gateway_method_settings" "all" {

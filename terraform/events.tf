@@ -3,7 +3,7 @@
 # an archive on each bus.
 
 resource "aws_cloudwatch_event_bus" "imagepipe" {
-  name = var.event_bus_name
+  name = local.event_bus_name
 }
 
 # --- uploads-to-queue: S3 "Object Created" on the default bus -> process queue
@@ -102,7 +102,7 @@ resource "aws_cloudwatch_event_archive" "uploads" {
 
 resource "aws_cloudwatch_event_archive" "completions" {
   name             = "${var.name}-completions"
-  description      = "Every event on the ${var.event_bus_name} bus."
+  description      = "Every event on the ${local.event_bus_name} bus."
   event_source_arn = aws_cloudwatch_event_bus.imagepipe.arn
   retention_days   = var.archive_retention_days
 }

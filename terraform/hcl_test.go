@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // The checks below read the configuration's HCL and enforce what an apply
@@ -99,6 +101,16 @@ func loadModule(t *testing.T, dir string) *module {
 // local that can be computed from them; locals that need resources or data
 // sources stay out.
 func (m *module) evalContext(overrides map[string]cty.Value) *hcl.EvalContext {
+	return m.context(overrides, nil)
+}
+
+// context is evalContext with some locals given (those that come from data
+// sources, e.g. local.account_id), Terraform's functions, and every
+// resource and data source as an unknown value: an expression that refers
+// to one evaluates to unknown instead of failing. Locals are computed when
+// they evaluate without error, even if partly unknown (local.functions has
+// known keys and unknown names).
+func (m *module) context(overrides, givenLocals map[string]cty.Value) *hcl.EvalContext {
 	vars := map[string]cty.Value{}
 	for name, b := range m.variables {
 		v := cty.DynamicVal
@@ -112,11 +124,32 @@ func (m *module) evalContext(overrides map[string]cty.Value) *hcl.EvalContext {
 	for k, v := range overrides {
 		vars[k] = v
 	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
-		"var":  cty.ObjectVal(vars),
-		"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(m.dir)}),
-	}}
+	// As Terraform does, a value takes its variable's declared type ({}
+	// becomes an empty map(string)).
+	for name, v := range vars {
+		if a, ok := m.variables[name].Body.Attributes["type"]; ok && v != cty.DynamicVal {
+			if ty, diags := typeexpr.TypeConstraint(a.Expr); !diags.HasErrors() {
+				if cv, err := convert.Convert(v, ty); err == nil {
+					vars[name] = cv
+				}
+			}
+		}
+	}
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":  cty.ObjectVal(vars),
+			"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(m.dir)}),
+			"data": cty.DynamicVal,
+		},
+		Functions: terraformFunctions(),
+	}
+	for key := range m.resources {
+		ctx.Variables[strings.SplitN(key, ".", 2)[0]] = cty.DynamicVal
+	}
 	locals := map[string]cty.Value{}
+	for k, v := range givenLocals {
+		locals[k] = v
+	}
 	for progress := true; progress; {
 		progress = false
 		ctx.Variables["local"] = cty.ObjectVal(locals)
@@ -125,7 +158,7 @@ func (m *module) evalContext(overrides map[string]cty.Value) *hcl.EvalContext {
 				continue
 			}
 			v, diags := a.Expr.Value(ctx)
-			if diags.HasErrors() || !v.IsWhollyKnown() {
+			if diags.HasErrors() || v == cty.DynamicVal {
 				continue
 			}
 			locals[name] = v
@@ -622,6 +655,14 @@ var checks = map[string]func(*module) []string{
 	"rule patterns": func(m *module) []string {
 		return checkRulePatterns(m, filepath.Join(m.dir, "..", "eventbus", "patterns"))
 	},
+	"variable ranges":  checkVariableRanges,
+	"name limits":      checkNameLimits,
+	"regional names":   checkRegionalNames,
+	"partition":        checkPartition,
+	"required version": checkRequiredVersion,
+	"alarm descriptions": func(m *module) []string {
+		return checkAlarmDescriptions(m, filepath.Join(m.dir, runbookPath))
+	},
 }
 
 func TestConfigurationPassesChecks(t *testing.T) {
@@ -811,6 +852,91 @@ func TestChecksCatchBrokenConfigurations(t *testing.T) {
 }`
 			},
 			want: "resource.aws_sqs_queue.other",
+		},
+		{
+			name: "role name without the region", check: "regional names", file: "iam.tf",
+			src: func(t *testing.T) string {
+				return replaced(t, "iam.tf", `"${var.name}-presign-${local.region}"`, `"${var.name}-presign"`)
+			},
+			want: `aws_iam_role.presign is named "imagepipe-presign" in every region`,
+		},
+		{
+			name: "name long enough to overflow bucket names", check: "name limits", file: "variables.tf",
+			src: func(t *testing.T) string {
+				return replaced(t, "variables.tf", `^[a-z][a-z0-9-]{0,22}[a-z0-9]$`, `^[a-z][a-z0-9-]{0,29}[a-z0-9]$`)
+			},
+			want: "aws_s3_bucket.processed.bucket is 70 characters",
+		},
+		{
+			name: "bucket override longer than S3 allows", check: "name limits", file: "variables.tf",
+			src: func(t *testing.T) string {
+				return replaced(t, "variables.tf", `can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.uploads_bucket_name))`, `can(regex("^[a-z0-9][a-z0-9.-]{1,70}[a-z0-9]$", var.uploads_bucket_name))`)
+			},
+			want: "aws_s3_bucket.uploads.bucket is 72 characters with bucket names of 72 characters",
+		},
+		{
+			name: "notify event age up to a day", check: "variable ranges", file: "variables.tf",
+			src: func(t *testing.T) string {
+				return replaced(t, "variables.tf", "var.notify_max_event_age_seconds <= 21600", "var.notify_max_event_age_seconds <= 86400")
+			},
+			want: "notify_max_event_age_seconds: accepts 86400",
+		},
+		{
+			name: "large batch without a window", check: "variable ranges", file: "variables.tf",
+			src: func(t *testing.T) string {
+				return replaced(t, "variables.tf", "(var.process_batch_size <= 10 || var.process_batching_window_seconds >= 1)", "true")
+			},
+			want: "process_batch_size: accepts 11",
+		},
+		{
+			name: "number variable without validation", check: "variable ranges", file: "extra.tf",
+			src: func(*testing.T) string {
+				return `variable "x" {
+  type = number
+}`
+			},
+			want: "variable x is a number without a validation",
+		},
+		{
+			name: "alarm without description", check: "alarm descriptions", file: "extra.tf",
+			src: func(*testing.T) string {
+				return `resource "aws_cloudwatch_metric_alarm" "x" {
+  alarm_name = "x"
+}`
+			},
+			want: "aws_cloudwatch_metric_alarm.x: no alarm_description",
+		},
+		{
+			name: "alarm linking a missing runbook section", check: "alarm descriptions", file: "monitoring.tf",
+			src: func(t *testing.T) string {
+				return replaced(t, "monitoring.tf", "#api-latency", "#api-slowness")
+			},
+			want: "links #api-slowness, which is no section",
+		},
+		{
+			name: "alarm description without what to do", check: "alarm descriptions", file: "extra.tf",
+			src: func(*testing.T) string {
+				return `resource "aws_cloudwatch_metric_alarm" "x" {
+  alarm_description = "Broken. ${local.runbook}#api-latency"
+}`
+			},
+			want: "says too little",
+		},
+		{
+			name: "hard-coded partition", check: "partition", file: "extra.tf",
+			src: func(*testing.T) string {
+				return `locals {
+  x = "arn:aws:s3:::bucket"
+}`
+			},
+			want: "extra.tf:2: ARN with the aws partition",
+		},
+		{
+			name: "pinned to Terraform 1.11", check: "required version", file: "versions.tf",
+			src: func(t *testing.T) string {
+				return replaced(t, "versions.tf", `">= 1.11.0, < 2.0.0"`, `"~> 1.11.0"`)
+			},
+			want: "refuses Terraform 1.12.0",
 		},
 		{
 			name: "retyped pattern", check: "rule patterns", file: "extra.tf",

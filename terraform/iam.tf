@@ -1,5 +1,7 @@
 # One role per function, each allowed only the actions it calls on the exact
-# resources (object ARNs scoped to the key prefixes it touches).
+# resources (object ARNs scoped to the key prefixes it touches). IAM is
+# global to the account, so every role name holds the region: the same
+# stack name can be deployed to a second region.
 #
 # Key layout (DESIGN.md §1): uploads/<id>.<ext> in the uploads bucket;
 # processed/<id>/{gray,thumb}.<ext> and processed/status/<id>.json in the
@@ -25,7 +27,7 @@ data "aws_iam_policy_document" "lambda_assume" {
 # --- presign
 
 resource "aws_iam_role" "presign" {
-  name               = "${var.name}-presign"
+  name               = "${var.name}-presign-${local.region}"
   description        = "imagepipe presign function."
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
@@ -86,7 +88,7 @@ resource "aws_iam_role_policy" "presign" {
 # --- process
 
 resource "aws_iam_role" "process" {
-  name               = "${var.name}-process"
+  name               = "${var.name}-process-${local.region}"
   description        = "imagepipe process (worker) function."
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
@@ -136,7 +138,7 @@ resource "aws_iam_role_policy" "process" {
 # --- notify
 
 resource "aws_iam_role" "notify" {
-  name               = "${var.name}-notify"
+  name               = "${var.name}-notify-${local.region}"
   description        = "imagepipe notify function."
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
@@ -189,7 +191,7 @@ data "aws_iam_policy_document" "apigateway_assume" {
 resource "aws_iam_role" "apigateway_cloudwatch" {
   count = var.manage_api_gateway_account ? 1 : 0
 
-  name               = "${var.name}-apigateway-cloudwatch"
+  name               = "${var.name}-apigateway-logs-${local.region}"
   description        = "Lets API Gateway write stage access logs to CloudWatch Logs."
   assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
 }

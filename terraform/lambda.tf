@@ -5,6 +5,11 @@
 locals {
   lambda_runtime      = "provided.al2023"
   lambda_architecture = "arm64"
+
+  # Every function's name by role, from local.lambda_functions (outputs.tf):
+  # the alarms, the dashboard and the function_names output are made for
+  # each, so a new function is one more line there.
+  functions = { for role, f in local.lambda_functions : role => f.function_name }
 }
 
 # --- log groups (created here so they have a retention and are destroyed with the stack)
@@ -161,7 +166,7 @@ resource "aws_lambda_function" "notify" {
 resource "aws_lambda_function_event_invoke_config" "notify" {
   function_name                = aws_lambda_function.notify.function_name
   maximum_retry_attempts       = 2
-  maximum_event_age_in_seconds = var.event_target_max_age_seconds
+  maximum_event_age_in_seconds = var.notify_max_event_age_seconds
 
   destination_config {
     on_failure {

@@ -76,11 +76,7 @@ output "tap_queue_url" {
 
 output "function_names" {
   description = "Lambda function names by role: presign, process, notify."
-  value = {
-    presign = aws_lambda_function.presign.function_name
-    process = aws_lambda_function.process.function_name
-    notify  = aws_lambda_function.notify.function_name
-  }
+  value       = local.functions
 }
 
 output "rule_arns" {
@@ -153,4 +149,24 @@ output "functions" {
       trigger       = local.function_triggers[role]
     }
   }
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard of the stack (throughput, latency, failures by code, queues, functions, API)."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "alarm_names" {
+  description = "Names of the stack's CloudWatch alarms; each description says what to do and links its runbook section."
+  value = sort(concat(
+    [for a in aws_cloudwatch_metric_alarm.function_errors : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.dlq_depth : a.alarm_name],
+    [
+      aws_cloudwatch_metric_alarm.queue_oldest_message.alarm_name,
+      aws_cloudwatch_metric_alarm.failure_rate.alarm_name,
+      aws_cloudwatch_metric_alarm.api_5xx.alarm_name,
+      aws_cloudwatch_metric_alarm.api_latency.alarm_name,
+    ],
+  ))
 }

@@ -26,6 +26,6 @@ provider "aws" {
   }
 
   default_tags {
-    tags = merge({ Project = var.name }, var.tags)
+    tags = merge({ Project = var.name, (local.stack_tag) = var.name }, var.tags)
   }
 }

@@ -11,11 +11,17 @@ locals {
 resource "aws_s3_bucket" "uploads" {
   bucket        = local.uploads_bucket
   force_destroy = var.force_destroy_buckets
+  # With imagepipe:stack (default_tags), how `imagepipe replay --aws`
+  # finds the bucket.
+  tags = { "imagepipe:bucket" = "uploads" }
 }
 
 resource "aws_s3_bucket" "processed" {
   bucket        = local.processed_bucket
   force_destroy = var.force_destroy_buckets
+  # With imagepipe:stack (default_tags), how `imagepipe replay --aws`
+  # finds the bucket.
+  tags = { "imagepipe:bucket" = "processed" }
 }
 
 resource "aws_s3_bucket_public_access_block" "this" {
@@ -103,6 +109,24 @@ resource "aws_s3_bucket_lifecycle_configuration" "uploads" {
     filter {}
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
+    }
+  }
+}
+
+# What `imagepipe replay` reads to tell how each replayed image ended
+# (processed/replays/<replay>/<image id>/<outcome>, written by the worker):
+# needed only while the command watches, kept a week.
+resource "aws_s3_bucket_lifecycle_configuration" "processed" {
+  bucket = aws_s3_bucket.processed.id
+
+  rule {
+    id     = "expire-replay-records"
+    status = "Enabled"
+    filter {
+      prefix = "processed/replays/"
+    }
+    expiration {
+      days = 7
     }
   }
 }

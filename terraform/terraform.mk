@@ -60,9 +60,11 @@ tf-validate: ## terraform fmt -check, offline init, validate
 test-aws: lambda-host ## apply the stack to moto_server, run the flow through the real binaries under the runtime emulator, destroy
 	IMAGEPIPE_LAMBDA_BINARIES=$(abspath $(LAMBDA_HOST_DIR)) go test -count=1 -timeout 15m -v ./$(TF_DIR)/
 
+# The zips are taken from $(LAMBDA_DIST), the directory `make lambda` just
+# wrote (an absolute path: terraform runs in $(TF_DIR)).
 deploy: lambda ## build the zips, terraform init and apply to AWS (asks to confirm), print the page URL
 	$(TF) -chdir=$(TF_DIR) init $(TF_INIT_FLAGS)
-	$(TF) -chdir=$(TF_DIR) apply $(TF_APPLY_FLAGS)
+	$(TF) -chdir=$(TF_DIR) apply -var 'lambda_dist_dir=$(abspath $(LAMBDA_DIST))' $(TF_APPLY_FLAGS)
 	@echo
 	@echo "upload page: $$($(TF) -chdir=$(TF_DIR) output -raw page_url)"
 	@echo "API key:     terraform -chdir=$(TF_DIR) output -raw api_key"
