@@ -90,6 +90,8 @@ resource "aws_lambda_function" "process" {
       THUMBNAIL_SIZES  = join(",", [for s in var.thumbnail_sizes : tostring(s)])
       # On the last receive a transient failure also emits a failure event.
       MAX_RECEIVE_COUNT = tostring(var.queue_max_receive_count)
+      # The Stack dimension of the embedded metrics.
+      IMAGEPIPE_STACK = var.name
     }
   }
 
@@ -148,6 +150,7 @@ resource "aws_lambda_function" "notify" {
   environment {
     variables = {
       PROCESSED_BUCKET = aws_s3_bucket.processed.bucket
+      IMAGEPIPE_STACK  = var.name
     }
   }
 

@@ -18,22 +18,23 @@ import (
 
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/status"
+	"github.com/imagepipe/imagepipe/metrics"
 )
 
 // EnvProcessedBucket names the bucket of the status records.
 const EnvProcessedBucket = "PROCESSED_BUCKET"
 
-// MetricsNamespace is the CloudWatch namespace of the embedded metrics.
-const MetricsNamespace = "imagepipe"
-
 // Config is what notify needs to know.
 type Config struct {
 	ProcessedBucket string
+	// Stack is the value of the metrics' Stack dimension; empty means
+	// metrics.DefaultStack.
+	Stack string
 }
 
 // ConfigFromEnv reads the configuration from the environment.
 func ConfigFromEnv() (Config, error) {
-	c := Config{ProcessedBucket: os.Getenv(EnvProcessedBucket)}
+	c := Config{ProcessedBucket: os.Getenv(EnvProcessedBucket), Stack: metrics.StackFromEnv()}
 	return c, c.Validate()
 }
 
@@ -48,6 +49,7 @@ func (c Config) Validate() error {
 // Handler handles completion events.
 type Handler struct {
 	statuses status.Store
+	stack    string
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -68,7 +70,11 @@ func newHandler(cfg Config, client status.S3API, logger *slog.Logger) (*Handler,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{statuses: status.Store{Client: client, Bucket: cfg.ProcessedBucket}, log: logger, now: time.Now}, nil
+	stack := cfg.Stack
+	if stack == "" {
+		stack = metrics.DefaultStack
+	}
+	return &Handler{statuses: status.Store{Client: client, Bucket: cfg.ProcessedBucket}, stack: stack, log: logger, now: time.Now}, nil
 }
 
 // Handle logs one completion event and records the image's status. An
@@ -89,8 +95,6 @@ func (h *Handler) Handle(ctx context.Context, ev eventbus.Event) error {
 		h.log.Error("ignoring a completion event without a valid image id", "event_id", ev.ID, "err", err)
 		return nil
 	}
-	h.logLine(ev, outcome, d)
-
 	rec, err := h.statuses.Get(ctx, d.ImageID)
 	switch {
 	case errors.Is(err, status.ErrNotFound):
@@ -101,6 +105,7 @@ func (h *Handler) Handle(ctx context.Context, ev eventbus.Event) error {
 	// Records only move forward: a late failure (a replay whose source has
 	// expired, say) must not hide a result that is there.
 	if !rec.Accepts(outcome, d.Source.ETag) {
+		h.logLine(ctx, ev, outcome, d, false)
 		return nil
 	}
 	rec.Status = outcome
@@ -110,43 +115,49 @@ func (h *Handler) Handle(ctx context.Context, ev eventbus.Event) error {
 	rec.DurationMS = d.DurationMS
 	rec.Error = d.Error
 	rec.Warnings = d.Warnings
-	return h.statuses.Put(ctx, rec)
+	if err := h.statuses.Put(ctx, rec); err != nil {
+		return err
+	}
+	h.logLine(ctx, ev, outcome, d, true)
+	return nil
 }
 
-// logLine writes the event's log line with embedded metrics: Images (count)
-// and ProcessingTime (ms), by outcome.
-func (h *Handler) logLine(ev eventbus.Event, outcome string, d eventbus.ImageDetail) {
-	attrs := []any{
-		"image_id", d.ImageID,
-		"outcome", outcome,
-		"event_id", ev.ID,
-		"source_key", d.Source.Key,
-		"source_bytes", d.Source.Size,
-		"format", d.Source.Format,
-		"duration_ms", d.DurationMS,
-		"attempt", d.Attempt,
-		"Images", 1,
-		"ProcessingTime", d.DurationMS,
-		"_aws", map[string]any{
-			"Timestamp": h.now().UnixMilli(),
-			"CloudWatchMetrics": []any{map[string]any{
-				"Namespace":  MetricsNamespace,
-				"Dimensions": [][]string{{"outcome"}},
-				"Metrics": []any{
-					map[string]string{"Name": "Images", "Unit": "Count"},
-					map[string]string{"Name": "ProcessingTime", "Unit": "Milliseconds"},
-				},
-			}},
-		},
+// logLine writes the event's one log line, with embedded metrics: the
+// status update by outcome (when the record was written) and how long the
+// completion took to reach it.
+func (h *Handler) logLine(ctx context.Context, ev eventbus.Event, outcome string, d eventbus.ImageDetail, recorded bool) {
+	now := h.now()
+	attrs := []slog.Attr{
+		slog.String("image_id", d.ImageID),
+		slog.String("outcome", outcome),
+		slog.String("event_id", ev.ID),
+		slog.String("source_key", d.Source.Key),
+		slog.Int64("source_bytes", d.Source.Size),
+		slog.String("format", d.Source.Format),
+		slog.Int64("duration_ms", d.DurationMS),
+		slog.Int("attempt", d.Attempt),
 	}
 	if ev.ReplayName != "" {
-		attrs = append(attrs, "replay_name", ev.ReplayName)
+		attrs = append(attrs, slog.String("replay_name", ev.ReplayName))
 	}
 	if d.Error != nil {
-		attrs = append(attrs, "error_code", d.Error.Code, "error_message", d.Error.Message, "retryable", d.Error.Retryable)
+		attrs = append(attrs, slog.String("error_code", d.Error.Code), slog.String("error_message", d.Error.Message), slog.Bool("retryable", d.Error.Retryable))
 	}
 	for _, o := range d.Outputs {
 		attrs = append(attrs, slog.Group("output_"+o.Name, "key", o.Key, "width", o.Width, "height", o.Height, "bytes", o.Bytes))
 	}
-	h.log.Info("image "+outcome, attrs...)
+	line := metrics.Line{
+		Dimensions: map[string]string{metrics.Stack: h.stack, metrics.Outcome: outcome, metrics.Function: "notify"},
+		Samples:    []metrics.Sample{{Metric: metrics.PeakMemory, Value: metrics.PeakMemoryMB()}},
+	}
+	msg := "image " + outcome
+	if recorded {
+		line.Samples = append(line.Samples, metrics.Sample{Metric: metrics.StatusUpdates, Value: 1})
+		if !ev.Time.IsZero() {
+			line.Samples = append(line.Samples, metrics.Sample{Metric: metrics.StatusDelay, Value: float64(max(now.Sub(ev.Time).Milliseconds(), 0))})
+		}
+	} else {
+		msg += " (status kept: a record only moves forward)"
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, msg, append(attrs, line.Attrs(now)...)...)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/status"
+	"github.com/imagepipe/imagepipe/metrics"
 )
 
 // memS3 keeps objects in memory; err, when set, answers every call.
@@ -151,39 +153,79 @@ func TestStatusErrorIsReturnedForRetry(t *testing.T) {
 func TestLogLineHasEmbeddedMetrics(t *testing.T) {
 	var buf bytes.Buffer
 	store := &memS3{objects: map[string][]byte{}}
-	h, err := newHandler(Config{ProcessedBucket: "processed"}, store, slog.New(slog.NewJSONHandler(&buf, nil)))
+	h, err := newHandler(Config{ProcessedBucket: "processed", Stack: "prod"}, store, slog.New(slog.NewJSONHandler(&buf, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The completion event's time is 12:00:00; the status is written 2.5 s later.
+	h.now = func() time.Time { return time.Date(2025, 3, 1, 12, 0, 2, 500e6, time.UTC) }
 	ev := completion(t, eventbus.DetailTypeFailed, "e1", failedDetail)
 	ev.ReplayName = "nightly"
 	if err := h.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	var line struct {
-		Outcome   string  `json:"outcome"`
-		ImageID   string  `json:"image_id"`
-		ErrorCode string  `json:"error_code"`
-		Replay    string  `json:"replay_name"`
-		Images    float64 `json:"Images"`
-		Time      float64 `json:"ProcessingTime"`
-		AWS       struct {
-			Timestamp         int64 `json:"Timestamp"`
-			CloudWatchMetrics []struct {
-				Namespace  string     `json:"Namespace"`
-				Dimensions [][]string `json:"Dimensions"`
-				Metrics    []struct{ Name, Unit string }
-			} `json:"CloudWatchMetrics"`
-		} `json:"_aws"`
+		Outcome   string `json:"outcome"`
+		ImageID   string `json:"image_id"`
+		ErrorCode string `json:"error_code"`
+		Replay    string `json:"replay_name"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
 		t.Fatalf("log %q is not one JSON line: %v", buf.String(), err)
 	}
-	if line.Outcome != status.Failed || line.ImageID != imageID || line.ErrorCode != "source_missing" || line.Replay != "nightly" || line.Images != 1 || line.Time != 3 {
+	if line.Outcome != status.Failed || line.ImageID != imageID || line.ErrorCode != "source_missing" || line.Replay != "nightly" {
 		t.Errorf("log line %s", buf.String())
 	}
-	if m := line.AWS.CloudWatchMetrics; line.AWS.Timestamp == 0 || len(m) != 1 || m[0].Namespace != MetricsNamespace ||
-		len(m[0].Dimensions) != 1 || m[0].Dimensions[0][0] != "outcome" || len(m[0].Metrics) != 2 {
-		t.Errorf("EMF block %+v", line.AWS)
+	got := extracted(t, buf.Bytes())
+	want := map[string]float64{
+		"StatusUpdates Count Outcome=failed,Stack=prod":   1,
+		"StatusDelay Milliseconds Stack=prod":             2500,
+		"PeakMemory Megabytes Function=notify,Stack=prod": -1, // any positive value
 	}
+	if len(got) != len(want) {
+		t.Errorf("metrics %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || (v >= 0 && g != v) || g <= 0 {
+			t.Errorf("metric %s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+
+	// A late failure of an upload already done writes no status: the line
+	// says so and counts no update.
+	buf.Reset()
+	ok := completion(t, eventbus.DetailTypeProcessed, "e2", processedDetail)
+	if err := h.Handle(context.Background(), ok); err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := h.Handle(context.Background(), completion(t, eventbus.DetailTypeFailed, "e2", failedDetail)); err != nil {
+		t.Fatal(err)
+	}
+	got = extracted(t, buf.Bytes())
+	if _, counted := got["StatusUpdates Count Outcome=failed,Stack=prod"]; counted || !strings.Contains(buf.String(), "status kept") {
+		t.Errorf("late failure logged %s", buf.String())
+	}
+}
+
+// extracted reads the embedded metrics of log lines as CloudWatch would:
+// "Name Unit Dim=v,..." -> value.
+func extracted(t *testing.T, lines []byte) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, line := range bytes.Split(bytes.TrimSpace(lines), []byte("\n")) {
+		ds, err := metrics.Extract(line)
+		if err != nil {
+			t.Fatalf("line %s: %v", line, err)
+		}
+		for _, d := range ds {
+			var dims []string
+			for k, v := range d.Dimensions {
+				dims = append(dims, k+"="+v)
+			}
+			sort.Strings(dims)
+			out[d.Name+" "+string(d.Unit)+" "+strings.Join(dims, ",")] = d.Values[0]
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/imaging"
+	"github.com/imagepipe/imagepipe/metrics"
 )
 
 // Environment variables read by ConfigFromEnv.
@@ -38,6 +39,8 @@ type Config struct {
 	// PixelBudget bounds the pixels decoded at once across the batch, so
 	// memory stays bounded whatever the images' sizes.
 	PixelBudget int64
+	// Stack is the value of the metrics' Stack dimension (metrics.EnvStack).
+	Stack string
 }
 
 // DefaultConfig returns the defaults with the given bucket.
@@ -49,6 +52,7 @@ func DefaultConfig(processedBucket string) Config {
 		MaxReceiveCount: 3,
 		Concurrency:     runtime.GOMAXPROCS(0),
 		PixelBudget:     100_000_000,
+		Stack:           metrics.DefaultStack,
 	}
 }
 
@@ -58,6 +62,7 @@ func DefaultConfig(processedBucket string) Config {
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig(os.Getenv(EnvProcessedBucket))
 	c.EventBusName = os.Getenv(EnvEventBusName)
+	c.Stack = metrics.StackFromEnv()
 	var errs []error
 	intEnv := func(name string, dst *int64) {
 		if v := os.Getenv(name); v != "" {
@@ -110,6 +115,9 @@ func (c Config) Validate() error {
 	}
 	if c.EventBusName == "" {
 		errs = append(errs, fmt.Errorf("%s is required", EnvEventBusName))
+	}
+	if c.Stack == "" {
+		errs = append(errs, fmt.Errorf("%s must not be empty", metrics.EnvStack))
 	}
 	if err := c.Imaging.Validate(); err != nil {
 		errs = append(errs, err)

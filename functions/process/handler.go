@@ -26,6 +26,7 @@ import (
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/status"
 	"github.com/imagepipe/imagepipe/imaging"
+	"github.com/imagepipe/imagepipe/metrics"
 )
 
 // Error codes of failure events that are not imaging's own.
@@ -94,7 +95,6 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			if err := h.handleMessage(ctx, msg); err != nil {
-				h.log.Warn("image will be retried", "message_id", msg.MessageId, "err", err)
 				mu.Lock()
 				failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 				mu.Unlock()
@@ -111,14 +111,24 @@ type job struct {
 	src     eventbus.ImageSource
 	attempt int
 	started time.Time
-	replay  string
+	// queued is when the message entered the queue (SentTimestamp).
+	queued time.Time
+	replay string
+	// partition is the ARN partition of the upload event (aws, aws-cn, ...).
+	partition string
+	log       *slog.Logger
+	// pixels of the source, once probed.
+	pixels int64
 }
 
 // handleMessage returns an error only for transient failures: everything
 // else is acknowledged, with a failure event where there is an image.
 func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) error {
 	attempt, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
-	j := &job{attempt: max(attempt, 1), started: h.now()}
+	j := &job{attempt: max(attempt, 1), started: h.now(), partition: "aws", log: h.log.With("message_id", msg.MessageId)}
+	if ms, err := strconv.ParseInt(msg.Attributes["SentTimestamp"], 10, 64); err == nil {
+		j.queued = time.UnixMilli(ms)
+	}
 	var ev eventbus.Event
 	var detail eventbus.ObjectCreated
 	if err := json.Unmarshal([]byte(msg.Body), &ev); err != nil {
@@ -130,21 +140,26 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 		return nil
 	}
 	j.replay = ev.ReplayName
+	if len(ev.Resources) > 0 {
+		if p, _, ok := strings.Cut(strings.TrimPrefix(ev.Resources[0], "arn:"), ":"); ok && p != "" && strings.HasPrefix(ev.Resources[0], "arn:") {
+			j.partition = p
+		}
+	}
 	j.src = eventbus.ImageSource{Bucket: detail.Bucket.Name, Key: detail.Object.Key, ETag: strings.Trim(detail.Object.ETag, `"`), Size: detail.Object.Size}
-	id, ok := imageIDFromKey(detail.Object.Key)
+	id, ok := ImageIDFromKey(detail.Object.Key)
+	j.log = j.log.With("key", j.src.Key, "attempt", j.attempt)
 	if !ok {
 		return h.fail(ctx, j, &eventbus.ImageError{Code: CodeInvalidEvent, Message: fmt.Sprintf("key %q is not under uploads/", detail.Object.Key)})
 	}
 	j.imageID = id
-	log := h.log.With("image_id", id, "key", j.src.Key, "attempt", j.attempt)
+	j.log = j.log.With("image_id", id)
 
-	err := h.work(ctx, j, log)
+	err := h.work(ctx, j)
 	if err == nil {
 		return nil
 	}
 	var ie *eventbus.ImageError
 	if errors.As(err, &ie) {
-		log.Info("image refused", "code", ie.Code, "reason", ie.Message)
 		return h.fail(ctx, j, ie)
 	}
 	// Transient. On the last attempt say so with an event: the message goes
@@ -156,17 +171,22 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 		pe := h.fail(pctx, j, &eventbus.ImageError{Code: CodeRetriesExhausted, Message: fmt.Sprintf("gave up after %d attempts: %v", j.attempt, err), Retryable: true})
 		return errors.Join(err, pe)
 	}
+	h.logMetrics(ctx, j, slog.LevelWarn, "image will be retried", "", []any{"err", err}, metrics.Sample{Metric: metrics.TransientErrors, Value: 1})
 	return err
 }
 
 // work makes and stores the outputs and emits "Image Processed". It returns
 // an *eventbus.ImageError for a permanent failure, any other error for a
 // transient one.
-func (h *Handler) work(ctx context.Context, j *job, log *slog.Logger) error {
+func (h *Handler) work(ctx context.Context, j *job) error {
 	if done, err := h.alreadyDone(ctx, j); err != nil {
 		return err
 	} else if done {
-		log.Info("duplicate of a finished image: nothing to do", "etag", j.src.ETag)
+		if err := h.recordReplay(ctx, j, ReplayDuplicate, nil); err != nil {
+			return err
+		}
+		h.logMetrics(ctx, j, slog.LevelInfo, "duplicate of a finished image: nothing to do", "", []any{"etag", j.src.ETag},
+			metrics.Sample{Metric: metrics.DuplicatesSkipped, Value: 1})
 		return nil
 	}
 	defer h.markProcessing(ctx, j, log)()
@@ -179,7 +199,8 @@ func (h *Handler) work(ctx context.Context, j *job, log *slog.Logger) error {
 		return imageError(err)
 	}
 	j.src.Format = info.Format
-	pixels := min(max(int64(info.Width)*int64(info.Height), 1), h.cfg.PixelBudget)
+	j.pixels = int64(info.Width) * int64(info.Height)
+	pixels := min(max(j.pixels, 1), h.cfg.PixelBudget)
 	if err := h.pixels.Acquire(ctx, pixels); err != nil {
 		return fmt.Errorf("wait for pixel budget: %w", err)
 	}
@@ -207,10 +228,23 @@ func (h *Handler) work(ctx context.Context, j *job, log *slog.Logger) error {
 	if declared := path.Ext(j.src.Key); declared != "" && !sameFamily(declared[1:], info.Format) {
 		detail.Warnings = append(detail.Warnings, fmt.Sprintf("content_mismatch: the key says %s but the bytes are %s", declared[1:], info.Format))
 	}
-	if err := h.publish(ctx, eventbus.DetailTypeProcessed, detail); err != nil {
+	if err := h.publish(ctx, j, eventbus.DetailTypeProcessed, detail); err != nil {
 		return err
 	}
-	log.Info("image processed", "duration_ms", detail.DurationMS, "format", info.Format, "width", info.Width, "height", info.Height)
+	if err := h.recordReplay(ctx, j, ReplayRedone, nil); err != nil {
+		return err
+	}
+	done := []metrics.Sample{
+		{Metric: metrics.ImagesDone, Value: 1},
+		{Metric: metrics.ProcessingTime, Value: float64(detail.DurationMS)},
+		{Metric: metrics.InputBytes, Value: float64(len(data))},
+		{Metric: metrics.InputMegapixels, Value: float64(j.pixels) / 1e6},
+	}
+	if !j.queued.IsZero() {
+		done = append(done, metrics.Sample{Metric: metrics.QueueToDoneTime, Value: float64(max(h.now().Sub(j.queued).Milliseconds(), 0))})
+	}
+	h.logMetrics(ctx, j, slog.LevelInfo, "image processed", "",
+		[]any{"duration_ms", detail.DurationMS, "format", info.Format, "width", info.Width, "height", info.Height}, done...)
 	return h.putManifest(ctx, j, detail)
 }
 
@@ -320,17 +354,43 @@ func (h *Handler) putManifest(ctx context.Context, j *job, d eventbus.ImageDetai
 // fail emits "Image Processing Failed"; its error is transient.
 func (h *Handler) fail(ctx context.Context, j *job, ie *eventbus.ImageError) error {
 	d := eventbus.ImageDetail{ImageID: j.imageID, Source: j.src, DurationMS: h.now().Sub(j.started).Milliseconds(), Attempt: j.attempt, ReplayName: j.replay, Error: ie}
-	return h.publish(ctx, eventbus.DetailTypeFailed, d)
+	if err := h.publish(ctx, j, eventbus.DetailTypeFailed, d); err != nil {
+		return err
+	}
+	if j.imageID != "" {
+		if err := h.recordReplay(ctx, j, ReplayFailed, ie); err != nil {
+			return err
+		}
+	}
+	h.logMetrics(ctx, j, slog.LevelInfo, "image failed", ie.Code, []any{"code", ie.Code, "reason", ie.Message, "retryable", ie.Retryable},
+		metrics.Sample{Metric: metrics.ImagesFailed, Value: 1})
+	return nil
 }
 
-func (h *Handler) publish(ctx context.Context, detailType string, d eventbus.ImageDetail) error {
+// logMetrics writes the one log line of a message's outcome, with its
+// metrics in embedded metric format.
+// errorCode, when set, is the ErrorCode dimension.
+func (h *Handler) logMetrics(ctx context.Context, j *job, level slog.Level, msg, errorCode string, fields []any, samples ...metrics.Sample) {
+	dims := map[string]string{metrics.Stack: h.cfg.Stack, metrics.Function: "process", metrics.ErrorCode: errorCode}
+	line := metrics.Line{Dimensions: dims, Samples: append(samples, metrics.Sample{Metric: metrics.PeakMemory, Value: metrics.PeakMemoryMB()})}
+	attrs := make([]slog.Attr, 0, len(fields)/2+16)
+	if j.replay != "" {
+		attrs = append(attrs, slog.String("replay_name", j.replay))
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		attrs = append(attrs, slog.Any(fields[i].(string), fields[i+1]))
+	}
+	j.log.LogAttrs(ctx, level, msg, append(attrs, line.Attrs(h.now())...)...)
+}
+
+func (h *Handler) publish(ctx context.Context, j *job, detailType string, d eventbus.ImageDetail) error {
 	raw, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", detailType, err)
 	}
 	var resources []string
 	if d.Source.Bucket != "" {
-		resources = []string{"arn:aws:s3:::" + d.Source.Bucket + "/" + d.Source.Key}
+		resources = []string{"arn:" + j.partition + ":s3:::" + d.Source.Bucket + "/" + d.Source.Key}
 	}
 	err = h.pub.Publish(ctx, eventbus.Entry{EventBusName: h.cfg.EventBusName, Source: eventbus.SourceProcess, DetailType: detailType, Detail: raw, Resources: resources})
 	if err != nil {
@@ -341,11 +401,11 @@ func (h *Handler) publish(ctx context.Context, detailType string, d eventbus.Ima
 
 func manifestKey(imageID string) string { return "processed/" + imageID + "/manifest.json" }
 
-// imageIDFromKey takes the id out of uploads/<id>.<ext>, the keys the API
+// ImageIDFromKey takes the id out of uploads/<id>.<ext>, the keys the API
 // makes. Any other key under uploads/ (an object copied there with the aws
 // CLI, say) gets an id derived from the key, stable across uploads of the
 // same key, so that its outputs, events and status have one too.
-func imageIDFromKey(key string) (string, bool) {
+func ImageIDFromKey(key string) (string, bool) {
 	name, ok := strings.CutPrefix(key, "uploads/")
 	if !ok || name == "" {
 		return "", false

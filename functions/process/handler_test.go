@@ -596,12 +596,12 @@ func TestKeyNotMadeByTheAPI(t *testing.T) {
 	if _, ok := fs.object(processedBucket + "/processed/" + id + "/gray.jpg"); !ok {
 		t.Errorf("no gray output under processed/%s/", id)
 	}
-	again, ok := imageIDFromKey("uploads/holiday/cat photo.jpg")
-	other, _ := imageIDFromKey("uploads/holiday/dog.jpg")
+	again, ok := ImageIDFromKey("uploads/holiday/cat photo.jpg")
+	other, _ := ImageIDFromKey("uploads/holiday/dog.jpg")
 	if !ok || again != id || other == id {
 		t.Errorf("ids: %q then %q (ok %v); another key %q", id, again, ok, other)
 	}
-	if _, ok := imageIDFromKey("elsewhere/cat.jpg"); ok {
+	if _, ok := ImageIDFromKey("elsewhere/cat.jpg"); ok {
 		t.Error("a key outside uploads/ got an image id")
 	}
 }
