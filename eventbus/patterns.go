@@ -11,11 +11,29 @@ import (
 //go:embed patterns/*.json
 var patternFiles embed.FS
 
-// Rule names, one per file under patterns/ (the file is <name>.json).
+// Patterns, one per file under patterns/ (the file is <name>.json). A
+// stack names the rule of a pattern RuleName(stack, pattern):
+// "imagepipe-uploads-to-queue" locally and for Terraform's default name.
 const (
 	RuleUploadsToQueue      = "uploads-to-queue"
 	RuleCompletionsToNotify = "completions-to-notify"
 )
+
+// Archives, by what they keep. A stack names them ArchiveName(stack, ...):
+// "imagepipe-uploads" (S3 upload events on the default bus) and
+// "imagepipe-completions" (every event on the stack's bus).
+const (
+	ArchiveUploads     = "uploads"
+	ArchiveCompletions = "completions"
+)
+
+// RuleName is the name a stack gives the rule of a pattern, the same in
+// the local stack and in Terraform ("${var.name}-<pattern>").
+func RuleName(stack, pattern string) string { return stack + "-" + pattern }
+
+// ArchiveName is the name a stack gives one of its archives, the same in
+// the local stack and in Terraform ("${var.name}-uploads").
+func ArchiveName(stack, archive string) string { return stack + "-" + archive }
 
 var placeholder = regexp.MustCompile(`\$\{([a-zA-Z_][a-zA-Z0-9_]*)\}`)
 

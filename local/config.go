@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/imagepipe/imagepipe/eventbus"
 )
 
 // Environment variables read by ConfigFromEnv.
@@ -22,19 +24,23 @@ const (
 	EnvCORSOrigins     = "IMAGEPIPE_CORS_ORIGINS"
 )
 
-// Names of the local resources (DESIGN.md §6).
+// Names of the local resources (DESIGN.md §6). Rules and archives are
+// named as Terraform names them for a stack called StackName.
 const (
-	UploadsBucket   = "imagepipe-uploads"
-	ProcessedBucket = "imagepipe-processed"
-	CustomBus       = "imagepipe"
-	ProcessQueue    = "imagepipe-process"
-	ProcessDLQ      = "imagepipe-process-dlq"
-	NotifyQueue     = "imagepipe-notify-async"
-	NotifyDLQ       = "imagepipe-notify-dlq"
-	UploadsArchive  = "imagepipe-uploads"
-	EventsArchive   = "imagepipe-events"
-	Region          = "us-east-1"
-	Account         = "000000000000"
+	StackName          = "imagepipe"
+	UploadsBucket      = "imagepipe-uploads"
+	ProcessedBucket    = "imagepipe-processed"
+	CustomBus          = "imagepipe"
+	ProcessQueue       = "imagepipe-process"
+	ProcessDLQ         = "imagepipe-process-dlq"
+	NotifyQueue        = "imagepipe-notify-async"
+	NotifyDLQ          = "imagepipe-notify-dlq"
+	UploadsRule        = StackName + "-" + eventbus.RuleUploadsToQueue
+	CompletionsRule    = StackName + "-" + eventbus.RuleCompletionsToNotify
+	UploadsArchive     = StackName + "-" + eventbus.ArchiveUploads
+	CompletionsArchive = StackName + "-" + eventbus.ArchiveCompletions
+	Region             = "us-east-1"
+	Account            = "000000000000"
 )
 
 // RuleVars fills the placeholders of eventbus/patterns with the local
@@ -87,6 +93,10 @@ type Config struct {
 	LambdaEmulator string
 	// Logger receives the stack's and the functions' logs; nil discards.
 	Logger *slog.Logger
+	// MetricsInLogs keeps the functions' embedded metrics in the lines
+	// given to Logger (JSON lines, as on Lambda); otherwise they are taken
+	// out of the lines. Either way they are served at GET /metrics.
+	MetricsInLogs bool
 }
 
 // ConfigFromEnv returns the defaults overridden by the environment.

@@ -96,7 +96,7 @@ func TestReplayRecreatesOutputs(t *testing.T) {
 			t.Fatalf("%s still there after DeleteObject", key)
 		}
 	}
-	eventsBefore, _, err := st.Router().ArchiveStats(ctx, local.EventsArchive)
+	eventsBefore, _, err := st.Router().ArchiveStats(ctx, local.CompletionsArchive)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestReplayRecreatesOutputs(t *testing.T) {
 		EventSourceArn: aws.String(arn("archive/" + local.UploadsArchive)),
 		EventStartTime: aws.Time(windowStart), EventEndTime: aws.Time(windowEnd),
 		Destination: &ebtypes.ReplayDestination{Arn: aws.String(arn("event-bus/default")),
-			FilterArns: []string{arn("rule/" + eventbus.RuleUploadsToQueue), arn("rule/e2e-uploads")}},
+			FilterArns: []string{arn("rule/" + local.UploadsRule), arn("rule/e2e-uploads")}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestReplayRecreatesOutputs(t *testing.T) {
 	}
 
 	// Replay the completions of the first run to the test rule only.
-	eventsAfterFirst, _, err := st.Router().ArchiveStats(ctx, local.EventsArchive)
+	eventsAfterFirst, _, err := st.Router().ArchiveStats(ctx, local.CompletionsArchive)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestReplayRecreatesOutputs(t *testing.T) {
 	}
 	if _, err := eb.StartReplay(ctx, &eventbridge.StartReplayInput{
 		ReplayName:     aws.String("e2e-completions"),
-		EventSourceArn: aws.String(arn("archive/" + local.EventsArchive)),
+		EventSourceArn: aws.String(arn("archive/" + local.CompletionsArchive)),
 		EventStartTime: aws.Time(windowStart), EventEndTime: aws.Time(windowEnd),
 		Destination: &ebtypes.ReplayDestination{Arn: aws.String(arn("event-bus/" + local.CustomBus)),
 			FilterArns: []string{arn("rule/" + local.CustomBus + "/e2e-completions")}},
@@ -177,7 +177,7 @@ func TestReplayRecreatesOutputs(t *testing.T) {
 	if len(archivedIDs) > 0 {
 		t.Errorf("%d archived completions were not replayed", len(archivedIDs))
 	}
-	if n, _, err := st.Router().ArchiveStats(ctx, local.EventsArchive); err != nil || n != eventsAfterFirst {
+	if n, _, err := st.Router().ArchiveStats(ctx, local.CompletionsArchive); err != nil || n != eventsAfterFirst {
 		t.Errorf("events archive holds %d events after replaying it (%v), want %d: replayed events are not archived", n, err, eventsAfterFirst)
 	}
 }

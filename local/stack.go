@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,7 @@ import (
 	"github.com/imagepipe/imagepipe/functions/presign"
 	"github.com/imagepipe/imagepipe/functions/process"
 	"github.com/imagepipe/imagepipe/local/bus"
+	"github.com/imagepipe/imagepipe/local/cloudwatch"
 	"github.com/imagepipe/imagepipe/local/events"
 	"github.com/imagepipe/imagepipe/local/lambdarie"
 	"github.com/imagepipe/imagepipe/local/queue"
@@ -45,6 +47,7 @@ type Stack struct {
 	edge   string
 
 	store    *queue.Store
+	metrics  *cloudwatch.Registry
 	router   *bus.Router
 	replayer *bus.Replayer
 	s3       *s3server.Server
@@ -79,7 +82,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Stack{cfg: cfg, creds: creds, log: cfg.Logger, queues: map[string]*queue.Queue{}}
+	// Every log line goes through the local CloudWatch, which counts the
+	// functions' embedded metrics for GET /metrics.
+	reg := cloudwatch.New()
+	st := &Stack{cfg: cfg, creds: creds, log: slog.New(reg.Handler(cfg.Logger.Handler(), cfg.MetricsInLogs)), metrics: reg, queues: map[string]*queue.Queue{}}
 	defer func() {
 		if err != nil {
 			st.Close(context.Background())
@@ -128,6 +134,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		apiLn.Close()
 		return nil, err
 	}
+	st.metrics.Gauge("imagepipe_queue_messages",
+		"Messages in the local queues by state: visible (waiting, SQS ApproximateNumberOfMessagesVisible) and in_flight (received, not yet deleted).",
+		st.queueGauges)
 	st.s3.OnObjectCreated(st.objectCreated)
 	if st.replayer, err = bus.NewReplayer(st.router, st.log.With("component", "replay")); err != nil {
 		edgeLn.Close()
@@ -174,6 +183,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
+	mux.Handle("GET /metrics", st.metrics)
 	mux.Handle("/v1/", api)
 	mux.Handle("/", web.HandlerFor(func(r *http.Request) web.Config {
 		c := web.Config{MaxUploadBytes: st.presignCfg.MaxUploadBytes}
@@ -215,9 +225,9 @@ func (st *Stack) buildBus() error {
 		return err
 	}
 	rules := []*bus.Rule{
-		{Name: eventbus.RuleUploadsToQueue, Bus: "default", Pattern: uploads, Target: st.queues[ProcessQueue], TargetARN: st.queueARN(ProcessQueue),
+		{Name: UploadsRule, Bus: "default", Pattern: uploads, Target: st.queues[ProcessQueue], TargetARN: st.queueARN(ProcessQueue),
 			Description: "S3 Object Created in the uploads bucket to the process queue"},
-		{Name: eventbus.RuleCompletionsToNotify, Bus: CustomBus, Pattern: completions, Target: st.queues[NotifyQueue], TargetARN: "arn:aws:lambda:" + Region + ":" + Account + ":function:imagepipe-notify",
+		{Name: CompletionsRule, Bus: CustomBus, Pattern: completions, Target: st.queues[NotifyQueue], TargetARN: "arn:aws:lambda:" + Region + ":" + Account + ":function:imagepipe-notify",
 			Description: "Completion events to the notify function"},
 	}
 	for _, r := range rules {
@@ -228,7 +238,7 @@ func (st *Stack) buildBus() error {
 	now := time.Now()
 	for _, a := range []*bus.Archive{
 		{Name: UploadsArchive, Bus: "default", Pattern: uploads, CreatedAt: now},
-		{Name: EventsArchive, Bus: CustomBus, CreatedAt: now},
+		{Name: CompletionsArchive, Bus: CustomBus, CreatedAt: now},
 	} {
 		if err := st.router.AddArchive(a); err != nil {
 			return err
@@ -411,6 +421,29 @@ func (st *Stack) Router() *bus.Router { return st.router }
 
 // Replayer runs the archive replays of the local EventBridge.
 func (st *Stack) Replayer() *bus.Replayer { return st.replayer }
+
+// Metrics is the local CloudWatch behind GET /metrics.
+func (st *Stack) Metrics() *cloudwatch.Registry { return st.metrics }
+
+// queueGauges reads the depth of every queue of the stack.
+func (st *Stack) queueGauges(ctx context.Context) []cloudwatch.GaugeSample {
+	names := make([]string, 0, len(st.queues))
+	for n := range st.queues {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []cloudwatch.GaugeSample
+	for _, n := range names {
+		s, err := st.queues[n].Stats(ctx)
+		if err != nil {
+			continue
+		}
+		out = append(out,
+			cloudwatch.GaugeSample{Labels: map[string]string{"queue": n, "state": "visible"}, Value: float64(s.Visible)},
+			cloudwatch.GaugeSample{Labels: map[string]string{"queue": n, "state": "in_flight"}, Value: float64(s.InFlight)})
+	}
+	return out
+}
 
 // Queue returns one of the stack's queues by name (ProcessQueue, ...).
 func (st *Stack) Queue(name string) *queue.Queue { return st.queues[name] }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/imagepipe/imagepipe/local"
+	"github.com/imagepipe/imagepipe/local/console"
 )
 
 func init() {
@@ -41,8 +42,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.LambdaBinaries, "lambda-binaries", "", "run the functions as their Lambda bootstraps in `DIR` (DIR/<fn>/bootstrap, from make lambda-host) under AWS's Lambda runtime emulator instead of in this process")
 	fs.StringVar(&cfg.LambdaEmulator, "lambda-emulator", "", "`PATH` of aws-lambda-rie for --lambda-binaries (default: DIR/aws-lambda-rie, then PATH)")
 	verbose := fs.Bool("v", false, "log every request and invocation (debug level)")
+	logFormat := fs.String("log-format", "text", "console log: text (one readable line per event) or json (JSON lines, the functions' embedded metrics included, as on Lambda)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: imagepipe dev [--data DIR] [--api ADDR] [--edge ADDR] [--cors-origin ORIGIN]... [--lambda-binaries DIR]
+		fmt.Fprint(fs.Output(), `Usage: imagepipe dev [--data DIR] [--api ADDR] [--edge ADDR] [--cors-origin ORIGIN]... [--lambda-binaries DIR] [--log-format text|json]
 
 Runs the whole pipeline in this process, with no AWS account: an S3 and
 EventBridge edge (SigV4 verified), a durable queue, the presign, process and
@@ -56,6 +58,9 @@ The page it serves is pre-filled with the API key when opened on this
 machine (--page-key=false to not). Credentials and the API key are generated
 on first start and printed; set
 `+local.EnvAPIKey+`, `+local.EnvAccessKeyID+` and `+local.EnvSecretAccessKey+` to choose them.
+The log is one readable line per event on stderr (--log-format json for
+JSON lines); GET /metrics on the API address serves the functions' metrics
+(the ones CloudWatch shows on AWS) and the queue depths for Prometheus.
 
 Example:
   imagepipe dev --data ./.imagepipe
@@ -83,7 +88,16 @@ Flags:
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	switch *logFormat {
+	case "text":
+		cfg.Logger = slog.New(console.New(stderr, level))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+		cfg.MetricsInLogs = true
+	default:
+		fmt.Fprintf(stderr, "imagepipe dev: --log-format %q: want text or json\n", *logFormat)
+		return 2
+	}
 
 	st, err := local.Start(ctx, cfg)
 	if err != nil {
@@ -96,13 +110,14 @@ Flags:
   page     %s/%s
   API      %s/v1   (x-api-key: %s)
   edge     %s      (S3 and EventBridge)
+  metrics  %s/metrics
 
 Point the aws CLI or an SDK at the edge:
-  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%[10]s AWS_DEFAULT_REGION=%[10]s
+  export AWS_ENDPOINT_URL=%s AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%[11]s AWS_DEFAULT_REGION=%[11]s
   export IMAGEPIPE_API_URL=%s IMAGEPIPE_API_KEY=%s
 
 Press Ctrl-C to stop; work under way is finished first.
-`, st.DataDir(), st.APIURL(), pageNote(cfg), st.APIURL(), creds.APIKey, st.EdgeURL(),
+`, st.DataDir(), st.APIURL(), pageNote(cfg), st.APIURL(), creds.APIKey, st.EdgeURL(), st.APIURL(),
 		st.EdgeURL(), creds.AccessKeyID, creds.SecretAccessKey, local.Region, st.APIURL(), creds.APIKey)
 
 	<-ctx.Done()

@@ -189,7 +189,7 @@ func (h *Handler) work(ctx context.Context, j *job) error {
 			metrics.Sample{Metric: metrics.DuplicatesSkipped, Value: 1})
 		return nil
 	}
-	defer h.markProcessing(ctx, j, log)()
+	defer h.markProcessing(ctx, j, j.log)()
 	data, err := h.getSource(ctx, j)
 	if err != nil {
 		return err
