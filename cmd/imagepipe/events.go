@@ -39,7 +39,8 @@ local bus uses, like 'aws events test-event-pattern'. Prints "match" or
 Flags:
   --pattern JSON|@FILE  the event pattern
   --rule NAME           instead of --pattern, the pattern of one of imagepipe's
-                        rules (` + "`" + `uploads-to-queue` + "`" + `, ` + "`" + `completions-to-notify` + "`" + `), its
+                        rules (` + "`" + `uploads-to-queue` + "`" + `, ` + "`" + `completions-to-notify` + "`" + `, or a
+                        stack's full rule name such as imagepipe-uploads-to-queue), its
                         placeholders filled with the local stack's names
   --var NAME=VALUE      with --rule, fill ${NAME} with VALUE instead, e.g.
                         uploads_bucket=my-bucket for a deployed stack
@@ -121,10 +122,18 @@ func runTestPattern(args []string, stdout, stderr io.Writer) int {
 	var patternText string
 	var err error
 	if *ruleArg != "" {
-		if !slices.Contains(eventbus.RuleNames(), *ruleArg) {
+		// A stack's full rule name (imagepipe-uploads-to-queue) names the
+		// same pattern.
+		rule := *ruleArg
+		for _, p := range eventbus.RuleNames() {
+			if strings.HasSuffix(rule, "-"+p) {
+				rule = p
+			}
+		}
+		if !slices.Contains(eventbus.RuleNames(), rule) {
 			return usageErr(fmt.Sprintf("no rule %q; the rules are %s", *ruleArg, strings.Join(eventbus.RuleNames(), ", ")))
 		}
-		patternText, err = eventbus.RulePattern(*ruleArg, vars)
+		patternText, err = eventbus.RulePattern(rule, vars)
 	} else {
 		patternText, err = readArg("--pattern", *patternArg)
 	}

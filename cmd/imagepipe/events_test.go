@@ -51,6 +51,7 @@ func TestRunEventsTestPattern(t *testing.T) {
 		{name: "empty file name", args: []string{"test-pattern", "--pattern", testUploadPattern, "--event", "@"}, wantCode: 2, wantStderr: "--event: @ must be followed by a file name"},
 		{name: "missing pattern", args: []string{"test-pattern", "--event", testUploadEvent}, wantCode: 2, wantStderr: "--pattern or --rule is required\nUsage: imagepipe events test-pattern"},
 		{name: "rule with the local bucket", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--event", testS3Event}, wantCode: 0, wantStdout: "match\n"},
+		{name: "full rule name", args: []string{"test-pattern", "--rule", "imagepipe-uploads-to-queue", "--event", testS3Event}, wantCode: 0, wantStdout: "match\n"},
 		{name: "rule with another bucket", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--var", "uploads_bucket=prod-uploads", "--event", testS3Event}, wantCode: 1, wantStdout: "no match\n"},
 		{name: "rule against an output key", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--event", strings.Replace(testS3Event, "uploads/cat.jpg", "processed/cat/gray.jpg", 1)}, wantCode: 1, wantStdout: "no match\n"},
 		{name: "unknown rule", args: []string{"test-pattern", "--rule", "to-everywhere", "--event", testS3Event}, wantCode: 2, wantStderr: `no rule "to-everywhere"; the rules are completions-to-notify, uploads-to-queue`},

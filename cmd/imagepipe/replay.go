@@ -15,39 +15,55 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	tagging "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/local"
 )
 
 func init() {
-	register(&command{name: "replay", summary: "replay a time window of an EventBridge archive (re-process uploads)", run: runReplay})
+	register(&command{name: "replay", summary: "replay a time window of an archive to the stack's rule and wait for the images", run: runReplay})
 }
 
-const replayUsage = `Usage: imagepipe replay --from T [--to T] [--rule NAME]... [--archive NAME] [--name NAME] [--aws]
+const replayUsage = `Usage: imagepipe replay --from T [--to T] [--archive NAME] [--rule NAME]... [--all-rules]
+                        [--name NAME] [--no-wait] [--aws [--stack NAME]]
 
-Starts an EventBridge replay of the archive's events whose time is in
-[--from, --to] and prints its progress until it ends. Replayed events carry
-"replay-name" and go to the rules of the archive's bus (only the --rule ones
-when given). Replaying the uploads archive re-processes those uploads: the
-worker skips an image whose outputs are there for the same source, and
-re-creates missing ones.
+Replays the events of an EventBridge archive whose time is in [--from, --to],
+to the stack's own rule only, and waits until the replayed images are
+re-processed: it reports how many were redone, skipped as duplicates (done
+before from the same source) or failed.
+
+The default archive is the stack's uploads archive (<stack>-uploads), whose
+events go to <stack>-uploads-to-queue: the worker re-processes each upload,
+skipping images already done from the same source. The completions archive
+(--archive completions) goes to <stack>-completions-to-notify. --rule NAME
+(a full rule name, or a pattern name such as uploads-to-queue) replaces the
+default rule; --all-rules sends the events to every rule of the bus, which
+in a shared account includes other software's rules.
 
 By default it talks to the local stack (imagepipe dev): endpoint
 $AWS_ENDPOINT_URL or http://127.0.0.1:4566, credentials from
 $IMAGEPIPE_ACCESS_KEY_ID/$IMAGEPIPE_SECRET_ACCESS_KEY or the data directory.
 With --aws it uses the default AWS SDK configuration (profile, region,
-credentials) and the archives Terraform creates (<name>-uploads,
-<name>-completions).
+credentials) and the stack Terraform deployed as --stack (its name
+variable, default $IMAGEPIPE_STACK or imagepipe): the rule must carry the
+tag imagepipe:stack=<stack>, and the buckets are found by their tags
+(tag:GetResources). On AWS an archive receives events a few minutes after
+they happen, so a replay covers only what was archived; the images counted
+are those uploaded up to the last replayed event.
 
 T is RFC 3339 (2026-11-28T04:00:00Z), a time relative to now (-1h, -90m,
 -2h30m) or "now".
 
-Exit status: 0 when the replay completed, 1 when it failed or was cancelled
-(the reason is printed), 2 on bad usage.
+Exit status: 0 when the replay completed and every replayed image was
+re-processed without failing; 1 when the replay failed or was cancelled,
+an image failed, or --timeout passed first (what is pending is printed);
+2 on bad usage.
 
 Example:
   imagepipe replay --from -1h
-  imagepipe replay --aws --archive imagepipe-uploads --from 2026-11-28T00:00:00Z --to 2026-11-28T06:00:00Z
+  imagepipe replay --aws --stack prod --from 2026-11-28T00:00:00Z --to 2026-11-28T06:00:00Z
 
 Flags:
 `
@@ -66,10 +82,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	from := fs.String("from", "", "start of the window: RFC 3339, relative (-1h) or now (required)")
 	to := fs.String("to", "now", "end of the window: RFC 3339, relative (-5m) or now")
 	var rules stringList
-	fs.Var(&rules, "rule", "replay only to this rule of the archive's bus (repeatable)")
-	archive := fs.String("archive", local.UploadsArchive, "archive to replay from")
+	fs.Var(&rules, "rule", "replay only to this rule of the archive's bus (repeatable; default: the archive's own rule)")
+	allRules := fs.Bool("all-rules", false, "replay to every rule of the archive's bus (other software's rules too)")
+	archive := fs.String("archive", eventbus.ArchiveUploads, "archive to replay from: uploads, completions or a full archive name")
 	name := fs.String("name", "", "replay name (default imagepipe-replay-<UTC time>)")
+	noWait := fs.Bool("no-wait", false, "return when the replay completes, without waiting for the images")
 	useAWS := fs.Bool("aws", false, "use the default AWS SDK configuration instead of the local stack")
+	stack := fs.String("stack", defaultStack(), "with --aws: the stack's Terraform name (env "+envStack+")")
 	dataDir := fs.String("data", firstSet(os.Getenv(local.EnvData), local.DefaultDataDir), "local stack data directory, for its credentials (env "+local.EnvData+")")
 	endpoint := fs.String("endpoint", firstSet(os.Getenv("AWS_ENDPOINT_URL"), "http://"+local.DefaultEdgeAddr), "local edge URL (env AWS_ENDPOINT_URL)")
 	timeout := fs.Duration("timeout", 0, "give up watching after this long (0: no limit)")
@@ -108,31 +127,53 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "imagepipe replay: --to %s is before --from %s\n", end.Format(time.RFC3339), start.Format(time.RFC3339))
 		return 2
 	}
+	if *allRules && len(rules) > 0 {
+		fmt.Fprintln(stderr, "imagepipe replay: --all-rules and --rule exclude each other")
+		return 2
+	}
 	if *name == "" {
 		*name = "imagepipe-replay-" + now.UTC().Format("20060102T150405Z")
 	}
 
-	var cfg aws.Config
+	var (
+		cfg aws.Config
+		dep deployment
+	)
 	if *useAWS {
 		cfg, err = config.LoadDefaultConfig(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "imagepipe replay: AWS configuration: %v\n", err)
 			return 1
 		}
+		dep = deployment{stack: *stack, checkTags: true}
 	} else {
 		cfg, err = localAWSConfig(*dataDir, *endpoint)
 		if err != nil {
 			fmt.Fprintf(stderr, "imagepipe replay: %v\n", err)
 			return 1
 		}
+		dep = localDeployment()
 	}
 	if *timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	r := &replayer{client: eventbridge.NewFromConfig(cfg), out: stdout, poll: replayPollEvery}
-	if err := r.run(ctx, *name, *archive, rules, start, end); err != nil {
+	r := &replayer{client: eventbridge.NewFromConfig(cfg), out: stdout, poll: replayPollEvery, dep: dep, wait: !*noWait,
+		objects: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = !*useAWS || os.Getenv("AWS_ENDPOINT_URL") != "" })}
+	if *useAWS {
+		r.poll = time.Second
+	}
+	if *useAWS && r.wait {
+		// Found before anything starts: a stack that cannot be watched is
+		// said at once (--no-wait replays without watching).
+		r.dep.uploadsBucket, r.dep.processedBucket, err = lookupBuckets(ctx, tagging.NewFromConfig(cfg), dep.stack)
+		if err != nil {
+			fmt.Fprintf(stderr, "imagepipe replay: %v (--no-wait replays without watching the images)\n", err)
+			return 1
+		}
+	}
+	if err := r.run(ctx, replayRequest{name: *name, archive: dep.archiveName(*archive), rules: rules, allRules: *allRules, from: start, to: end}); err != nil {
 		fmt.Fprintf(stderr, "imagepipe replay: %v\n", err)
 		return 1
 	}
@@ -164,66 +205,98 @@ func localAWSConfig(dataDir, endpoint string) (aws.Config, error) {
 
 // replayAPI is the part of the EventBridge client replay uses.
 type replayAPI interface {
+	ruleAPI
 	DescribeArchive(context.Context, *eventbridge.DescribeArchiveInput, ...func(*eventbridge.Options)) (*eventbridge.DescribeArchiveOutput, error)
-	DescribeRule(context.Context, *eventbridge.DescribeRuleInput, ...func(*eventbridge.Options)) (*eventbridge.DescribeRuleOutput, error)
 	StartReplay(context.Context, *eventbridge.StartReplayInput, ...func(*eventbridge.Options)) (*eventbridge.StartReplayOutput, error)
 	DescribeReplay(context.Context, *eventbridge.DescribeReplayInput, ...func(*eventbridge.Options)) (*eventbridge.DescribeReplayOutput, error)
 }
 
 type replayer struct {
-	client replayAPI
-	out    io.Writer
-	poll   time.Duration
+	client  replayAPI
+	objects objectsAPI
+	out     io.Writer
+	poll    time.Duration
+	dep     deployment
+	// wait for the images of an uploads replay to be re-processed.
+	wait bool
 }
 
-// run starts the replay and prints a line each time its state or progress
-// changes, until it ends. It returns nil when the replay completed.
-func (r *replayer) run(ctx context.Context, name, archive string, rules []string, from, to time.Time) error {
-	arch, err := r.client.DescribeArchive(ctx, &eventbridge.DescribeArchiveInput{ArchiveName: aws.String(archive)})
+// replayRequest is one replay to start.
+type replayRequest struct {
+	name, archive string
+	// rules to replay to (full or pattern names); none means the archive's
+	// own rule, unless allRules.
+	rules    []string
+	allRules bool
+	from, to time.Time
+}
+
+// run starts the replay, prints a line each time its state or progress
+// changes until it ends, then (for the uploads archive) waits for its
+// images. It returns nil when the replay completed and no image failed.
+func (r *replayer) run(ctx context.Context, req replayRequest) error {
+	arch, err := r.client.DescribeArchive(ctx, &eventbridge.DescribeArchiveInput{ArchiveName: aws.String(req.archive)})
 	if err != nil {
-		return fmt.Errorf("archive %s: %w", archive, err)
+		return fmt.Errorf("archive %s: %w", req.archive, err)
 	}
 	busARN := aws.ToString(arch.EventSourceArn)
-	dest := &ebtypes.ReplayDestination{Arn: aws.String(busARN)}
-	for _, rule := range rules {
-		d, err := r.client.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(rule), EventBusName: aws.String(busARN)})
-		if err != nil {
-			return fmt.Errorf("rule %s: %w", rule, err)
+	uploads := req.archive == eventbus.ArchiveName(r.dep.stack, eventbus.ArchiveUploads)
+	rules, chosen := req.rules, false
+	if len(rules) == 0 && !req.allRules {
+		switch req.archive {
+		case eventbus.ArchiveName(r.dep.stack, eventbus.ArchiveUploads):
+			rules = []string{eventbus.RuleUploadsToQueue}
+		case eventbus.ArchiveName(r.dep.stack, eventbus.ArchiveCompletions):
+			rules = []string{eventbus.RuleCompletionsToNotify}
+		default:
+			return fmt.Errorf("archive %s is not one of stack %s's: say which rules get its events with --rule NAME (or --all-rules)", req.archive, r.dep.stack)
 		}
-		dest.FilterArns = append(dest.FilterArns, aws.ToString(d.Arn))
+		chosen = true
+	}
+	dest := &ebtypes.ReplayDestination{Arn: aws.String(busARN)}
+	var names []string
+	for _, rule := range rules {
+		full := r.dep.ruleName(rule)
+		ruleARN, err := r.dep.ruleARN(ctx, r.client, full, busARN, chosen)
+		if err != nil {
+			return err
+		}
+		dest.FilterArns = append(dest.FilterArns, ruleARN)
+		names = append(names, full)
 	}
 	started, err := r.client.StartReplay(ctx, &eventbridge.StartReplayInput{
-		ReplayName:     aws.String(name),
+		ReplayName:     aws.String(req.name),
 		Description:    aws.String("imagepipe replay"),
 		EventSourceArn: arch.ArchiveArn,
-		EventStartTime: aws.Time(from),
-		EventEndTime:   aws.Time(to),
+		EventStartTime: aws.Time(req.from),
+		EventEndTime:   aws.Time(req.to),
 		Destination:    dest,
 	})
 	if err != nil {
 		return fmt.Errorf("start replay: %w", err)
 	}
-	target := "every rule"
-	if len(rules) > 0 {
-		target = "rules " + strings.Join(rules, ", ")
+	target := "every rule (--all-rules)"
+	if len(names) > 0 {
+		target = "rule " + strings.Join(names, ", ")
 	}
 	fmt.Fprintf(r.out, "replay %s: %s, %s to %s from archive %s (%d events archived) to %s of %s\n",
-		name, started.State, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), archive, arch.EventCount, target, busARN)
+		req.name, started.State, req.from.UTC().Format(time.RFC3339), req.to.UTC().Format(time.RFC3339), req.archive, arch.EventCount, target, busARN)
 	last := string(started.State)
-	for {
-		d, err := r.client.DescribeReplay(ctx, &eventbridge.DescribeReplayInput{ReplayName: aws.String(name)})
+	var done *eventbridge.DescribeReplayOutput
+	for done == nil {
+		d, err := r.client.DescribeReplay(ctx, &eventbridge.DescribeReplayInput{ReplayName: aws.String(req.name)})
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("stopped watching replay %s (it goes on; 'aws events cancel-replay --replay-name %s' stops it): %w", name, name, ctx.Err())
+				return fmt.Errorf("stopped watching replay %s (it goes on; 'aws events cancel-replay --replay-name %s' stops it): %w", req.name, req.name, ctx.Err())
 			}
-			return fmt.Errorf("describe replay %s: %w", name, err)
+			return fmt.Errorf("describe replay %s: %w", req.name, err)
 		}
 		line := string(d.State)
 		if d.EventLastReplayedTime != nil {
 			line += ", replayed up to " + d.EventLastReplayedTime.UTC().Format(time.RFC3339)
 		}
 		if line != last {
-			fmt.Fprintf(r.out, "replay %s: %s\n", name, line)
+			fmt.Fprintf(r.out, "replay %s: %s\n", req.name, line)
 			last = line
 		}
 		switch d.State {
@@ -232,22 +305,41 @@ func (r *replayer) run(ctx context.Context, name, archive string, rules []string
 			if d.ReplayStartTime != nil && d.ReplayEndTime != nil {
 				took = " in " + d.ReplayEndTime.Sub(*d.ReplayStartTime).Round(time.Millisecond).String()
 			}
-			fmt.Fprintf(r.out, "replay %s: completed%s\n", name, took)
-			return nil
+			fmt.Fprintf(r.out, "replay %s: completed%s\n", req.name, took)
+			done = d
+			continue
 		case ebtypes.ReplayStateFailed, ebtypes.ReplayStateCancelled:
 			reason := aws.ToString(d.StateReason)
 			if reason == "" {
 				reason = "no reason given"
 			}
-			return fmt.Errorf("replay %s %s: %s", name, strings.ToLower(string(d.State)), reason)
+			return fmt.Errorf("replay %s %s: %s", req.name, strings.ToLower(string(d.State)), reason)
 		}
-		t := time.NewTimer(r.poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("stopped watching replay %s (it goes on; 'aws events cancel-replay --replay-name %s' stops it): %w", name, name, ctx.Err())
-		case <-t.C:
+		if err := sleep(ctx, r.poll); err != nil {
+			return fmt.Errorf("stopped watching replay %s (it goes on; 'aws events cancel-replay --replay-name %s' stops it): %w", req.name, req.name, err)
 		}
+	}
+	if !uploads || !r.wait || r.dep.uploadsBucket == "" {
+		return nil
+	}
+	// Only uploads up to the last replayed event were replayed (on AWS the
+	// archive lags a few minutes behind).
+	bound := req.to
+	if done.EventLastReplayedTime != nil && done.EventLastReplayedTime.Before(bound) {
+		bound = *done.EventLastReplayedTime
+	}
+	return r.waitImages(ctx, req.name, req.from, bound)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"image/png"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imagepipe/imagepipe/local"
 )
@@ -116,12 +118,12 @@ func TestReplayAgainstLocalStack(t *testing.T) {
 
 	var out, errb bytes.Buffer
 	code := run(ctx, []string{"replay", "--data", dir, "--endpoint", st.EdgeURL(), "--from", "-10m", "--to", "+1m",
-		"--rule", "uploads-to-queue", "--name", "cmd-test", "--timeout", "30s"}, &out, &errb)
+		"--rule", "uploads-to-queue", "--name", "cmd-test", "--no-wait", "--timeout", "30s"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
 	t.Logf("imagepipe replay output:\n%s", out.String())
-	for _, want := range []string{"replay cmd-test: STARTING", "1 events archived", "rules uploads-to-queue", "replay cmd-test: completed"} {
+	for _, want := range []string{"replay cmd-test: STARTING", "1 events archived", "rule " + local.UploadsRule + " of", "replay cmd-test: completed"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -134,13 +136,13 @@ func TestReplayAgainstLocalStack(t *testing.T) {
 	// A second replay with the same name is refused by the edge.
 	out.Reset()
 	errb.Reset()
-	code = run(ctx, []string{"replay", "--data", dir, "--endpoint", st.EdgeURL(), "--from", "-10m", "--name", "cmd-test"}, &out, &errb)
+	code = run(ctx, []string{"replay", "--data", dir, "--endpoint", st.EdgeURL(), "--from", "-10m", "--name", "cmd-test", "--no-wait"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "ResourceAlreadyExistsException") {
 		t.Errorf("duplicate name: exit %d, stderr %q", code, errb.String())
 	}
 	// An unknown archive.
 	errb.Reset()
-	code = run(ctx, []string{"replay", "--data", dir, "--endpoint", st.EdgeURL(), "--from", "-10m", "--archive", "nope"}, &out, &errb)
+	code = run(ctx, []string{"replay", "--data", dir, "--endpoint", st.EdgeURL(), "--from", "-10m", "--archive", "nope", "--rule", "x"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "ResourceNotFoundException") {
 		t.Errorf("unknown archive: exit %d, stderr %q", code, errb.String())
 	}
@@ -162,6 +164,10 @@ type fakeReplayAPI struct {
 func (f *fakeReplayAPI) DescribeArchive(_ context.Context, in *eventbridge.DescribeArchiveInput, _ ...func(*eventbridge.Options)) (*eventbridge.DescribeArchiveOutput, error) {
 	return &eventbridge.DescribeArchiveOutput{ArchiveName: in.ArchiveName, ArchiveArn: aws.String("arn:aws:events:eu-west-1:111122223333:archive/" + aws.ToString(in.ArchiveName)),
 		EventSourceArn: aws.String("arn:aws:events:eu-west-1:111122223333:event-bus/default"), EventCount: 42}, nil
+}
+
+func (f *fakeReplayAPI) ListTagsForResource(_ context.Context, in *eventbridge.ListTagsForResourceInput, _ ...func(*eventbridge.Options)) (*eventbridge.ListTagsForResourceOutput, error) {
+	return &eventbridge.ListTagsForResourceOutput{Tags: []ebtypes.Tag{{Key: aws.String(tagStack), Value: aws.String("imagepipe")}}}, nil
 }
 
 func (f *fakeReplayAPI) DescribeRule(_ context.Context, in *eventbridge.DescribeRuleInput, _ ...func(*eventbridge.Options)) (*eventbridge.DescribeRuleOutput, error) {
@@ -197,7 +203,7 @@ func TestReplayerProgressAndFailure(t *testing.T) {
 				{State: ebtypes.ReplayStateCompleted, EventLastReplayedTime: aws.Time(t0.Add(2 * time.Minute)), ReplayStartTime: aws.Time(t0), ReplayEndTime: aws.Time(t0.Add(3 * time.Second))},
 			},
 			want: []string{
-				"replay r: STARTING, 2026-11-28T03:00:00Z to 2026-11-28T05:00:00Z from archive imagepipe-uploads (42 events archived) to rules uploads-to-queue of arn:aws:events:eu-west-1:111122223333:event-bus/default",
+				"replay r: STARTING, 2026-11-28T03:00:00Z to 2026-11-28T05:00:00Z from archive imagepipe-uploads (42 events archived) to rule imagepipe-uploads-to-queue of arn:aws:events:eu-west-1:111122223333:event-bus/default",
 				"replay r: RUNNING, replayed up to 2026-11-28T04:00:00Z",
 				"replay r: RUNNING, replayed up to 2026-11-28T04:01:00Z",
 				"replay r: COMPLETED, replayed up to 2026-11-28T04:02:00Z",
@@ -219,8 +225,8 @@ func TestReplayerProgressAndFailure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeReplayAPI{states: tc.states}
 			var out bytes.Buffer
-			r := &replayer{client: f, out: &out, poll: time.Millisecond}
-			err := r.run(context.Background(), "r", "imagepipe-uploads", []string{"uploads-to-queue"}, t0.Add(-time.Hour), t0.Add(time.Hour))
+			r := &replayer{client: f, out: &out, poll: time.Millisecond, dep: deployment{stack: "imagepipe", checkTags: true}}
+			err := r.run(context.Background(), replayRequest{name: "r", archive: "imagepipe-uploads", from: t0.Add(-time.Hour), to: t0.Add(time.Hour)})
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -234,7 +240,7 @@ func TestReplayerProgressAndFailure(t *testing.T) {
 				}
 			}
 			if aws.ToString(f.started.EventSourceArn) != "arn:aws:events:eu-west-1:111122223333:archive/imagepipe-uploads" ||
-				len(f.started.Destination.FilterArns) != 1 || f.started.Destination.FilterArns[0] != "arn:aws:events:eu-west-1:111122223333:rule/uploads-to-queue" ||
+				len(f.started.Destination.FilterArns) != 1 || f.started.Destination.FilterArns[0] != "arn:aws:events:eu-west-1:111122223333:rule/imagepipe-uploads-to-queue" ||
 				!f.started.EventStartTime.Equal(t0.Add(-time.Hour)) {
 				t.Errorf("StartReplay input = %+v", f.started)
 			}
@@ -244,7 +250,8 @@ func TestReplayerProgressAndFailure(t *testing.T) {
 
 // TestReplayWithAWSConfig runs 'imagepipe replay --aws' against
 // moto_server, through the default SDK configuration (AWS_ENDPOINT_URL and
-// the AWS_* credentials), with an archive like the one Terraform creates.
+// the AWS_* credentials), on a stack laid out as Terraform lays it out:
+// buckets and rule tagged with the stack's name, archive named after it.
 func TestReplayWithAWSConfig(t *testing.T) {
 	endpoint := startMotoServer(t)
 	t.Setenv("AWS_ENDPOINT_URL", endpoint)
@@ -254,31 +261,86 @@ func TestReplayWithAWSConfig(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv(envStack, "")
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	eb := eventbridge.NewFromConfig(cfg)
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	buses, err := eb.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eb.CreateArchive(ctx, &eventbridge.CreateArchiveInput{ArchiveName: aws.String("imagepipe-uploads"), EventSourceArn: buses.Arn}); err != nil {
+	stackTag := func(stack string) []ebtypes.Tag {
+		return []ebtypes.Tag{{Key: aws.String(tagStack), Value: aws.String(stack)}}
+	}
+	for role, bucket := range map[string]string{"uploads": "st-uploads", "processed": "st-processed"} {
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s3c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(bucket), Tagging: &s3types.Tagging{TagSet: []s3types.Tag{
+			{Key: aws.String(tagStack), Value: aws.String("imagepipe")}, {Key: aws.String(tagBucket), Value: aws.String(role)}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rule, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("imagepipe-uploads-to-queue"),
+		EventPattern: aws.String(`{"source":["aws.s3"],"detail":{"bucket":{"name":["st-uploads"]}}}`), Tags: stackTag("imagepipe")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"imagepipe-uploads", "untagged-uploads"} {
+		if _, err := eb.CreateArchive(ctx, &eventbridge.CreateArchiveInput{ArchiveName: aws.String(name), EventSourceArn: buses.Arn}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("untagged-uploads-to-queue"), EventPattern: aws.String(`{"source":["x"]}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{Source: aws.String("test"), DetailType: aws.String("Tick"), Detail: aws.String(`{}`)}}}); err != nil {
 		t.Fatal(err)
 	}
+
+	// The default: the stack's uploads archive to its uploads rule only,
+	// then the images (none were uploaded) are waited for.
 	var out, errb bytes.Buffer
-	code := run(ctx, []string{"replay", "--aws", "--archive", "imagepipe-uploads", "--from", "-1h", "--to", "+1m", "--name", "moto-replay", "--timeout", "60s"}, &out, &errb)
+	code := run(ctx, []string{"replay", "--aws", "--from", "-1h", "--to", "+1m", "--name", "moto-replay", "--timeout", "60s"}, &out, &errb)
 	t.Logf("output:\n%s%s", out.String(), errb.String())
-	if code != 0 || !strings.Contains(out.String(), "replay moto-replay: completed") {
+	for _, want := range []string{"from archive imagepipe-uploads", "to rule imagepipe-uploads-to-queue of", "replay moto-replay: completed", "waiting for the 0 images", "replay moto-replay: 0 images: 0 redone, 0 skipped as duplicates, 0 failed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	d, err := eb.DescribeReplay(ctx, &eventbridge.DescribeReplayInput{ReplayName: aws.String("moto-replay")})
-	if err != nil || d.State != ebtypes.ReplayStateCompleted || aws.ToString(d.Destination.Arn) != aws.ToString(buses.Arn) {
-		t.Errorf("moto's replay: %+v, %v", d, err)
+	if err != nil || d.State != ebtypes.ReplayStateCompleted || aws.ToString(d.Destination.Arn) != aws.ToString(buses.Arn) ||
+		len(d.Destination.FilterArns) != 1 || d.Destination.FilterArns[0] != aws.ToString(rule.RuleArn) {
+		t.Errorf("moto's replay: %+v, %v; want only the filter %s", d, err, aws.ToString(rule.RuleArn))
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "a rule without the stack's tag", args: []string{"--stack", "untagged", "--no-wait"}, want: "has no imagepipe:stack tag"},
+		{name: "a stack with no buckets", args: []string{"--stack", "other"}, want: `no uploads or processed bucket tagged imagepipe:stack=other`},
+		{name: "another archive needs --rule", args: []string{"--archive", "untagged-uploads", "--no-wait"}, want: "say which rules get its events with --rule"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(ctx, append([]string{"replay", "--aws", "--from", "-1h", "--name", fmt.Sprintf("refused-%d", i)}, tc.args...), &out, &errb)
+			if code != 1 || !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, errb.String(), tc.want)
+			}
+			if _, err := eb.DescribeReplay(ctx, &eventbridge.DescribeReplayInput{ReplayName: aws.String(fmt.Sprintf("refused-%d", i))}); err == nil {
+				t.Errorf("a refused replay was started")
+			}
+		})
 	}
 }
 
