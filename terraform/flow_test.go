@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,8 +29,14 @@ import (
 	"github.com/imagepipe/imagepipe/local/lambdarie"
 )
 
+// replayCLI is how runFlow runs `imagepipe replay --aws`: the CLI binary,
+// and the stack it replays (its Terraform name and region).
+type replayCLI struct {
+	bin, stack, region string
+}
+
 // runFlow is the moto flow through the binaries.
-func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutputs) {
+func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutputs, replay replayCLI) {
 	cfg := awsConfig(endpoint)
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	sqsc := sqs.NewFromConfig(cfg)
@@ -166,11 +175,14 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 		t.Errorf("GET presigned gray URL: %s, %d bytes, want 200 and %d bytes", getResp.Status, len(grayBytes), gray.Bytes)
 	}
 
-	// --- 4. StartReplay of the uploads archive re-delivers the upload
-	// event; the mapping hands it to the process binary, which takes the
-	// duplicate as a no-op success. moto's S3 hands its events to the rules
-	// directly and never to an archive, so the test puts the event S3 sent
-	// on the default bus itself (what S3 does on AWS).
+	// --- 4. `imagepipe replay --aws --stack <name>` replays the uploads
+	// archive to the uploads rule alone and waits for the image; the
+	// mapping hands the replayed event to the process binary, which takes
+	// the duplicate as a no-op success and records it. moto's S3 hands its
+	// events to the rules directly and never to an archive, so the test puts
+	// the event S3 sent on the default bus itself (what S3 does on AWS).
+	// moto records the replay's FilterArns but delivers to every matching
+	// rule anyway; EventBridge applies it.
 	put, err := ebc.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 		EventBusName: aws.String("default"),
 		Source:       aws.String(s3ev.Source),
@@ -182,22 +194,32 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 	if err != nil || put.FailedEntryCount != 0 {
 		t.Fatalf("put the S3 event on the default bus: %v %+v", err, put)
 	}
-	archive, err := ebc.DescribeArchive(ctx, &eventbridge.DescribeArchiveInput{ArchiveName: aws.String(out.UploadsArchiveName)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	replayName := fmt.Sprintf("test-%d", time.Now().UnixNano())
-	if _, err := ebc.StartReplay(ctx, &eventbridge.StartReplayInput{
-		ReplayName:     aws.String(replayName),
-		EventSourceArn: archive.ArchiveArn,
-		EventStartTime: aws.Time(uploadStarted.Add(-time.Minute)),
-		EventEndTime:   aws.Time(time.Now().UTC()),
-		Destination: &ebtypes.ReplayDestination{
-			Arn:        archive.EventSourceArn,
-			FilterArns: []string{out.RuleARNs["uploads-to-queue"]},
-		},
-	}); err != nil {
-		t.Fatalf("StartReplay: %v", err)
+	cmd := exec.CommandContext(ctx, replay.bin, "replay", "--aws", "--stack", replay.stack,
+		"--from", uploadStarted.Add(-time.Minute).Format(time.RFC3339), "--to", time.Now().Add(time.Minute).UTC().Format(time.RFC3339),
+		"--name", replayName, "--timeout", "2m")
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=" + replay.region,
+		"AWS_CONFIG_FILE=" + filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(t.TempDir(), "none"),
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("imagepipe replay --aws: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("imagepipe replay --aws:\n%s", stdout.String())
+	for _, want := range []string{
+		"from archive " + out.UploadsArchiveName,
+		"to rule " + replay.stack + "-uploads-to-queue of",
+		"replay " + replayName + ": completed",
+		"waiting for the 1 image uploaded from",
+		"replay " + replayName + ": 1 image: 0 redone, 1 skipped as duplicates, 0 failed",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("imagepipe replay output lacks %q", want)
+		}
 	}
 	var replayed lambdarie.Batch
 	h.waitFor("the replayed upload event through the mapping", time.Minute, func() bool {
@@ -213,6 +235,13 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 	})
 	if replayed.Err != nil || len(replayed.Failed) != 0 {
 		t.Errorf("the replayed duplicate failed: %s", describe(replayed))
+	}
+	d, err := ebc.DescribeReplay(ctx, &eventbridge.DescribeReplayInput{ReplayName: aws.String(replayName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.Destination.FilterArns, []string{out.RuleARNs["uploads-to-queue"]}) {
+		t.Errorf("the replay went to %v, want only the uploads rule %s", d.Destination.FilterArns, out.RuleARNs["uploads-to-queue"])
 	}
 	h.stop()
 

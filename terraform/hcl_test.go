@@ -514,12 +514,14 @@ func checkUploadsLifecycle(m *module) []string {
 
 // emulatorSwaps is every block allowed to depend on var.emulator: the
 // Lambda rule target and the event source mapping (moto runs no Lambdas),
-// the tap that replaces the target, and the TLS-only bucket policies (moto
+// the tap that replaces the target, the TLS-only bucket policies (moto
 // evaluates no policy conditions; the page bucket's keeps its CloudFront
-// statement).
+// statement), and the reset of API Gateway's account settings on destroy
+// (moto fails it).
 var emulatorSwaps = []string{
 	"data.aws_iam_policy_document.site",
 	"data.aws_iam_policy_document.tap",
+	"resource.aws_api_gateway_account.this",
 	"resource.aws_cloudwatch_event_target.completions_tap",
 	"resource.aws_cloudwatch_event_target.completions_to_notify",
 	"resource.aws_lambda_event_source_mapping.process",

@@ -159,15 +159,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	r := &replayer{client: eventbridge.NewFromConfig(cfg), out: stdout, poll: replayPollEvery, dep: dep, wait: !*noWait,
-		objects: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = !*useAWS || os.Getenv("AWS_ENDPOINT_URL") != "" })}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = !*useAWS || os.Getenv("AWS_ENDPOINT_URL") != "" })
+	r := &replayer{client: eventbridge.NewFromConfig(cfg), out: stdout, poll: replayPollEvery, dep: dep, wait: !*noWait, objects: s3c}
 	if *useAWS {
 		r.poll = time.Second
 	}
 	if *useAWS && r.wait {
 		// Found before anything starts: a stack that cannot be watched is
 		// said at once (--no-wait replays without watching).
-		r.dep.uploadsBucket, r.dep.processedBucket, err = lookupBuckets(ctx, tagging.NewFromConfig(cfg), dep.stack)
+		r.dep.uploadsBucket, r.dep.processedBucket, err = lookupBuckets(ctx, tagging.NewFromConfig(cfg), s3c, cfg.Region, dep.stack)
 		if err != nil {
 			fmt.Fprintf(stderr, "imagepipe replay: %v (--no-wait replays without watching the images)\n", err)
 			return 1

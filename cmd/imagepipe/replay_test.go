@@ -276,8 +276,18 @@ func TestReplayWithAWSConfig(t *testing.T) {
 	stackTag := func(stack string) []ebtypes.Tag {
 		return []ebtypes.Tag{{Key: aws.String(tagStack), Value: aws.String(stack)}}
 	}
-	for role, bucket := range map[string]string{"uploads": "st-uploads", "processed": "st-processed"} {
-		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+	// The same stack's buckets in us-east-1 (this region) and in
+	// eu-west-1: the command takes this region's.
+	for bucket, role := range map[string]string{"st-uploads": "uploads", "st-processed": "processed", "st-uploads-eu": "uploads", "st-processed-eu": "processed"} {
+		in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
+		if strings.HasSuffix(bucket, "-eu") {
+			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraintEuWest1}
+		}
+		if _, err := s3c.CreateBucket(ctx, in, func(o *s3.Options) {
+			if strings.HasSuffix(bucket, "-eu") {
+				o.Region = "eu-west-1"
+			}
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s3c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(bucket), Tagging: &s3types.Tagging{TagSet: []s3types.Tag{
@@ -327,7 +337,7 @@ func TestReplayWithAWSConfig(t *testing.T) {
 		want string
 	}{
 		{name: "a rule without the stack's tag", args: []string{"--stack", "untagged", "--no-wait"}, want: "has no imagepipe:stack tag"},
-		{name: "a stack with no buckets", args: []string{"--stack", "other"}, want: `no uploads or processed bucket tagged imagepipe:stack=other`},
+		{name: "a stack with no buckets", args: []string{"--stack", "other"}, want: `no uploads or processed bucket tagged imagepipe:stack=other and imagepipe:bucket in us-east-1`},
 		{name: "another archive needs --rule", args: []string{"--archive", "untagged-uploads", "--no-wait"}, want: "say which rules get its events with --rule"},
 	}
 	for i, tc := range tests {

@@ -51,8 +51,8 @@ func (r *replayer) waitImages(ctx context.Context, name string, from, bound time
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(r.out, "replay %s: waiting for the %d images uploaded from %s to %s to be re-processed\n",
-		name, len(expected), from.UTC().Format(time.RFC3339), bound.UTC().Format(time.RFC3339))
+	fmt.Fprintf(r.out, "replay %s: waiting for the %s uploaded from %s to %s to be re-processed\n",
+		name, images(len(expected)), from.UTC().Format(time.RFC3339), bound.UTC().Format(time.RFC3339))
 	var (
 		last       string
 		lastChange = time.Now()
@@ -76,11 +76,11 @@ func (r *replayer) waitImages(ctx context.Context, name string, from, bound time
 			break
 		}
 		if line := tally(outcomes, nil); line != last {
-			fmt.Fprintf(r.out, "replay %s: %d of %d images: %s\n", name, len(expected)-len(pending), len(expected), line)
+			fmt.Fprintf(r.out, "replay %s: %d of %s: %s\n", name, len(expected)-len(pending), images(len(expected)), line)
 			last, lastChange = line, time.Now()
 		} else if time.Since(lastChange) >= stillWaitingEvery {
 			sort.Strings(pending)
-			fmt.Fprintf(r.out, "replay %s: still waiting for %d images, e.g. %s (%s)\n", name, len(pending), pending[0], expected[pending[0]])
+			fmt.Fprintf(r.out, "replay %s: still waiting for %s, e.g. %s (%s)\n", name, images(len(pending)), pending[0], expected[pending[0]])
 			lastChange = time.Now()
 		}
 		if err := sleep(ctx, r.poll); err != nil {
@@ -88,7 +88,7 @@ func (r *replayer) waitImages(ctx context.Context, name string, from, bound time
 		}
 	}
 	failed := map[string]int{}
-	fmt.Fprintf(r.out, "replay %s: %d images: %s\n", name, len(outcomes), tally(outcomes, failed))
+	fmt.Fprintf(r.out, "replay %s: %s: %s\n", name, images(len(outcomes)), tally(outcomes, failed))
 	if len(failed) == 0 {
 		return nil
 	}
@@ -106,7 +106,15 @@ func (r *replayer) waitImages(ctx context.Context, name string, from, bound time
 		}
 		fmt.Fprintf(r.out, "  failed %s%s\n", id, r.failureDetail(ctx, outcomes[id]))
 	}
-	return fmt.Errorf("replay %s: %d of %d images failed", name, len(ids), len(outcomes))
+	return fmt.Errorf("replay %s: %d of %s failed", name, len(ids), images(len(outcomes)))
+}
+
+// images says "1 image" or "n images".
+func images(n int) string {
+	if n == 1 {
+		return "1 image"
+	}
+	return fmt.Sprintf("%d images", n)
 }
 
 // tally says "2 redone, 1 skipped as duplicates, 1 failed (not_an_image 1)"
@@ -144,7 +152,7 @@ func (r *replayer) pendingError(name string, expected map[string]string, outcome
 		}
 	}
 	sort.Strings(pending)
-	fmt.Fprintf(r.out, "replay %s: stopped waiting: %d of %d images re-processed (%s)\n", name, len(expected)-len(pending), len(expected), tally(outcomes, nil))
+	fmt.Fprintf(r.out, "replay %s: stopped waiting: %d of %s re-processed (%s)\n", name, len(expected)-len(pending), images(len(expected)), tally(outcomes, nil))
 	for i, id := range pending {
 		if i == 10 {
 			fmt.Fprintf(r.out, "  ... and %d more\n", len(pending)-i)
@@ -152,7 +160,7 @@ func (r *replayer) pendingError(name string, expected map[string]string, outcome
 		}
 		fmt.Fprintf(r.out, "  pending %s %s\n", id, expected[id])
 	}
-	return fmt.Errorf("stopped waiting for %d images of replay %s (a transient failure is retried after the queue's visibility timeout; 'imagepipe status <id>' tells one image): %w", len(pending), name, cause)
+	return fmt.Errorf("stopped waiting for %s of replay %s (a transient failure is retried after the queue's visibility timeout; 'imagepipe status <id>' tells one image): %w", images(len(pending)), name, cause)
 }
 
 // uploadsBetween lists the uploads whose object was written in [from, to]:

@@ -111,7 +111,7 @@ func TestReplayWaitsForImages(t *testing.T) {
 	out.Reset()
 	errb.Reset()
 	code = run(ctx, []string{"replay", "--data", paused.DataDir(), "--endpoint", paused.EdgeURL(), "--from", "-10m", "--to", "+1m", "--name", "stuck", "--timeout", "2s"}, &out, &errb)
-	if code != 1 || !strings.Contains(out.String(), "pending "+ids["dup"]+" uploads/"+ids["dup"]+".png") || !strings.Contains(errb.String(), "stopped waiting for 1 images of replay stuck") {
+	if code != 1 || !strings.Contains(out.String(), "pending "+ids["dup"]+" uploads/"+ids["dup"]+".png") || !strings.Contains(errb.String(), "stopped waiting for 1 image of replay stuck") {
 		t.Errorf("timeout: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	tagging "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	taggingtypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/local"
@@ -53,10 +54,18 @@ type taggingAPI interface {
 	GetResources(context.Context, *tagging.GetResourcesInput, ...func(*tagging.Options)) (*tagging.GetResourcesOutput, error)
 }
 
+// bucketLocator tells a bucket's region.
+type bucketLocator interface {
+	GetBucketLocation(context.Context, *s3.GetBucketLocationInput, ...func(*s3.Options)) (*s3.GetBucketLocationOutput, error)
+}
+
 // lookupBuckets finds a deployed stack's buckets by their tags: every
 // bucket Terraform makes carries imagepipe:stack = <name> and
-// imagepipe:bucket = uploads or processed.
-func lookupBuckets(ctx context.Context, c taggingAPI, stack string) (uploads, processed string, err error) {
+// imagepipe:bucket = uploads or processed. The same stack in several
+// regions has buckets in each: the ones of region are taken (the tagging
+// API answers for its own region, but S3 is global and emulators list
+// every bucket).
+func lookupBuckets(ctx context.Context, c taggingAPI, loc bucketLocator, region, stack string) (uploads, processed string, err error) {
 	found := map[string][]string{}
 	p := tagging.NewGetResourcesPaginator(c, &tagging.GetResourcesInput{
 		ResourceTypeFilters: []string{"s3"},
@@ -81,19 +90,44 @@ func lookupBuckets(ctx context.Context, c taggingAPI, stack string) (uploads, pr
 	}
 	var missing []string
 	for _, role := range []string{"uploads", "processed"} {
+		if len(found[role]) > 1 {
+			var here []string
+			for _, b := range found[role] {
+				if r, err := bucketRegion(ctx, loc, b); err == nil && r == region {
+					here = append(here, b)
+				}
+			}
+			found[role] = here
+		}
 		switch n := len(found[role]); {
 		case n == 0:
 			missing = append(missing, role)
 		case n > 1:
 			sort.Strings(found[role])
-			return "", "", fmt.Errorf("stack %s has %d %s buckets (%s): tags %s and %s should name one", stack, n, role, strings.Join(found[role], ", "), tagStack, tagBucket)
+			return "", "", fmt.Errorf("stack %s has %d %s buckets in %s (%s): tags %s and %s should name one", stack, n, role, region, strings.Join(found[role], ", "), tagStack, tagBucket)
 		}
 	}
 	if len(missing) > 0 {
-		return "", "", fmt.Errorf("no %s bucket tagged %s=%s and %s: is %q the Terraform name of the stack (--stack, $%s)?",
-			strings.Join(missing, " or "), tagStack, stack, tagBucket, stack, envStack)
+		return "", "", fmt.Errorf("no %s bucket tagged %s=%s and %s in %s: is %q the Terraform name of the stack (--stack, $%s), deployed to this region?",
+			strings.Join(missing, " or "), tagStack, stack, tagBucket, region, stack, envStack)
 	}
 	return found["uploads"][0], found["processed"][0], nil
+}
+
+// bucketRegion is the region of a bucket, from its location constraint.
+func bucketRegion(ctx context.Context, loc bucketLocator, bucket string) (string, error) {
+	out, err := loc.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		return "", err
+	}
+	switch c := string(out.LocationConstraint); c {
+	case "":
+		return "us-east-1", nil
+	case "EU":
+		return "eu-west-1", nil
+	default:
+		return c, nil
+	}
 }
 
 // ruleAPI is the part of the EventBridge client that finds rules.
