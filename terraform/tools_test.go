@@ -293,3 +293,39 @@ func copyFiles(t *testing.T, src, dst string, globs ...string) {
 		t.Fatalf("no files matching %v in %s", globs, src)
 	}
 }
+
+// TestDeployTakesTheZipsItBuilt: `make deploy LAMBDA_DIST=out` builds the
+// zips into out/ and hands terraform that directory (not dist/).
+func TestDeployTakesTheZipsItBuilt(t *testing.T) {
+	makeBin := requireTool(t, "make")
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dist := range []string{"out", "dist", "/tmp/imagepipe-zips"} {
+		cmd := exec.Command(makeBin, "-n", "-C", root, "deploy", "LAMBDA_DIST="+dist, "TF=terraform")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make -n deploy: %v\n%s", err, out)
+		}
+		abs := dist
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(root, dist)
+		}
+		var built, applied bool
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "go run ./scripts/lambdazip -o "+dist+"/process.zip") {
+				built = true
+			}
+			if strings.Contains(line, " apply ") {
+				applied = strings.Contains(line, "-var 'lambda_dist_dir="+abs+"'")
+				if !applied {
+					t.Errorf("LAMBDA_DIST=%s: terraform apply line %q does not take %s", dist, line, abs)
+				}
+			}
+		}
+		if !built || !applied {
+			t.Errorf("LAMBDA_DIST=%s: zips built there %v, applied from there %v:\n%s", dist, built, applied, out)
+		}
+	}
+}
