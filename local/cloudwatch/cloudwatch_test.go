@@ -149,3 +149,19 @@ func TestSnake(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHandler is the cost the local CloudWatch adds to each metric
+// line a function logs: encode the document as Lambda would, extract it as
+// CloudWatch would, count it, and pass the stripped line on.
+func BenchmarkHandler(b *testing.B) {
+	r := New()
+	log := slog.New(r.Handler(slog.DiscardHandler, false)).With("function", "process")
+	line := metrics.Line{Dimensions: map[string]string{metrics.Stack: "imagepipe", metrics.Function: "process"}, Samples: []metrics.Sample{
+		{Metric: metrics.ImagesDone, Value: 1}, {Metric: metrics.ProcessingTime, Value: 45}, {Metric: metrics.InputBytes, Value: 2 << 20},
+		{Metric: metrics.InputMegapixels, Value: 2.07}, {Metric: metrics.QueueToDoneTime, Value: 60}, {Metric: metrics.PeakMemory, Value: 80},
+	}}
+	ctx := context.Background()
+	for b.Loop() {
+		log.LogAttrs(ctx, slog.LevelInfo, "image processed", append([]slog.Attr{slog.String("image_id", "0123456789abcdef0123456789abcdef")}, line.Attrs(time.Now())...)...)
+	}
+}
