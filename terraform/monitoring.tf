@@ -189,174 +189,133 @@ resource "aws_cloudwatch_metric_alarm" "api_latency" {
 # --- the dashboard
 
 locals {
-  alarm_arns = concat(
-    [for a in aws_cloudwatch_metric_alarm.function_errors : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.arn],
-    [for a in aws_cloudwatch_metric_alarm.dlq_depth : a.arn],
+  # Every alarm of the stack: the dashboard's alarm widget and the
+  # alarm_names output list these.
+  alarms = concat(
+    values(aws_cloudwatch_metric_alarm.function_errors),
+    values(aws_cloudwatch_metric_alarm.function_throttles),
+    values(aws_cloudwatch_metric_alarm.dlq_depth),
     [
-      aws_cloudwatch_metric_alarm.queue_oldest_message.arn,
-      aws_cloudwatch_metric_alarm.failure_rate.arn,
-      aws_cloudwatch_metric_alarm.api_5xx.arn,
-      aws_cloudwatch_metric_alarm.api_latency.arn,
+      aws_cloudwatch_metric_alarm.queue_oldest_message,
+      aws_cloudwatch_metric_alarm.failure_rate,
+      aws_cloudwatch_metric_alarm.api_5xx,
+      aws_cloudwatch_metric_alarm.api_latency,
     ],
   )
 
-  dashboard_widgets = [
+  # The graphs: each a 12 x 6 time series of the stack's region.
+  metric_widgets = [
     {
-      type = "text", width = 24, height = 2
-      properties = {
-        markdown = "## imagepipe stack `${var.name}` (${local.region})\nEvery alarm says what to do in its description; the runbook is ${local.runbook}. Metrics of the functions: namespace `${local.metrics_namespace}`, dimension `Stack = ${var.name}`."
-      }
+      title  = "Images per minute"
+      stat   = "Sum"
+      period = 60
+      metrics = [
+        [local.metrics_namespace, "ImagesDone", "Stack", var.name, { label = "done" }],
+        [local.metrics_namespace, "ImagesFailed", "Stack", var.name, { label = "failed" }],
+        [local.metrics_namespace, "DuplicatesSkipped", "Stack", var.name, { label = "duplicates skipped" }],
+        [local.metrics_namespace, "TransientErrors", "Stack", var.name, { label = "transient errors (retried)" }],
+      ]
     },
     {
-      type       = "alarm", width = 24, height = 3
-      properties = { title = "Alarms", alarms = local.alarm_arns }
+      title  = "Failures by error code"
+      stat   = "Sum"
+      period = 300
+      metrics = [
+        [{ id = "codes", expression = "SEARCH('{${local.metrics_namespace},ErrorCode,Stack} MetricName=\"ImagesFailed\" Stack=\"${var.name}\"', 'Sum', 300)", label = "" }],
+      ]
     },
     {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title  = "Images per minute"
-        region = local.region
-        view   = "timeSeries"
-        stat   = "Sum"
-        period = 60
-        metrics = [
-          [local.metrics_namespace, "ImagesDone", "Stack", var.name, { label = "done" }],
-          [local.metrics_namespace, "ImagesFailed", "Stack", var.name, { label = "failed" }],
-          [local.metrics_namespace, "DuplicatesSkipped", "Stack", var.name, { label = "duplicates skipped" }],
-          [local.metrics_namespace, "TransientErrors", "Stack", var.name, { label = "transient errors (retried)" }],
-        ]
-      }
+      title  = "Processing time and queue-to-done latency (ms)"
+      period = 300
+      metrics = [
+        [local.metrics_namespace, "ProcessingTime", "Stack", var.name, { stat = "p50", label = "processing p50" }],
+        ["...", { stat = "p90", label = "processing p90" }],
+        ["...", { stat = "p99", label = "processing p99" }],
+        [local.metrics_namespace, "QueueToDoneTime", "Stack", var.name, { stat = "p50", label = "queue to done p50" }],
+        ["...", { stat = "p99", label = "queue to done p99" }],
+        [local.metrics_namespace, "StatusDelay", "Stack", var.name, { stat = "p99", label = "completion to status p99" }],
+      ]
     },
     {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title  = "Failures by error code"
-        region = local.region
-        view   = "timeSeries"
-        stat   = "Sum"
-        period = 300
-        metrics = [
-          [{ id = "codes", expression = "SEARCH('{${local.metrics_namespace},ErrorCode,Stack} MetricName=\"ImagesFailed\" Stack=\"${var.name}\"', 'Sum', 300)", label = "" }],
-        ]
-      }
+      title  = "Input size"
+      period = 300
+      metrics = [
+        [local.metrics_namespace, "InputBytes", "Stack", var.name, { stat = "p50", label = "bytes p50" }],
+        ["...", { stat = "p99", label = "bytes p99" }],
+        [local.metrics_namespace, "InputMegapixels", "Stack", var.name, { stat = "p50", label = "megapixels p50", yAxis = "right" }],
+        ["...", { stat = "p99", label = "megapixels p99", yAxis = "right" }],
+      ]
     },
     {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title  = "Processing time and queue-to-done latency (ms)"
-        region = local.region
-        view   = "timeSeries"
-        period = 300
-        metrics = [
-          [local.metrics_namespace, "ProcessingTime", "Stack", var.name, { stat = "p50", label = "processing p50" }],
-          ["...", { stat = "p90", label = "processing p90" }],
-          ["...", { stat = "p99", label = "processing p99" }],
-          [local.metrics_namespace, "QueueToDoneTime", "Stack", var.name, { stat = "p50", label = "queue to done p50" }],
-          ["...", { stat = "p99", label = "queue to done p99" }],
-          [local.metrics_namespace, "StatusDelay", "Stack", var.name, { stat = "p99", label = "completion to status p99" }],
-        ]
-      }
+      title  = "Queues: backlog and dead letters"
+      stat   = "Maximum"
+      period = 60
+      metrics = concat(
+        [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.process.name, { label = "process queue" }]],
+        [for k, q in local.dlqs : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, { label = "${k} DLQ" }]],
+        [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.process.name, { label = "oldest message age (s)", yAxis = "right" }]],
+      )
     },
     {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title  = "Input size"
-        region = local.region
-        view   = "timeSeries"
-        period = 300
-        metrics = [
-          [local.metrics_namespace, "InputBytes", "Stack", var.name, { stat = "p50", label = "bytes p50" }],
-          ["...", { stat = "p99", label = "bytes p99" }],
-          [local.metrics_namespace, "InputMegapixels", "Stack", var.name, { stat = "p50", label = "megapixels p50", yAxis = "right" }],
-          ["...", { stat = "p99", label = "megapixels p99", yAxis = "right" }],
-        ]
-      }
+      title   = "Lambda duration p99 (ms)"
+      stat    = "p99"
+      period  = 300
+      metrics = [for k, f in local.functions : ["AWS/Lambda", "Duration", "FunctionName", f, { label = k }]]
     },
     {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title  = "Queues: backlog and dead letters"
-        region = local.region
-        view   = "timeSeries"
-        stat   = "Maximum"
-        period = 60
-        metrics = concat(
-          [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.process.name, { label = "process queue" }]],
-          [for k, q in local.dlqs : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, { label = "${k} DLQ" }]],
-          [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.process.name, { label = "oldest message age (s)", yAxis = "right" }]],
-        )
-      }
+      title  = "Lambda errors, throttles and concurrency"
+      stat   = "Sum"
+      period = 300
+      metrics = concat(
+        [for k, f in local.functions : ["AWS/Lambda", "Errors", "FunctionName", f, { label = "${k} errors" }]],
+        [for k, f in local.functions : ["AWS/Lambda", "Throttles", "FunctionName", f, { label = "${k} throttles" }]],
+        [for k, f in local.functions : ["AWS/Lambda", "ConcurrentExecutions", "FunctionName", f, { label = "${k} concurrent", stat = "Maximum", yAxis = "right" }]],
+      )
     },
     {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title   = "Lambda duration p99 (ms)"
-        region  = local.region
-        view    = "timeSeries"
-        stat    = "p99"
-        period  = 300
-        metrics = [for k, f in local.functions : ["AWS/Lambda", "Duration", "FunctionName", f, { label = k }]]
-      }
+      title  = "Lambda peak memory (MB) of the functions that report it"
+      stat   = "Maximum"
+      period = 300
+      metrics = [
+        [{ id = "memory", expression = "SEARCH('{${local.metrics_namespace},Function,Stack} MetricName=\"PeakMemory\" Stack=\"${var.name}\"', 'Maximum', 300)", label = "" }],
+      ]
     },
     {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title  = "Lambda errors, throttles and concurrency"
-        region = local.region
-        view   = "timeSeries"
-        stat   = "Sum"
-        period = 300
-        metrics = concat(
-          [for k, f in local.functions : ["AWS/Lambda", "Errors", "FunctionName", f, { label = "${k} errors" }]],
-          [for k, f in local.functions : ["AWS/Lambda", "Throttles", "FunctionName", f, { label = "${k} throttles" }]],
-          [for k, f in local.functions : ["AWS/Lambda", "ConcurrentExecutions", "FunctionName", f, { label = "${k} concurrent", stat = "Maximum", yAxis = "right" }]],
-        )
-      }
+      title  = "API requests and errors"
+      stat   = "Sum"
+      period = 300
+      metrics = [
+        ["AWS/ApiGateway", "Count", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { label = "requests" }],
+        ["AWS/ApiGateway", "4XXError", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { label = "4xx" }],
+        ["AWS/ApiGateway", "5XXError", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { label = "5xx" }],
+      ]
     },
     {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title  = "Lambda peak memory (MB) of the functions that report it"
-        region = local.region
-        view   = "timeSeries"
-        stat   = "Maximum"
-        period = 300
-        metrics = [
-          [{ id = "memory", expression = "SEARCH('{${local.metrics_namespace},Function,Stack} MetricName=\"PeakMemory\" Stack=\"${var.name}\"', 'Maximum', 300)", label = "" }],
-        ]
-      }
-    },
-    {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title  = "API requests and errors"
-        region = local.region
-        view   = "timeSeries"
-        stat   = "Sum"
-        period = 300
-        metrics = [
-          ["AWS/ApiGateway", "Count", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { label = "requests" }],
-          ["AWS/ApiGateway", "4XXError", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { label = "4xx" }],
-          ["AWS/ApiGateway", "5XXError", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { label = "5xx" }],
-        ]
-      }
-    },
-    {
-      type = "metric", width = 12, height = 6
-      properties = {
-        title  = "API latency (ms)"
-        region = local.region
-        view   = "timeSeries"
-        period = 300
-        metrics = [
-          ["AWS/ApiGateway", "Latency", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { stat = "p50", label = "p50" }],
-          ["...", { stat = "p99", label = "p99" }],
-          ["AWS/ApiGateway", "IntegrationLatency", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { stat = "p99", label = "integration p99" }],
-        ]
-      }
+      title  = "API latency (ms)"
+      period = 300
+      metrics = [
+        ["AWS/ApiGateway", "Latency", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { stat = "p50", label = "p50" }],
+        ["...", { stat = "p99", label = "p99" }],
+        ["AWS/ApiGateway", "IntegrationLatency", "ApiName", local.api_dimensions.ApiName, "Stage", local.api_dimensions.Stage, { stat = "p99", label = "integration p99" }],
+      ]
     },
   ]
+
+  dashboard_widgets = concat(
+    [
+      {
+        type = "text", width = 24, height = 2
+        properties = {
+          markdown = "## imagepipe stack `${var.name}` (${local.region})\nEvery alarm says what to do in its description; the runbook is ${local.runbook}. Metrics of the functions: namespace `${local.metrics_namespace}`, dimension `Stack = ${var.name}`."
+        }
+      },
+      {
+        type       = "alarm", width = 24, height = 3
+        properties = { title = "Alarms", alarms = [for a in local.alarms : a.arn] }
+      },
+    ],
+    [for w in local.metric_widgets : { type = "metric", width = 12, height = 6, properties = merge({ region = local.region, view = "timeSeries" }, w) }],
+  )
 }
 
 resource "aws_cloudwatch_dashboard" "this" {

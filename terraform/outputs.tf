@@ -158,15 +158,5 @@ output "dashboard_name" {
 
 output "alarm_names" {
   description = "Names of the stack's CloudWatch alarms; each description says what to do and links its runbook section."
-  value = sort(concat(
-    [for a in aws_cloudwatch_metric_alarm.function_errors : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.function_throttles : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.dlq_depth : a.alarm_name],
-    [
-      aws_cloudwatch_metric_alarm.queue_oldest_message.alarm_name,
-      aws_cloudwatch_metric_alarm.failure_rate.alarm_name,
-      aws_cloudwatch_metric_alarm.api_5xx.alarm_name,
-      aws_cloudwatch_metric_alarm.api_latency.alarm_name,
-    ],
-  ))
+  value       = sort([for a in local.alarms : a.alarm_name])
 }
