@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -141,8 +142,8 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 	}
 	j.replay = ev.ReplayName
 	if len(ev.Resources) > 0 {
-		if p, _, ok := strings.Cut(strings.TrimPrefix(ev.Resources[0], "arn:"), ":"); ok && p != "" && strings.HasPrefix(ev.Resources[0], "arn:") {
-			j.partition = p
+		if a, err := arn.Parse(ev.Resources[0]); err == nil {
+			j.partition = a.Partition
 		}
 	}
 	j.src = eventbus.ImageSource{Bucket: detail.Bucket.Name, Key: detail.Object.Key, ETag: strings.Trim(detail.Object.ETag, `"`), Size: detail.Object.Size}
@@ -362,14 +363,19 @@ func (h *Handler) fail(ctx context.Context, j *job, ie *eventbus.ImageError) err
 			return err
 		}
 	}
-	h.logMetrics(ctx, j, slog.LevelInfo, "image failed", ie.Code, []any{"code", ie.Code, "reason", ie.Message, "retryable", ie.Retryable},
+	// A refused image is the upload's fault; retries exhausted is ours.
+	level := slog.LevelInfo
+	if ie.Retryable {
+		level = slog.LevelWarn
+	}
+	h.logMetrics(ctx, j, level, "image failed", ie.Code, []any{"code", ie.Code, "reason", ie.Message, "retryable", ie.Retryable},
 		metrics.Sample{Metric: metrics.ImagesFailed, Value: 1})
 	return nil
 }
 
 // logMetrics writes the one log line of a message's outcome, with its
-// metrics in embedded metric format.
-// errorCode, when set, is the ErrorCode dimension.
+// metrics in embedded metric format; errorCode, when set, is the ErrorCode
+// dimension.
 func (h *Handler) logMetrics(ctx context.Context, j *job, level slog.Level, msg, errorCode string, fields []any, samples ...metrics.Sample) {
 	dims := map[string]string{metrics.Stack: h.cfg.Stack, metrics.Function: "process", metrics.ErrorCode: errorCode}
 	line := metrics.Line{Dimensions: dims, Samples: append(samples, metrics.Sample{Metric: metrics.PeakMemory, Value: metrics.PeakMemoryMB()})}
