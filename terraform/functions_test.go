@@ -13,6 +13,7 @@ import (
 // it fail to evaluate, which the checks report.
 func terraformFunctions() map[string]function.Function {
 	return map[string]function.Function{
+		"alltrue":    allTrueFunc,
 		"can":        tryfunc.CanFunc,
 		"try":        tryfunc.TryFunc,
 		"coalesce":   stdlib.CoalesceFunc,
@@ -56,5 +57,24 @@ var lengthFunc = function.New(&function.Spec{
 			return stdlib.Strlen(args[0])
 		}
 		return stdlib.Length(args[0])
+	},
+})
+
+// allTrueFunc is Terraform's alltrue: true when every element of a list of
+// bools is true (and for an empty list).
+var allTrueFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
+	Type:   function.StaticReturnType(cty.Bool),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		for it := args[0].ElementIterator(); it.Next(); {
+			_, v := it.Element()
+			if !v.IsKnown() {
+				return cty.UnknownVal(cty.Bool), nil
+			}
+			if v.IsNull() || v.False() {
+				return cty.False, nil
+			}
+		}
+		return cty.True, nil
 	},
 })

@@ -863,6 +863,13 @@ func TestChecksCatchBrokenConfigurations(t *testing.T) {
 			want: `aws_iam_role.presign is named "imagepipe-presign" in every region`,
 		},
 		{
+			name: "CloudFront setting named without the region", check: "regional names", file: "site.tf",
+			src: func(t *testing.T) string {
+				return replaced(t, "site.tf", `"${var.name}-site-${local.region}"`, `"${var.name}-site"`)
+			},
+			want: `aws_cloudfront_origin_access_control.site is named "imagepipe-site" in every region`,
+		},
+		{
 			name: "name long enough to overflow bucket names", check: "name limits", file: "variables.tf",
 			src: func(t *testing.T) string {
 				return replaced(t, "variables.tf", `^[a-z][a-z0-9-]{0,22}[a-z0-9]$`, `^[a-z][a-z0-9-]{0,29}[a-z0-9]$`)
@@ -874,7 +881,7 @@ func TestChecksCatchBrokenConfigurations(t *testing.T) {
 			src: func(t *testing.T) string {
 				return replaced(t, "variables.tf", `can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.uploads_bucket_name))`, `can(regex("^[a-z0-9][a-z0-9.-]{1,70}[a-z0-9]$", var.uploads_bucket_name))`)
 			},
-			want: "aws_s3_bucket.uploads.bucket is 72 characters with bucket names of 72 characters",
+			want: "aws_s3_bucket.uploads.bucket is 72 characters with the longest bucket names the overrides accept",
 		},
 		{
 			name: "notify event age up to a day", check: "variable ranges", file: "variables.tf",

@@ -72,8 +72,14 @@ var awsRanges = []rangeCase{
 		bad: []cty.Value{s("ab"), s(strings.Repeat("b", 64)), s("b_b"), s("abc.")}},
 	{variable: "event_bus_name", good: []cty.Value{nullString, s("imagepipe"), s("my.bus_1")},
 		bad: []cty.Value{s("default"), s("aws.partner"), s("has space"), s(""), s(strings.Repeat("b", 257))}},
-	{variable: "cors_allowed_origins", good: []cty.Value{strs("*"), strs("https://a.example.com", "http://localhost:8080"), strs("https://*.example.com"), strs()},
-		bad: []cty.Value{strs("https://a.example.com/path"), strs("example.com"), strs("https://*.*.example.com")}},
+	{variable: "cors_allowed_origins", good: []cty.Value{strs("https://a.example.com", "http://localhost:8080"), strs()},
+		bad: []cty.Value{strs("https://a.example.com/path"), strs("example.com"), strs("https://a.example.com/"), strs(func() []string {
+			o := make([]string, 101)
+			for i := range o {
+				o[i] = fmt.Sprintf("https://p%d.example.com", i)
+			}
+			return o
+		}()...)}},
 	{variable: "tags", good: []cty.Value{cty.MapValEmpty(cty.String), cty.MapVal(map[string]cty.Value{"team": s("images")})},
 		bad: []cty.Value{cty.MapVal(map[string]cty.Value{"aws:x": s("y")}), cty.MapVal(map[string]cty.Value{strings.Repeat("k", 129): s("v")}), cty.MapVal(map[string]cty.Value{"k": s(strings.Repeat("v", 257))})}},
 	{variable: "log_retention_days", good: []cty.Value{n(1), n(14), n(3653)}, bad: []cty.Value{n(0), n(2), n(4000)}},
@@ -86,6 +92,10 @@ var awsRanges = []rangeCase{
 	{variable: "notify_timeout_seconds", good: []cty.Value{n(1), n(900)}, bad: []cty.Value{n(0), n(901)}},
 	{variable: "max_upload_bytes", good: []cty.Value{n(1), n(5368709120)}, bad: []cty.Value{n(0), n(5368709121)}},
 	{variable: "raw_upload_max_bytes", good: []cty.Value{n(1), n(4456448)}, bad: []cty.Value{n(0), n(4456449)}},
+	{variable: "site_bucket_name", good: []cty.Value{nullString, s("abc"), s(strings.Repeat("c", 63))},
+		bad: []cty.Value{s("ab"), s(strings.Repeat("c", 64)), s("Site")}},
+	{variable: "site_price_class", good: []cty.Value{s("PriceClass_100"), s("PriceClass_All")}, bad: []cty.Value{s("PriceClass_300")}},
+	{variable: "download_url_ttl", good: []cty.Value{s("1h"), s("30m"), s("168h")}, bad: []cty.Value{s("169h"), s("1d"), s("")}},
 	{variable: "upload_url_ttl", good: []cty.Value{s("300s"), s("5m"), s("168h"), s("604800s")},
 		bad: []cty.Value{s("169h"), s("604801s"), s("5"), s("0s"), s("1d"), s("-5m"), s("")}},
 	{variable: "max_input_bytes", good: []cty.Value{n(1), n(5368709120)}, bad: []cty.Value{n(0), n(5368709121)}},
@@ -217,6 +227,8 @@ var nameLimits = map[string]struct {
 	"aws_cloudwatch_log_group":     {"name", 512},
 	"aws_sns_topic":                {"name", 256},
 	"aws_api_gateway_api_key":      {"name", 1024},
+	// CloudFront's names are global to the account, like IAM's.
+	"aws_cloudfront_origin_access_control": {"name", 64},
 }
 
 // unknownPartLen bounds a part of a name that only AWS knows (an API id, a
@@ -278,18 +290,17 @@ func (m *module) nameScenarios(region string) []scenario {
 	}
 	out := []scenario{{label: fmt.Sprintf("name %q, region %q", name, region), vars: map[string]cty.Value{"name": cty.StringVal(name), "region": cty.StringVal(region)}, locals: locals}}
 	var overrides []string
-	for _, v := range []string{"uploads_bucket_name", "processed_bucket_name"} {
-		if _, ok := m.variables[v]; ok {
+	for _, v := range sortedKeys(m.variables) {
+		if strings.HasSuffix(v, "_bucket_name") {
 			overrides = append(overrides, v)
 		}
 	}
 	if len(overrides) > 0 {
-		longest := m.longestAccepted(overrides[0], bucketCandidates())
 		vars := map[string]cty.Value{"name": cty.StringVal(name), "region": cty.StringVal(region)}
 		for _, v := range overrides {
-			vars[v] = cty.StringVal(longest)
+			vars[v] = cty.StringVal(m.longestAccepted(v, bucketCandidates()))
 		}
-		out = append(out, scenario{label: fmt.Sprintf("bucket names of %d characters", len(longest)), vars: vars, locals: locals})
+		out = append(out, scenario{label: "the longest bucket names the overrides accept", vars: vars, locals: locals})
 	}
 	return out
 }
@@ -398,9 +409,14 @@ func checkNameLimits(m *module) []string {
 	return problems
 }
 
-// checkRegionalNames holds that names global to the account (IAM roles,
-// S3 buckets) differ between two regions, so that a second region of the
-// same stack does not collide (EntityAlreadyExists, BucketAlreadyExists).
+// accountWide are the resource types whose names are global to an account
+// (IAM, CloudFront) or to S3: they must differ between two regions, so that
+// a second region of the same stack does not collide (EntityAlreadyExists,
+// BucketAlreadyExists, OriginAccessControlAlreadyExists).
+var accountWide = map[string]bool{"aws_iam_role": true, "aws_s3_bucket": true, "aws_cloudfront_origin_access_control": true}
+
+// checkRegionalNames holds that account-wide names differ between two
+// regions.
 func checkRegionalNames(m *module) []string {
 	var problems []string
 	names := map[string][2]string{}
@@ -410,7 +426,7 @@ func checkRegionalNames(m *module) []string {
 		})
 		for _, key := range sortedKeys(m.resources) {
 			typ := strings.SplitN(key, ".", 2)[0]
-			if typ != "aws_iam_role" && typ != "aws_s3_bucket" {
+			if !accountWide[typ] {
 				continue
 			}
 			a := m.resources[key].Body.Attributes[nameLimits[typ].attr]
@@ -436,7 +452,7 @@ func checkRegionalNames(m *module) []string {
 	}
 	for _, k := range sortedKeys(names) {
 		if p := names[k]; p[0] == p[1] {
-			problems = append(problems, fmt.Sprintf("%s is named %q in every region: IAM roles and S3 buckets are global, so a second region would collide", k, p[0]))
+			problems = append(problems, fmt.Sprintf("%s is named %q in every region: IAM roles, CloudFront settings and S3 buckets are account-wide, so a second region would collide", k, p[0]))
 		}
 	}
 	return problems

@@ -139,7 +139,9 @@ resource "aws_s3_object" "site_config" {
 # --- CloudFront
 
 resource "aws_cloudfront_origin_access_control" "site" {
-  name                              = "${var.name}-site"
+  # CloudFront is global to the account: the region keeps a second
+  # region's stack from colliding.
+  name                              = "${var.name}-site-${local.region}"
   description                       = "imagepipe: CloudFront reads the page bucket."
   origin_access_control_origin_type = "s3"
   signing_behavior                  = "always"

@@ -100,6 +100,14 @@ variable "site_bucket_name" {
   description = "Name of the bucket holding the upload page. null means \"<name>-site-<account id>-<region>\"."
   type        = string
   default     = null
+
+  validation {
+    condition = var.site_bucket_name == null || (
+      can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.site_bucket_name)) &&
+      !can(regex("\\.\\.|^xn--|^sthree-|-s3alias$|--ol-s3$|^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$", var.site_bucket_name))
+    )
+    error_message = "site_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit (no \"..\", no IP address, no xn-- prefix or -s3alias suffix)."
+  }
 }
 
 variable "site_price_class" {
@@ -252,6 +260,11 @@ variable "download_url_ttl" {
   description = "Lifetime of the presigned download URLs of the outputs, as a Go duration (presign DOWNLOAD_URL_TTL). A URL never outlives the credentials that signed it: on Lambda at most an hour."
   type        = string
   default     = "1h"
+
+  validation {
+    condition     = try(tonumber(substr(var.download_url_ttl, 0, length(var.download_url_ttl) - 1)) * lookup({ s = 1, m = 60, h = 3600 }, substr(var.download_url_ttl, length(var.download_url_ttl) - 1, 1), 0) <= 604800 && can(regex("^[1-9][0-9]*[smh]$", var.download_url_ttl)), false)
+    error_message = "download_url_ttl must be a whole number of seconds, minutes or hours such as 300s, 30m or 1h, at most 7 days (168h): SigV4 presigned URLs last no longer."
+  }
 }
 
 variable "max_input_bytes" {
