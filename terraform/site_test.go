@@ -172,10 +172,10 @@ func checkSiteAndAPI(ctx context.Context, t *testing.T, endpoint string, tf *ter
 		}
 		found := false
 		for _, o := range oacs.OriginAccessControlList.Items {
-			found = found || (aws.ToString(o.Name) == "imagepipe-site" && o.SigningBehavior == "always" && o.OriginAccessControlOriginType == "s3")
+			found = found || (aws.ToString(o.Name) == "imagepipe-site-"+testRegion && o.SigningBehavior == "always" && o.OriginAccessControlOriginType == "s3")
 		}
 		if !found {
-			t.Errorf("no origin access control imagepipe-site (always signing, s3) among %d", len(oacs.OriginAccessControlList.Items))
+			t.Errorf("no origin access control imagepipe-site-"+testRegion+" (always signing, s3) among %d", len(oacs.OriginAccessControlList.Items))
 		}
 	})
 
