@@ -116,7 +116,7 @@ func TestReplayWaitsForImages(t *testing.T) {
 	}
 }
 
-// waitForStatus polls GET /v1/images/{id} until it is not pending.
+// waitForStatus polls GET /v1/images/{id} until it is done or failed.
 func waitForStatus(t *testing.T, st *local.Stack, id string) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -130,7 +130,7 @@ func waitForStatus(t *testing.T, st *local.Stack, id string) string {
 		var v struct{ Status string }
 		err = json.NewDecoder(resp.Body).Decode(&v)
 		resp.Body.Close()
-		if err == nil && resp.StatusCode == http.StatusOK && v.Status != "pending" {
+		if err == nil && resp.StatusCode == http.StatusOK && (v.Status == "done" || v.Status == "failed") {
 			return v.Status
 		}
 		if time.Now().After(deadline) {
