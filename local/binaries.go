@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/imagepipe/imagepipe/local/lambdarie"
+	"github.com/imagepipe/imagepipe/metrics"
 )
 
 // apiRoutes are the API's Lambda proxy routes (terraform/api.tf's
@@ -111,12 +112,12 @@ func (st *Stack) binaryFunctions() (functions, error) {
 	}
 	processFn, err := start("process", map[string]string{
 		"PROCESSED_BUCKET": ProcessedBucket, "EVENT_BUS_NAME": CustomBus,
-		"MAX_RECEIVE_COUNT": strconv.Itoa(st.cfg.MaxReceiveCount),
+		"MAX_RECEIVE_COUNT": strconv.Itoa(st.cfg.MaxReceiveCount), metrics.EnvStack: StackName,
 	}, st.cfg.FunctionTimeout.Round(time.Second), 2)
 	if err != nil {
 		return functions{}, err
 	}
-	notifyFn, err := start("notify", map[string]string{"PROCESSED_BUCKET": ProcessedBucket}, 10*time.Second, 2)
+	notifyFn, err := start("notify", map[string]string{"PROCESSED_BUCKET": ProcessedBucket, metrics.EnvStack: StackName}, 10*time.Second, 2)
 	if err != nil {
 		return functions{}, err
 	}

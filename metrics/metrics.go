@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"log/slog"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -12,21 +11,13 @@ import (
 const Namespace = "imagepipe"
 
 // EnvStack is the environment variable that names the stack (Terraform's
-// name), the value of the Stack dimension. DefaultStack is the local
-// stack's name and Terraform's default.
+// name), the value of the Stack dimension; the functions need it on Lambda,
+// where a wrong default would file the metrics under another stack.
+// DefaultStack is the local stack's name and Terraform's default.
 const (
 	EnvStack     = "IMAGEPIPE_STACK"
 	DefaultStack = "imagepipe"
 )
-
-// StackFromEnv returns the stack's name from the environment, or
-// DefaultStack.
-func StackFromEnv() string {
-	if v := os.Getenv(EnvStack); v != "" {
-		return v
-	}
-	return DefaultStack
-}
 
 // Unit is a CloudWatch metric unit.
 type Unit string

@@ -34,7 +34,10 @@ type Config struct {
 
 // ConfigFromEnv reads the configuration from the environment.
 func ConfigFromEnv() (Config, error) {
-	c := Config{ProcessedBucket: os.Getenv(EnvProcessedBucket), Stack: metrics.StackFromEnv()}
+	c := Config{ProcessedBucket: os.Getenv(EnvProcessedBucket), Stack: os.Getenv(metrics.EnvStack)}
+	if c.Stack == "" {
+		return c, errors.Join(c.Validate(), fmt.Errorf("%s is required: the stack's name, the Stack dimension of the metrics", metrics.EnvStack))
+	}
 	return c, c.Validate()
 }
 

@@ -62,7 +62,7 @@ func DefaultConfig(processedBucket string) Config {
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig(os.Getenv(EnvProcessedBucket))
 	c.EventBusName = os.Getenv(EnvEventBusName)
-	c.Stack = metrics.StackFromEnv()
+	c.Stack = os.Getenv(metrics.EnvStack)
 	var errs []error
 	intEnv := func(name string, dst *int64) {
 		if v := os.Getenv(name); v != "" {
@@ -117,7 +117,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s is required", EnvEventBusName))
 	}
 	if c.Stack == "" {
-		errs = append(errs, fmt.Errorf("%s must not be empty", metrics.EnvStack))
+		errs = append(errs, fmt.Errorf("%s is required: the stack's name, the Stack dimension of the metrics", metrics.EnvStack))
 	}
 	if err := c.Imaging.Validate(); err != nil {
 		errs = append(errs, err)

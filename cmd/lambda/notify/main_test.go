@@ -9,12 +9,13 @@ import (
 	"github.com/imagepipe/imagepipe/functions/notify"
 	"github.com/imagepipe/imagepipe/functions/status"
 	"github.com/imagepipe/imagepipe/local"
+	"github.com/imagepipe/imagepipe/metrics"
 )
 
 // TestNotifyFunction runs the function on the "Image Processed" event of
 // testdata and reads the status record it writes.
 func TestNotifyFunction(t *testing.T) {
-	st := lambdatest.Start(t, map[string]string{notify.EnvProcessedBucket: local.ProcessedBucket})
+	st := lambdatest.Start(t, map[string]string{notify.EnvProcessedBucket: local.ProcessedBucket, metrics.EnvStack: local.StackName})
 	h, err := awsenv.Build(context.Background(), nil, newHandler)
 	if err != nil {
 		t.Fatal(err)

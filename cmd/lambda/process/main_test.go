@@ -19,6 +19,7 @@ import (
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/process"
 	"github.com/imagepipe/imagepipe/local"
+	"github.com/imagepipe/imagepipe/metrics"
 )
 
 // The upload that testdata/sqs-object-created.json is about.
@@ -33,6 +34,7 @@ func TestProcessFunction(t *testing.T) {
 	st := lambdatest.Start(t, map[string]string{
 		process.EnvProcessedBucket: local.ProcessedBucket,
 		process.EnvEventBusName:    local.CustomBus,
+		metrics.EnvStack:           local.StackName,
 	})
 	ctx := context.Background()
 	s3c := st.S3Client()
