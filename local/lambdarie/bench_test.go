@@ -26,8 +26,8 @@ import (
 // benchEnv is each function's environment against the local stack.
 var benchEnv = map[string]map[string]string{
 	"presign": {"UPLOADS_BUCKET": local.UploadsBucket, "PROCESSED_BUCKET": local.ProcessedBucket},
-	"process": {"PROCESSED_BUCKET": local.ProcessedBucket, "EVENT_BUS_NAME": local.CustomBus},
-	"notify":  {"PROCESSED_BUCKET": local.ProcessedBucket},
+	"process": {"PROCESSED_BUCKET": local.ProcessedBucket, "EVENT_BUS_NAME": local.CustomBus, "IMAGEPIPE_STACK": local.StackName},
+	"notify":  {"PROCESSED_BUCKET": local.ProcessedBucket, "IMAGEPIPE_STACK": local.StackName},
 }
 
 // BenchmarkBinaries measures the deployable bootstraps under the Lambda

@@ -155,7 +155,7 @@ func TestInitErrorMissingVariable(t *testing.T) {
 // *FunctionError and the environment serves the next invocation warm.
 func TestFunctionErrorKeepsEnvironment(t *testing.T) {
 	st := localtest.Start(t, func(c *local.Config) { c.Paused = true })
-	fn := stackFunction(t, st, "notify", map[string]string{"PROCESSED_BUCKET": "no-such-bucket"}, nil)
+	fn := stackFunction(t, st, "notify", map[string]string{"PROCESSED_BUCKET": "no-such-bucket", "IMAGEPIPE_STACK": local.StackName}, nil)
 	ev := fixture(t, "notify", "eventbridge-image-processed.json")
 	for i := range 2 {
 		res, err := fn.InvokeReport(context.Background(), ev)
@@ -276,7 +276,7 @@ func TestRelativePaths(t *testing.T) {
 // image reads the status record the first wrote).
 func TestBinaryLogsOnlyJSON(t *testing.T) {
 	st := localtest.Start(t, func(c *local.Config) { c.Paused = true })
-	fn := stackFunction(t, st, "notify", map[string]string{"PROCESSED_BUCKET": local.ProcessedBucket}, nil)
+	fn := stackFunction(t, st, "notify", map[string]string{"PROCESSED_BUCKET": local.ProcessedBucket, "IMAGEPIPE_STACK": local.StackName}, nil)
 	ev := fixture(t, "notify", "eventbridge-image-processed.json")
 	for i := range 2 {
 		res, err := fn.InvokeReport(context.Background(), ev)
