@@ -2,7 +2,6 @@ package local_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +18,6 @@ import (
 	"github.com/imagepipe/imagepipe/local/console"
 	"github.com/imagepipe/imagepipe/local/localtest"
 )
-
-// syncBuffer collects log output from the stack's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // promSample is one sample line of the Prometheus text format.
 type promSample struct {
@@ -173,7 +153,7 @@ func scrape(t *testing.T, st *local.Stack) string {
 // carry (what CloudWatch shows on AWS), and the queue depths. The console
 // log has one readable line per event.
 func TestMetricsAfterUploads(t *testing.T) {
-	var logs syncBuffer
+	var logs lockedBuffer
 	st := localtest.Start(t, func(c *local.Config) { c.Logger = slog.New(console.New(&logs, slog.LevelInfo)) })
 	a := newAPI(t, st)
 	good := encodePNG(t, colourful(120, 80))
@@ -263,7 +243,7 @@ func TestMetricsAfterUploads(t *testing.T) {
 // json) the lines keep their embedded metrics, as on Lambda, and GET
 // /metrics counts them all the same.
 func TestMetricsWithJSONLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs lockedBuffer
 	st := localtest.Start(t, func(c *local.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 		c.MetricsInLogs = true
