@@ -20,6 +20,10 @@ var (
 	ErrCorrupt           = &Error{Code: "corrupt_image"}
 	ErrTooManyPixels     = &Error{Code: "too_many_pixels"}
 	ErrTooLarge          = &Error{Code: "too_large"}
+	// ErrTooComplex: decoding would take too much work for the input's
+	// size (a JPEG with more scans than Options.MaxScans, or whose scans
+	// decode its blocks too many times over).
+	ErrTooComplex = &Error{Code: "too_complex"}
 )
 
 func (e *Error) Error() string {

@@ -43,9 +43,9 @@ func TestErrorCodes(t *testing.T) {
 	if i := bytes.Index(sof12, []byte{0xff, 0xc0}); i > 0 {
 		sof12[i+4] = 12 // sample precision
 	}
-	arith := bytes.Clone(jpg)
-	if i := bytes.Index(arith, []byte{0xff, 0xc0}); i > 0 {
-		arith[i+1] = 0xc9 // SOF9: arithmetic coding
+	lossless := bytes.Clone(jpg)
+	if i := bytes.Index(lossless, []byte{0xff, 0xc0}); i > 0 {
+		lossless[i+1] = 0xc3 // SOF3: lossless
 	}
 	for _, tc := range []struct {
 		name string
@@ -61,7 +61,7 @@ func TestErrorCodes(t *testing.T) {
 		{"avif", []byte("\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1"), Options{}, ErrUnsupportedFormat},
 		{"jpeg xl", []byte("\xff\x0a\xfa\x7f"), Options{}, ErrUnsupportedFormat},
 		{"12-bit jpeg", sof12, Options{}, ErrUnsupportedFormat},
-		{"arithmetic jpeg", arith, Options{}, ErrUnsupportedFormat},
+		{"lossless jpeg", lossless, Options{}, ErrUnsupportedFormat},
 		{"jpeg header only", jpg[:20], Options{}, ErrCorrupt},
 		{"truncated jpeg", jpg[:len(jpg)/2], Options{}, ErrCorrupt},
 		{"truncated png", png8[:len(png8)-30], Options{}, ErrCorrupt},

@@ -1,900 +1,903 @@
 package imaging
 
 import (
-	"errors"
+	"bytes"
+	"context"
 	"fmt"
 	"sync"
 )
 
-// A JPEG luma decoder for the common case: baseline or extended sequential
-// Huffman, 8-bit, one interleaved scan, gray or YCbCr. Only the Y blocks
-// are inverse-transformed (the gray output is the Y plane, so chroma is
-// entropy-decoded and dropped), and the inverse DCT of each row of MCUs
-// runs on other cores while the next row is entropy-decoded. Everything
-// else (progressive, arithmetic, 12-bit, RGB, CMYK/YCCK, several scans)
-// reports errFallback and goes through image/jpeg.
+// The JPEG reader: markers, frame and scans into quantised coefficient
+// blocks, handed one MCU row at a time to a sink (jpegSink) that turns them
+// into what the pipeline needs: Huffman tokens of the gray output (the DCT
+// path, jpegdct.go), the Y plane (jpegluma.go) or gray from full colour
+// (jpegcolor.go).
+//
+// It reads every process of ITU-T T.81 that libjpeg reads: baseline,
+// extended sequential and progressive, Huffman or arithmetic coded
+// (jpegarith.go), 8-bit, 1, 3 or 4 components with any sampling factors
+// 1..4, restart intervals, interleaved or not. Lossless, hierarchical and
+// 12-bit JPEGs are refused as unsupported_format.
+//
+// A file of one interleaved sequential scan (nearly every camera JPEG) is
+// streamed: rows of MCUs go to the sink as they are decoded, on other cores,
+// and no coefficient is kept. Progressive and multi-scan files keep the
+// coefficients of the components the sink reads (scans of the others are
+// skipped unread when they are not interleaved with them) and hand them
+// over at the end: each coefficient is decoded once.
+//
+// The work is bounded: the scans are counted and their blocks summed from
+// the scan headers before any entropy-coded data is read (jpegComplexity),
+// the context is checked before every scan and every row of MCUs, and a
+// file that fails is never decoded a second time by another decoder.
 
-var errFallback = errors.New("imaging: left to the standard decoder")
+// jpegColour is how the components of a JPEG make colour.
+type jpegColour uint8
 
-// corruptf makes a corrupt-input error.
-func corruptf(format string, args ...any) error {
-	return fmt.Errorf("jpeg: "+format, args...)
+const (
+	jpegGray jpegColour = iota
+	jpegYCbCr
+	jpegRGB
+	jpegCMYK // Adobe-inverted CMYK, as Photoshop writes it
+	jpegYCCK
+)
+
+func (c jpegColour) String() string {
+	return [...]string{"gray", "YCbCr", "RGB", "CMYK", "YCCK"}[c]
 }
 
-// huffTable decodes one Huffman table: a 9-bit lookahead for short codes
-// and the canonical limits for longer ones.
-type huffTable struct {
-	fast    [1 << 9]uint16 // (length << 8) | symbol, 0 when the code is longer than 9 bits
-	maxCode [18]int32      // largest code of each length, -1 if none
-	valPtr  [17]int32      // index in vals of the first code of each length, minus that code
-	vals    [256]uint8
-	// fastAC decodes (run, size) and the value together when the code and
-	// its extra bits fit in 9 bits: value<<16 | run<<8 | total bits.
-	fastAC [1 << 9]int32
-	ok     bool
-}
-
-const fastBits = 9
-
-func (h *huffTable) build(counts *[16]uint8, vals []uint8) error {
-	*h = huffTable{}
-	copy(h.vals[:], vals)
-	code, k := int32(0), int32(0)
-	for l := 1; l <= 16; l++ {
-		n := int32(counts[l-1])
-		h.valPtr[l] = k - code
-		if code+n > 1<<l {
-			return corruptf("bad Huffman table")
-		}
-		if n == 0 {
-			h.maxCode[l] = -1
-		} else {
-			if l <= fastBits {
-				for i := int32(0); i < n; i++ {
-					c := code + i
-					lo := c << (fastBits - l)
-					hi := (c + 1) << (fastBits - l)
-					for j := lo; j < hi; j++ {
-						h.fast[j] = uint16(l)<<8 | uint16(vals[k+i])
-					}
-				}
-			}
-			k += n
-			code += n
-			h.maxCode[l] = code - 1
-		}
-		code <<= 1
-	}
-	h.maxCode[17] = 0x7fffffff
-	// Combined AC entries.
-	for j := range h.fast {
-		e := h.fast[j]
-		if e == 0 {
-			continue
-		}
-		l, rs := int(e>>8), int(e&0xff)
-		run, size := rs>>4, rs&15
-		if size == 0 || l+size > fastBits {
-			continue
-		}
-		bits := (j << l & (1<<fastBits - 1)) >> (fastBits - size) // the size bits after the code
-		v := int32(bits)
-		if v < 1<<(size-1) {
-			v += -1<<size + 1
-		}
-		h.fastAC[j] = v<<16 | int32(run)<<8 | int32(l+size)
-	}
-	h.ok = true
-	return nil
-}
-
-// bitReader reads the entropy-coded segment MSB first, unstuffing 0xFF00.
-// At a marker or the end of the data it supplies zero bits and counts
-// them, so that reading into them can be detected as truncation.
-type bitReader struct {
-	data []byte
-	pos  int
-	acc  uint64 // n valid bits, left-aligned
-	n    uint
-	fake uint // bits at the bottom of acc that came from past the data
-	stop bool // at a marker or the end
-}
-
-func (b *bitReader) fill() {
-	for b.n <= 56 {
-		if !b.stop && b.pos < len(b.data) {
-			c := b.data[b.pos]
-			if c != 0xff {
-				b.pos++
-				b.acc |= uint64(c) << (56 - b.n)
-				b.n += 8
-				continue
-			}
-			if b.pos+1 < len(b.data) && b.data[b.pos+1] == 0 {
-				b.pos += 2
-				b.acc |= 0xff << (56 - b.n)
-				b.n += 8
-				continue
-			}
-		}
-		b.stop = true
-		b.n += 8
-		b.fake += 8
-	}
-}
-
-// overrun reports whether bits past the data were consumed.
-func (b *bitReader) overrun() bool { return b.n < b.fake }
-
-func (b *bitReader) decode(h *huffTable) (uint8, error) {
-	if b.n < 16 {
-		b.fill()
-	}
-	if e := h.fast[b.acc>>(64-fastBits)]; e != 0 {
-		l := uint(e >> 8)
-		b.acc <<= l
-		b.n -= l
-		return uint8(e), nil
-	}
-	for l := fastBits + 1; l <= 16; l++ {
-		c := int32(b.acc >> (64 - uint(l)))
-		if c <= h.maxCode[l] {
-			b.acc <<= uint(l)
-			b.n -= uint(l)
-			return h.vals[(c+h.valPtr[l])&0xff], nil
-		}
-	}
-	return 0, corruptf("bad Huffman code")
-}
-
-// receive reads s extra bits as a signed value (T.81 F.2.2.1 EXTEND).
-func (b *bitReader) receive(s uint) int32 {
-	if s == 0 {
-		return 0
-	}
-	if b.n < s {
-		b.fill()
-	}
-	v := int32(b.acc >> (64 - s))
-	b.acc <<= s
-	b.n -= s
-	// Branch-free EXTEND: negative values have a leading 0 bit.
-	return v + ((v-1<<(s-1))>>31)&(-1<<s+1)
-}
-
-// bits reads n bits as an unsigned value.
-func (b *bitReader) bits(n uint) int32 {
-	if b.n < n {
-		b.fill()
-	}
-	v := int32(b.acc >> (64 - n))
-	b.acc <<= n
-	b.n -= n
-	return v
-}
-
-// restart skips to just after the next RSTn marker.
-func (b *bitReader) restart() error {
-	b.acc, b.n, b.fake, b.stop = 0, 0, 0, false
-	for p := b.pos; p+1 < len(b.data); p++ {
-		if b.data[p] == 0xff && b.data[p+1] >= 0xd0 && b.data[p+1] <= 0xd7 {
-			b.pos = p + 2
-			return nil
-		}
-		if b.data[p] == 0xff && b.data[p+1] != 0 && b.data[p+1] != 0xff {
-			return corruptf("missing restart marker")
-		}
-	}
-	return corruptf("missing restart marker")
-}
-
+// jpegComp is one component of the frame.
 type jpegComp struct {
-	id, h, v, tq int
-	td, ta       int // Huffman tables of the scan
+	id      uint8
+	h, v    int        // sampling factors
+	tq      int        // quantisation table selector
+	cw, ch  int        // samples across and down
+	bw, bh  int        // blocks covering cw x ch
+	pw, ph  int        // blocks padded to whole MCUs
+	quant   [64]uint16 // the table in force at the component's first scan, natural order
+	latched bool
 }
 
-// decodeJPEGLuma returns the Y plane of a JPEG as a raster, or errFallback.
-func decodeJPEGLuma(data []byte) (*raster, error) {
-	if len(data) < 4 || data[0] != 0xff || data[1] != 0xd8 {
-		return nil, corruptf("missing SOI")
+// jpegHeader is what the markers before the entropy-coded data say.
+type jpegHeader struct {
+	sof         byte
+	progressive bool
+	arithmetic  bool
+	w, h        int
+	comps       []jpegComp
+	hmax, vmax  int
+	mx, my      int // MCUs across and down
+	colour      jpegColour
+	adobe       int // APP14 transform, -1 without APP14
+	jfif        bool
+}
+
+// yFull reports whether component 0 (Y or gray) has the image's full
+// resolution, so that its blocks are the gray image's blocks.
+func (h *jpegHeader) yFull() bool {
+	return h.comps[0].h == h.hmax && h.comps[0].v == h.vmax
+}
+
+// jpegLimits bound the work of one decode.
+type jpegLimits struct {
+	maxScans int   // scans in the file (0: no limit)
+	maxWork  int64 // blocks entropy-decoded, summed over the scans (0: no limit)
+}
+
+// Errors of the reader.
+func corruptf(format string, args ...any) error {
+	return newError(ErrCorrupt, fmt.Errorf("jpeg: "+format, args...))
+}
+
+func unsupportedf(format string, args ...any) error {
+	return newError(ErrUnsupportedFormat, fmt.Errorf("jpeg: "+format, args...))
+}
+
+func tooComplexf(format string, args ...any) error {
+	return newError(ErrTooComplex, fmt.Errorf("jpeg: "+format, args...))
+}
+
+// mcuRow is one row of MCUs handed to a sink.
+type mcuRow struct {
+	y   int       // index of the MCU row
+	blk [][]int16 // per component, pw*v blocks of 64 quantised coefficients in natural order, a row of blocks after another; nil for components the sink does not read
+	// nz per component and block: bit k set when the coefficient at
+	// zig-zag position k (1..63) is not zero.
+	nz [][]uint64
+}
+
+// jpegSink turns finished blocks into something.
+type jpegSink interface {
+	// begin is called at the first scan and says which components the
+	// sink reads.
+	begin(h *jpegHeader) (want []bool, err error)
+	// prepare is called once, before the first row, when the
+	// quantisation tables of the components read are latched.
+	prepare() error
+	// ordered sinks get their rows in order on one goroutine; others get
+	// them on several goroutines in any order.
+	ordered() bool
+	row(r *mcuRow) error
+	// end is called after the last row.
+	end() error
+}
+
+// jpegDecoder is the state of one decode.
+type jpegDecoder struct {
+	ctx  context.Context
+	data []byte
+	lim  jpegLimits
+	sink jpegSink
+
+	hdr       jpegHeader
+	haveFrame bool
+	quant     [4][64]uint16 // natural order
+	qdef      [4]bool
+	dc, ac    [4]huffTable
+	dcL, dcU  [4]uint8 // arithmetic DC conditioning (DAC)
+	acK       [4]uint8 // arithmetic AC conditioning (DAC)
+	ri        int      // restart interval in MCUs
+
+	scans    int
+	work     int64
+	want     []bool
+	begun    bool
+	prepared bool
+	stream   bool      // rows are handed over as the (single) scan is decoded
+	coef     [][]int16 // progressive and multi-scan: the blocks of the wanted components
+	seen     []bool    // sequential multi-scan: components scanned so far
+	complete bool      // every block the sink needs has been decoded
+	pool     *rowPool
+}
+
+// decodeJPEG reads data and feeds sink. It returns the header.
+func decodeJPEG(ctx context.Context, data []byte, lim jpegLimits, sink jpegSink) (*jpegHeader, error) {
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	var (
-		quant     [4][64]uint16
-		dc, ac    [4]huffTable
-		comps     []jpegComp
-		w, h      int
-		ri        int
-		adobe     = -1 // APP14 transform, -1 when absent
-		jfif      bool
-		haveFrame bool
-		prog      *progressive // set by SOF2
-	)
-	p := 2
-	for {
-		// Next marker, skipping fill bytes.
-		for p < len(data) && data[p] != 0xff {
-			p++ // tolerate junk between segments
+	d := &jpegDecoder{ctx: ctx, data: data, lim: lim, sink: sink}
+	d.hdr.adobe = -1
+	for i := range d.dcL {
+		d.dcL[i], d.dcU[i], d.acK[i] = 0, 1, 5 // T.81 defaults
+	}
+	err := d.run()
+	if d.pool != nil {
+		if perr := d.pool.close(); err == nil {
+			err = perr
 		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d.hdr, nil
+}
+
+// ctxErr returns the context's error, wrapped.
+func (d *jpegDecoder) ctxErr() error {
+	select {
+	case <-d.ctx.Done():
+		return fmt.Errorf("imaging: decode jpeg: %w", d.ctx.Err())
+	default:
+		return nil
+	}
+}
+
+// nextMarkerAt returns the position of the marker byte (after 0xFF and
+// fill bytes) at or after p, skipping junk between segments, or -1.
+func nextMarkerAt(data []byte, p int) int {
+	for {
+		i := bytes.IndexByte(data[min(p, len(data)):], 0xff)
+		if i < 0 {
+			return -1
+		}
+		p += i
 		for p < len(data) && data[p] == 0xff {
 			p++
 		}
 		if p >= len(data) {
-			if prog != nil {
-				return nil, corruptf("unexpected end of data")
-			}
-			return nil, corruptf("no scan")
+			return -1
 		}
-		m := data[p]
-		p++
-		if m == 0xd8 || (m >= 0xd0 && m <= 0xd7) || m == 0x01 {
-			continue
+		if data[p] != 0 {
+			return p
 		}
+	}
+}
+
+// segments walks the marker segments from SOI: f is called with each
+// marker and its payload (nil for markers without one) and the position
+// just after it; it returns the position to go on from (after the
+// entropy-coded data for SOS) or an error. The walk ends at EOI, at the
+// end of the data (eoi false) or when f says stop.
+func segments(data []byte, f func(m byte, seg []byte, next int) (int, bool, error)) (eoi bool, err error) {
+	if len(data) < 4 || data[0] != 0xff || data[1] != 0xd8 {
+		return false, corruptf("missing SOI")
+	}
+	p := 2
+	for {
+		q := nextMarkerAt(data, p)
+		if q < 0 {
+			return false, nil
+		}
+		m := data[q]
+		p = q + 1
 		if m == 0xd9 {
-			if prog != nil && prog.coef != nil {
-				return prog.finish(), nil
-			}
-			return nil, corruptf("no scan before EOI")
+			return true, nil
 		}
-		if p+2 > len(data) {
-			return nil, corruptf("truncated segment")
+		var seg []byte
+		if !(m == 0xd8 || (m >= 0xd0 && m <= 0xd7) || m == 0x01) {
+			if p+2 > len(data) {
+				return false, corruptf("truncated segment")
+			}
+			n := be16(data[p:])
+			if n < 2 || p+n > len(data) {
+				return false, corruptf("truncated segment")
+			}
+			seg = data[p+2 : p+n]
+			p += n
 		}
-		n := be16(data[p:])
-		if n < 2 || p+n > len(data) {
-			return nil, corruptf("truncated segment")
+		next, stop, err := f(m, seg, p)
+		if err != nil || stop {
+			return false, err
 		}
-		seg := data[p+2 : p+n]
-		p += n
-		switch {
-		case m == 0xc0 || m == 0xc1 || m == 0xc2: // baseline, extended sequential, progressive; Huffman
-			if haveFrame || len(seg) < 6 {
-				return nil, corruptf("bad SOF")
-			}
-			haveFrame = true
-			if seg[0] != 8 {
-				return nil, errFallback
-			}
-			h, w = be16(seg[1:]), be16(seg[3:])
-			nc := int(seg[5])
-			if w == 0 || h == 0 || (nc != 1 && nc != 3) || len(seg) < 6+3*nc {
-				return nil, errFallback
-			}
-			for i := 0; i < nc; i++ {
-				c := seg[6+3*i:]
-				hs, vs := int(c[1]>>4), int(c[1]&15)
-				if hs < 1 || hs > 4 || vs < 1 || vs > 4 || c[2] > 3 {
-					return nil, corruptf("bad component")
-				}
-				comps = append(comps, jpegComp{id: int(c[0]), h: hs, v: vs, tq: int(c[2])})
-			}
-			if m == 0xc2 {
-				prog = &progressive{w: w, h: h}
-			}
-		case m >= 0xc3 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc:
-			return nil, errFallback // lossless, hierarchical, arithmetic
-		case m == 0xc4: // DHT
-			for len(seg) > 0 {
-				if len(seg) < 17 {
-					return nil, corruptf("bad DHT")
-				}
-				class, id := seg[0]>>4, seg[0]&15
-				var counts [16]uint8
-				copy(counts[:], seg[1:17])
-				total := 0
-				for _, c := range counts {
-					total += int(c)
-				}
-				if class > 1 || id > 3 || total > 256 || len(seg) < 17+total {
-					return nil, corruptf("bad DHT")
-				}
-				t := &dc[id]
-				if class == 1 {
-					t = &ac[id]
-				}
-				if err := t.build(&counts, seg[17:17+total]); err != nil {
-					return nil, err
-				}
-				seg = seg[17+total:]
-			}
-		case m == 0xdb: // DQT
-			for len(seg) > 0 {
-				prec, id := seg[0]>>4, seg[0]&15
-				size := 64 << prec
-				if prec > 1 || id > 3 || len(seg) < 1+size {
-					return nil, corruptf("bad DQT")
-				}
-				for i := 0; i < 64; i++ {
-					v := uint16(seg[1+i])
-					if prec == 1 {
-						v = uint16(be16(seg[1+2*i:]))
-					}
-					quant[id][zigzag[i]] = v
-				}
-				seg = seg[1+size:]
-			}
-		case m == 0xdd: // DRI
-			if len(seg) < 2 {
-				return nil, corruptf("bad DRI")
-			}
-			ri = be16(seg)
-		case m == 0xe0:
-			jfif = hasPrefix(seg, "JFIF\x00")
-		case m == 0xee:
-			if hasPrefix(seg, "Adobe") && len(seg) >= 12 {
-				adobe = int(seg[11])
-			}
-		case m == 0xda: // SOS
-			if !haveFrame {
-				return nil, corruptf("scan before frame")
-			}
-			if len(comps) == 3 {
-				// What image/jpeg treats as RGB rather than YCbCr.
-				if adobe == 0 || (!jfif && adobe < 0 && comps[0].id == 'R' && comps[1].id == 'G' && comps[2].id == 'B') {
-					return nil, errFallback
-				}
-			}
-			if prog != nil {
-				np, err := prog.scan(data, p, seg, comps, &quant, &dc, &ac, ri)
-				if err != nil {
-					return nil, err
-				}
-				p = np
-				continue
-			}
-			if len(seg) < 1 || int(seg[0]) != len(comps) || len(seg) < 1+2*len(comps)+3 {
-				return nil, errFallback // not one interleaved scan of every component
-			}
-			for i := range comps {
-				id, tabs := int(seg[1+2*i]), seg[2+2*i]
-				if id != comps[i].id {
-					return nil, errFallback
-				}
-				comps[i].td, comps[i].ta = int(tabs>>4), int(tabs&15)
-				if comps[i].td > 3 || comps[i].ta > 3 || !dc[comps[i].td].ok || !ac[comps[i].ta].ok {
-					return nil, corruptf("missing Huffman table")
-				}
-			}
-			ss, se, a := seg[1+2*len(comps)], seg[2+2*len(comps)], seg[3+2*len(comps)]
-			if ss != 0 || se != 63 || a != 0 {
-				return nil, corruptf("bad sequential scan")
-			}
-			return decodeLumaScan(data[p:], w, h, comps, &quant, &dc, &ac, ri)
-		}
+		p = next
 	}
 }
 
-// decodeLumaScan decodes the interleaved scan and inverse-transforms the
-// Y blocks.
-func decodeLumaScan(scan []byte, w, h int, comps []jpegComp, quant *[4][64]uint16,
-	dc, ac *[4]huffTable, ri int) (*raster, error) {
-	hmax, vmax := 1, 1
-	for _, c := range comps {
-		hmax, vmax = max(hmax, c.h), max(vmax, c.v)
-	}
-	y := comps[0]
-	if len(comps) == 1 {
-		// A single-component scan is not interleaved: one block per MCU.
-		y.h, y.v, hmax, vmax = 1, 1, 1, 1
-		comps = []jpegComp{y}
-	}
-	if y.h != hmax || y.v != vmax {
-		return nil, errFallback // luma subsampled below chroma: unusual
-	}
-	mcuW, mcuH := 8*hmax, 8*vmax
-	mx, my := (w+mcuW-1)/mcuW, (h+mcuH-1)/mcuH
-	stride := mx * mcuW
-	plane := make([]byte, stride*my*mcuH)
-
-	var tbl idctTable
-	tbl.init(&quant[y.tq])
-	blocksPerRow := mx * y.h * y.v // Y blocks of one MCU row, in MCU order
-
-	// Rows of Y coefficients go from the entropy decoder to the IDCT
-	// workers through a small ring of buffers.
-	type mcuRow struct {
-		row  int
-		coef []int16
-	}
-	workers := parallelism()
-	nbuf := 2 + 2*workers
-	free := make(chan *mcuRow, nbuf)
-	full := make(chan *mcuRow, nbuf)
-	for i := 0; i < nbuf; i++ {
-		free <- &mcuRow{coef: make([]int16, 64*blocksPerRow)}
-	}
-	var wg sync.WaitGroup
-	idctRow := func(r *mcuRow) {
-		for b := 0; b < blocksPerRow; b++ {
-			mcu, k := b/(y.h*y.v), b%(y.h*y.v)
-			bx := mcu*mcuW + 8*(k%y.h)
-			by := r.row*mcuH + 8*(k/y.h)
-			blk := r.coef[64*b : 64*b+64 : 64*b+64]
-			idct8x8(blk, &tbl, plane[by*stride+bx:], stride)
-			clear(blk)
+// entropyEnd returns the position of the first marker at or after p that
+// ends an entropy-coded segment (not a stuffed 0xFF00, not RSTn), or
+// len(data).
+func entropyEnd(data []byte, p int) int {
+	for p < len(data) {
+		i := bytes.IndexByte(data[p:], 0xff)
+		if i < 0 {
+			return len(data)
 		}
-	}
-	for i := 0; i < workers; i++ {
-		wg.Go(func() {
-			for r := range full {
-				idctRow(r)
-				free <- r
-			}
-		})
-	}
-	// Entropy decoding, in this goroutine.
-	br := bitReader{data: scan}
-	var pred [3]int32
-	var scratch [64]int16
-	mcus := 0
-	var derr error
-decode:
-	for row := 0; row < my; row++ {
-		r := <-free
-		r.row = row
-		b := 0
-		for col := 0; col < mx; col++ {
-			if ri > 0 && mcus > 0 && mcus%ri == 0 {
-				if err := br.restart(); err != nil {
-					derr = err
-					free <- r
-					break decode
-				}
-				pred = [3]int32{}
-			}
-			mcus++
-			for ci := range comps {
-				c := &comps[ci]
-				for k := 0; k < c.h*c.v; k++ {
-					blk := scratch[:]
-					store := ci == 0
-					if store {
-						blk = r.coef[64*b : 64*b+64]
-						b++
-					}
-					if err := decodeBlock(&br, &dc[c.td], &ac[c.ta], &pred[ci], blk, store); err != nil {
-						derr = err
-						free <- r
-						break decode
-					}
-				}
-			}
+		p += i
+		if p+1 >= len(data) {
+			return len(data)
 		}
-		if br.overrun() {
-			derr = corruptf("unexpected end of data")
-			free <- r
-			break
+		if c := data[p+1]; c != 0 && c != 0xff && (c < 0xd0 || c > 0xd7) {
+			return p
 		}
-		full <- r
-	}
-	close(full)
-	wg.Wait()
-	if derr != nil {
-		return nil, derr
-	}
-	return &raster{W: w, H: h, Pix: plane, Stride: stride}, nil
-}
-
-// decodeBlock decodes one block's coefficients (natural order, not
-// dequantized) into blk when store is set, and only skips them otherwise.
-func decodeBlock(br *bitReader, dc, ac *huffTable, pred *int32, blk []int16, store bool) error {
-	t, err := br.decode(dc)
-	if err != nil {
-		return err
-	}
-	if t > 11 {
-		return corruptf("bad DC size %d", t)
-	}
-	*pred += br.receive(uint(t))
-	if store {
-		blk[0] = int16(*pred)
-	}
-	for k := 1; k < 64; {
-		if br.n < 32 {
-			br.fill()
-		}
-		if e := ac.fastAC[br.acc>>(64-fastBits)]; e != 0 {
-			l := uint(e & 0xff)
-			br.acc <<= l
-			br.n -= l
-			k += int(e>>8) & 0xff
-			if k > 63 {
-				return corruptf("AC index out of range")
-			}
-			if store {
-				blk[zigzag[k]] = int16(e >> 16)
-			}
-			k++
-			continue
-		}
-		rs, err := br.decode(ac)
-		if err != nil {
-			return err
-		}
-		run, size := int(rs>>4), uint(rs&15)
-		if size == 0 {
-			if run != 15 {
-				break // end of block
-			}
-			k += 16
-			continue
-		}
-		k += run
-		if k > 63 || size > 10 {
-			return corruptf("bad AC coefficient")
-		}
-		v := br.receive(size)
-		if store {
-			blk[zigzag[k]] = int16(v)
-		}
-		k++
-	}
-	return nil
-}
-
-// idctTable holds the dequantization factors with the AAN scale folded in
-// (and the final division by 8).
-type idctTable [64]float32
-
-func (t *idctTable) init(q *[64]uint16) {
-	for u := 0; u < 8; u++ {
-		for v := 0; v < 8; v++ {
-			t[u*8+v] = float32(float64(q[u*8+v]) * aanScale[u] * aanScale[v] / 8)
-		}
-	}
-}
-
-// idct8x8 is the AAN floating-point inverse DCT of one block of quantized
-// coefficients (natural order), writing 8x8 clamped samples at dst with
-// the given stride.
-func idct8x8(coef []int16, t *idctTable, dst []byte, stride int) {
-	var ws [64]float32
-	coef = coef[:64:64]
-	// Columns.
-	for c := 0; c < 8; c++ {
-		if coef[8+c]|coef[16+c]|coef[24+c]|coef[32+c]|coef[40+c]|coef[48+c]|coef[56+c] == 0 {
-			dcv := float32(coef[c]) * t[c]
-			for r := 0; r < 8; r++ {
-				ws[r*8+c] = dcv
-			}
-			continue
-		}
-		idct8(&ws, c, 8,
-			float32(coef[c])*t[c], float32(coef[8+c])*t[8+c], float32(coef[16+c])*t[16+c], float32(coef[24+c])*t[24+c],
-			float32(coef[32+c])*t[32+c], float32(coef[40+c])*t[40+c], float32(coef[48+c])*t[48+c], float32(coef[56+c])*t[56+c])
-	}
-	// Rows, in place, then out.
-	for r := 0; r < 8; r++ {
-		o := r * 8
-		idct8(&ws, o, 1, ws[o], ws[o+1], ws[o+2], ws[o+3], ws[o+4], ws[o+5], ws[o+6], ws[o+7])
-		d := dst[r*stride : r*stride+8 : r*stride+8]
-		for i := range d {
-			v := int32(ws[o+i] + 128.5)
-			if uint32(v) > 255 {
-				v = ^(v >> 31) & 255 // 0 below, 255 above
-			}
-			d[i] = uint8(v)
-		}
-	}
-}
-
-// idct8 is the 8-point AAN inverse DCT of dequantized, prescaled inputs,
-// writing outputs at ws[o+k*s].
-func idct8(ws *[64]float32, o, s int, i0, i1, i2, i3, i4, i5, i6, i7 float32) {
-	// Even part.
-	t10, t11 := i0+i4, i0-i4
-	t13 := i2 + i6
-	t12 := (i2-i6)*1.414213562 - t13
-	t0, t3 := t10+t13, t10-t13
-	t1, t2 := t11+t12, t11-t12
-	// Odd part.
-	z13, z10 := i5+i3, i5-i3
-	z11, z12 := i1+i7, i1-i7
-	t7 := z11 + z13
-	t11 = (z11 - z13) * 1.414213562
-	z5 := (z10 + z12) * 1.847759065
-	t10 = 1.082392200*z12 - z5
-	t12 = -2.613125930*z10 + z5
-	t6 := t12 - t7
-	t5 := t11 - t6
-	t4 := t10 + t5
-	ws[o] = t0 + t7
-	ws[o+7*s] = t0 - t7
-	ws[o+s] = t1 + t6
-	ws[o+6*s] = t1 - t6
-	ws[o+2*s] = t2 + t5
-	ws[o+5*s] = t2 - t5
-	ws[o+4*s] = t3 + t4
-	ws[o+3*s] = t3 - t4
-}
-
-// progressive decodes the luma of a progressive JPEG: the scans of the Y
-// component are decoded into a coefficient grid (interleaved DC scans are
-// decoded with their chroma blocks dropped; chroma-only scans are skipped
-// without decoding), and the grid is inverse-transformed at EOI.
-type progressive struct {
-	w, h       int
-	comps      []jpegComp
-	y          jpegComp
-	hmax, vmax int
-	mx, my     int // MCUs across and down
-	bw, bh     int // Y blocks across and down, padded to whole MCUs
-	coef       []int16
-	tbl        idctTable
-	eobrun     int
-}
-
-func (g *progressive) init(comps []jpegComp, quant *[4][64]uint16) error {
-	g.comps = comps
-	g.hmax, g.vmax = 1, 1
-	for _, c := range comps {
-		g.hmax, g.vmax = max(g.hmax, c.h), max(g.vmax, c.v)
-	}
-	g.y = comps[0]
-	if len(comps) == 1 {
-		g.y.h, g.y.v, g.hmax, g.vmax = 1, 1, 1, 1
-	}
-	if g.y.h != g.hmax || g.y.v != g.vmax {
-		return errFallback
-	}
-	g.mx, g.my = (g.w+8*g.hmax-1)/(8*g.hmax), (g.h+8*g.vmax-1)/(8*g.vmax)
-	g.bw, g.bh = g.mx*g.y.h, g.my*g.y.v
-	g.coef = make([]int16, g.bw*g.bh*64)
-	g.tbl.init(&quant[g.y.tq])
-	return nil
-}
-
-// nextMarker returns the position of the first marker at or after p that
-// ends an entropy-coded segment (not a stuffed 0xFF00 or an RSTn).
-func nextMarker(data []byte, p int) int {
-	for ; p+1 < len(data); p++ {
-		if data[p] == 0xff {
-			if c := data[p+1]; c != 0 && c != 0xff && (c < 0xd0 || c > 0xd7) {
-				return p
-			}
-		}
+		p++
 	}
 	return len(data)
 }
 
-// scan decodes one scan starting at data[p:] (just after its header seg)
-// and returns the position after it.
-func (g *progressive) scan(data []byte, p int, seg []byte, comps []jpegComp, quant *[4][64]uint16,
-	dc, ac *[4]huffTable, ri int) (int, error) {
-	if len(seg) < 1 {
-		return 0, corruptf("bad SOS")
-	}
-	ns := int(seg[0])
-	if ns < 1 || ns > len(comps) || len(seg) < 1+2*ns+3 {
-		return 0, corruptf("bad SOS")
-	}
-	ss, se, ah, al := int(seg[1+2*ns]), int(seg[2+2*ns]), int(seg[3+2*ns]>>4), uint(seg[3+2*ns]&15)
-	if ss > se || se > 63 || (ss == 0 && se != 0) || (ss > 0 && ns != 1) || al > 13 {
-		return 0, corruptf("bad progressive scan %d..%d", ss, se)
-	}
-	// The scan's components, as indices into comps, with their tables.
-	sc := make([]jpegComp, ns)
-	idx := make([]int, ns)
-	hasY := false
-	for i := 0; i < ns; i++ {
-		id, tabs := int(seg[1+2*i]), seg[2+2*i]
-		idx[i] = -1
-		for j := range comps {
-			if comps[j].id == id {
-				idx[i] = j
-			}
+func (d *jpegDecoder) run() error {
+	eoi, err := segments(d.data, func(m byte, seg []byte, next int) (int, bool, error) {
+		if err := d.marker(m, seg); err != nil {
+			return 0, false, err
 		}
-		if idx[i] < 0 {
-			return 0, corruptf("scan of an unknown component")
+		if m != 0xda {
+			return next, false, nil
 		}
-		sc[i] = comps[idx[i]]
-		sc[i].td, sc[i].ta = int(tabs>>4), int(tabs&15)
-		if sc[i].td > 3 || sc[i].ta > 3 {
-			return 0, corruptf("bad table selector")
+		end, err := d.scan(seg, next)
+		if err != nil {
+			return 0, false, err
 		}
-		if (ss == 0 && ah == 0 && !dc[sc[i].td].ok) || (ss > 0 && !ac[sc[i].ta].ok) {
-			return 0, corruptf("missing Huffman table")
-		}
-		hasY = hasY || idx[i] == 0
+		// A streamed file is complete after its scan: whatever follows
+		// does not change the image.
+		return end, d.stream && d.complete, nil
+	})
+	if err != nil {
+		return err
 	}
-	if !hasY {
-		return nextMarker(data, p), nil // chroma only: not needed
+	if !d.haveFrame {
+		return corruptf("no frame")
 	}
-	if g.coef == nil {
-		if err := g.init(comps, quant); err != nil {
-			return 0, err
+	if !d.begun {
+		return corruptf("no scan")
+	}
+	if !eoi && (d.hdr.progressive || !d.complete) {
+		return corruptf("unexpected end of data")
+	}
+	if !d.hdr.progressive && !d.complete {
+		return corruptf("no scan of some components")
+	}
+	if !d.stream {
+		if err := d.deliverStored(); err != nil {
+			return err
 		}
 	}
-	br := bitReader{data: data, pos: p}
-	g.eobrun = 0
-	var pred [4]int32
-	var scratch [64]int16
-	n := 0 // MCUs decoded, for restarts
-	restart := func() error {
-		if ri > 0 && n > 0 && n%ri == 0 {
-			if err := br.restart(); err != nil {
-				return err
-			}
-			pred, g.eobrun = [4]int32{}, 0
-		}
-		n++
-		return nil
+	if err := d.pool.close(); err != nil {
+		return err
 	}
-	if ns == 1 {
-		// Not interleaved: the component's own blocks in raster order.
-		nbx, nby := (g.w+7)/8, (g.h+7)/8
-		for by := 0; by < nby; by++ {
-			for bx := 0; bx < nbx; bx++ {
-				if err := restart(); err != nil {
-					return 0, err
-				}
-				blk := g.coef[(by*g.bw+bx)*64:][:64]
-				if err := g.block(&br, blk, ss, se, ah, al, &dc[sc[0].td], &ac[sc[0].ta], &pred[0]); err != nil {
-					return 0, err
-				}
-			}
-			if br.overrun() {
-				return 0, corruptf("unexpected end of data")
-			}
-		}
-	} else {
-		for my := 0; my < g.my; my++ {
-			for mx := 0; mx < g.mx; mx++ {
-				if err := restart(); err != nil {
-					return 0, err
-				}
-				for i, c := range sc {
-					for k := 0; k < c.h*c.v; k++ {
-						blk := scratch[:]
-						if idx[i] == 0 {
-							bx, by := mx*g.y.h+k%g.y.h, my*g.y.v+k/g.y.h
-							blk = g.coef[(by*g.bw+bx)*64:][:64]
-						} else {
-							scratch[0] = 0
-						}
-						if err := g.block(&br, blk, ss, se, ah, al, &dc[c.td], &ac[c.ta], &pred[i]); err != nil {
-							return 0, err
-						}
-					}
-				}
-			}
-			if br.overrun() {
-				return 0, corruptf("unexpected end of data")
-			}
-		}
-	}
-	if br.overrun() {
-		return 0, corruptf("unexpected end of data")
-	}
-	return nextMarker(data, br.pos), nil
+	return d.sink.end()
 }
 
-// block decodes one block's part of a progressive scan (T.81 G.1.2).
-func (g *progressive) block(br *bitReader, blk []int16, ss, se, ah int, al uint, dct, act *huffTable, pred *int32) error {
-	blk = blk[:64:64]
-	if ss == 0 { // DC
-		if ah == 0 {
-			t, err := br.decode(dct)
-			if err != nil {
-				return err
-			}
-			if t > 11 {
-				return corruptf("bad DC size %d", t)
-			}
-			*pred += br.receive(uint(t))
-			blk[0] = int16(*pred << al)
-		} else if br.bits(1) != 0 {
-			blk[0] |= 1 << al
+// marker handles the segments before and between scans.
+func (d *jpegDecoder) marker(m byte, seg []byte) error {
+	switch {
+	case m == 0xc0 || m == 0xc1 || m == 0xc2 || m == 0xc9 || m == 0xca:
+		return d.frame(m, seg)
+	case m == 0xc3 || m == 0xcb:
+		return unsupportedf("lossless JPEG")
+	case m >= 0xc5 && m <= 0xc7, m >= 0xcd && m <= 0xcf:
+		return unsupportedf("hierarchical JPEG")
+	case m == 0xde:
+		return unsupportedf("hierarchical JPEG")
+	case m == 0xc4:
+		return d.defineHuffman(seg)
+	case m == 0xdb:
+		return d.defineQuant(seg)
+	case m == 0xdd:
+		if len(seg) < 2 {
+			return corruptf("bad DRI")
 		}
-		return nil
-	}
-	if ah == 0 { // AC, first pass
-		if g.eobrun > 0 {
-			g.eobrun--
-			return nil
+		d.ri = be16(seg)
+	case m == 0xcc:
+		return d.defineArith(seg)
+	case m == 0xdc:
+		return unsupportedf("DNL marker")
+	case m == 0xe0:
+		if hasPrefix(seg, "JFIF\x00") {
+			d.hdr.jfif = true
 		}
-		for k := ss; k <= se; {
-			rs, err := br.decode(act)
-			if err != nil {
-				return err
-			}
-			r, s := int(rs>>4), uint(rs&15)
-			if s == 0 {
-				if r < 15 {
-					g.eobrun = 1<<r - 1
-					if r > 0 {
-						g.eobrun += int(br.bits(uint(r)))
-					}
-					break
-				}
-				k += 16
-				continue
-			}
-			k += r
-			if k > se || s > 10 {
-				return corruptf("bad AC coefficient")
-			}
-			blk[zigzag[k]] = int16(br.receive(s) << al)
-			k++
+	case m == 0xee:
+		if hasPrefix(seg, "Adobe") && len(seg) >= 12 && !d.begun {
+			d.hdr.adobe = int(seg[11])
 		}
-		return nil
-	}
-	// AC, refinement: one more bit of every nonzero coefficient, and new
-	// coefficients of magnitude 1 placed among the zero ones.
-	p1, m1 := int16(1)<<al, int16(-1)<<al
-	refine := func(z uint8) {
-		if c := blk[z]; br.bits(1) != 0 && c&p1 == 0 {
-			if c >= 0 {
-				blk[z] = c + p1
-			} else {
-				blk[z] = c + m1
-			}
-		}
-	}
-	k := ss
-	if g.eobrun == 0 {
-		for ; k <= se; k++ {
-			rs, err := br.decode(act)
-			if err != nil {
-				return err
-			}
-			r, s := int(rs>>4), int(rs&15)
-			var val int16
-			if s != 0 {
-				if s != 1 {
-					return corruptf("bad refinement size %d", s)
-				}
-				val = m1
-				if br.bits(1) != 0 {
-					val = p1
-				}
-			} else if r != 15 {
-				g.eobrun = 1 << r
-				if r > 0 {
-					g.eobrun += int(br.bits(uint(r)))
-				}
-				break
-			}
-			// Skip r zero coefficients (refining the nonzero ones passed),
-			// stopping on the zero coefficient that gets val.
-			for ; k <= se; k++ {
-				z := zigzag[k]
-				if blk[z] != 0 {
-					refine(z)
-				} else {
-					if r == 0 {
-						break
-					}
-					r--
-				}
-			}
-			if val != 0 {
-				if k > se {
-					return corruptf("refinement past the band")
-				}
-				blk[zigzag[k]] = val
-			}
-		}
-	}
-	if g.eobrun > 0 {
-		for ; k <= se; k++ {
-			if z := zigzag[k]; blk[z] != 0 {
-				refine(z)
-			}
-		}
-		g.eobrun--
 	}
 	return nil
 }
 
-// finish inverse-transforms the coefficient grid into the Y plane.
-func (g *progressive) finish() *raster {
-	stride := g.bw * 8
-	plane := make([]byte, stride*g.bh*8)
-	parallel(g.bh, 4, func(b0, b1 int) {
-		for by := b0; by < b1; by++ {
-			for bx := 0; bx < g.bw; bx++ {
-				idct8x8(g.coef[(by*g.bw+bx)*64:][:64], &g.tbl, plane[by*8*stride+bx*8:], stride)
+// parseJPEGHeader reads the markers up to the first scan, without
+// decoding anything.
+func parseJPEGHeader(data []byte) (*jpegHeader, error) {
+	d := &jpegDecoder{data: data}
+	d.hdr.adobe = -1
+	_, err := segments(data, func(m byte, seg []byte, next int) (int, bool, error) {
+		if m == 0xda {
+			return 0, true, nil
+		}
+		return next, false, d.marker(m, seg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !d.haveFrame {
+		return nil, corruptf("no frame before the first scan")
+	}
+	d.hdr.colour = d.colour()
+	return &d.hdr, nil
+}
+
+func (d *jpegDecoder) frame(m byte, seg []byte) error {
+	if d.haveFrame {
+		return corruptf("second frame")
+	}
+	if len(seg) < 6 {
+		return corruptf("bad SOF")
+	}
+	d.haveFrame = true
+	h := &d.hdr
+	h.sof = m
+	h.progressive = m == 0xc2 || m == 0xca
+	h.arithmetic = m >= 0xc9
+	if seg[0] != 8 {
+		return unsupportedf("%d-bit samples", seg[0])
+	}
+	h.h, h.w = be16(seg[1:]), be16(seg[3:])
+	nc := int(seg[5])
+	if h.w == 0 {
+		return corruptf("width 0")
+	}
+	if h.h == 0 {
+		return unsupportedf("height defined by a DNL marker")
+	}
+	if nc != 1 && nc != 3 && nc != 4 {
+		return unsupportedf("%d components", nc)
+	}
+	if len(seg) < 6+3*nc {
+		return corruptf("bad SOF")
+	}
+	h.comps = make([]jpegComp, nc)
+	h.hmax, h.vmax = 1, 1
+	for i := range h.comps {
+		c := seg[6+3*i:]
+		hs, vs := int(c[1]>>4), int(c[1]&15)
+		if hs < 1 || hs > 4 || vs < 1 || vs > 4 || c[2] > 3 {
+			return corruptf("bad component %d", i)
+		}
+		for j := 0; j < i; j++ {
+			if h.comps[j].id == c[0] {
+				return corruptf("component id %d twice", c[0])
 			}
 		}
+		h.comps[i] = jpegComp{id: c[0], h: hs, v: vs, tq: int(c[2])}
+		h.hmax, h.vmax = max(h.hmax, hs), max(h.vmax, vs)
+	}
+	if nc == 1 {
+		// A single component is never interleaved: its MCU is one block
+		// whatever its factors say.
+		h.comps[0].h, h.comps[0].v, h.hmax, h.vmax = 1, 1, 1, 1
+	}
+	h.mx, h.my = ceilDiv(h.w, 8*h.hmax), ceilDiv(h.h, 8*h.vmax)
+	for i := range h.comps {
+		c := &h.comps[i]
+		c.cw, c.ch = ceilDiv(h.w*c.h, h.hmax), ceilDiv(h.h*c.v, h.vmax)
+		c.bw, c.bh = ceilDiv(c.cw, 8), ceilDiv(c.ch, 8)
+		c.pw, c.ph = h.mx*c.h, h.my*c.v
+	}
+	return nil
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func (d *jpegDecoder) defineHuffman(seg []byte) error {
+	for len(seg) > 0 {
+		if len(seg) < 17 {
+			return corruptf("bad DHT")
+		}
+		class, id := seg[0]>>4, seg[0]&15
+		var counts [16]uint8
+		copy(counts[:], seg[1:17])
+		total := 0
+		for _, c := range counts {
+			total += int(c)
+		}
+		if class > 1 || id > 3 || total > 256 || len(seg) < 17+total {
+			return corruptf("bad DHT")
+		}
+		t := &d.dc[id]
+		if class == 1 {
+			t = &d.ac[id]
+		}
+		if err := t.build(&counts, seg[17:17+total]); err != nil {
+			return err
+		}
+		seg = seg[17+total:]
+	}
+	return nil
+}
+
+func (d *jpegDecoder) defineQuant(seg []byte) error {
+	for len(seg) > 0 {
+		prec, id := seg[0]>>4, seg[0]&15
+		size := 64 << prec
+		if prec > 1 || id > 3 || len(seg) < 1+size {
+			return corruptf("bad DQT")
+		}
+		for i := 0; i < 64; i++ {
+			v := uint16(seg[1+i])
+			if prec == 1 {
+				v = uint16(be16(seg[1+2*i:]))
+			}
+			if v == 0 {
+				v = 1 // a zero step would divide by zero in the requantiser; libjpeg reads it as given
+			}
+			d.quant[id][zigzag[i]] = v
+		}
+		d.qdef[id] = true
+		seg = seg[1+size:]
+	}
+	return nil
+}
+
+// defineArith reads DAC: the conditioning of arithmetic-coded DC and AC.
+func (d *jpegDecoder) defineArith(seg []byte) error {
+	for len(seg) > 0 {
+		if len(seg) < 2 {
+			return corruptf("bad DAC")
+		}
+		class, id, v := seg[0]>>4, seg[0]&15, seg[1]
+		if class > 1 || id > 3 {
+			return corruptf("bad DAC")
+		}
+		if class == 0 {
+			l, u := v&15, v>>4
+			if l > u {
+				return corruptf("bad DAC conditioning %d > %d", l, u)
+			}
+			d.dcL[id], d.dcU[id] = l, u
+		} else {
+			if v < 1 || v > 63 {
+				return corruptf("bad DAC conditioning %d", v)
+			}
+			d.acK[id] = v
+		}
+		seg = seg[2:]
+	}
+	return nil
+}
+
+// colour decides how the components make colour, as libjpeg does: a JFIF
+// file is YCbCr, else Adobe's transform says, else the component ids.
+func (d *jpegDecoder) colour() jpegColour {
+	h := &d.hdr
+	switch len(h.comps) {
+	case 1:
+		return jpegGray
+	case 3:
+		switch {
+		case h.jfif:
+			return jpegYCbCr
+		case h.adobe == 0:
+			return jpegRGB
+		case h.adobe > 0:
+			return jpegYCbCr
+		case h.comps[0].id == 'R' && h.comps[1].id == 'G' && h.comps[2].id == 'B':
+			return jpegRGB
+		}
+		return jpegYCbCr
+	default:
+		if h.adobe == 2 {
+			return jpegYCCK
+		}
+		return jpegCMYK
+	}
+}
+
+// jpegScan is one scan's header.
+type jpegScan struct {
+	comps  []int // frame component indices, in scan order
+	td, ta []int // table selectors of each
+	ss, se int   // spectral selection
+	ah, al uint  // successive approximation
+}
+
+func (d *jpegDecoder) parseScan(seg []byte) (*jpegScan, error) {
+	if len(seg) < 1 {
+		return nil, corruptf("bad SOS")
+	}
+	ns := int(seg[0])
+	if ns < 1 || ns > 4 || len(seg) < 1+2*ns+3 {
+		return nil, corruptf("bad SOS")
+	}
+	sc := &jpegScan{comps: make([]int, ns), td: make([]int, ns), ta: make([]int, ns)}
+	blocks := 0
+	for i := 0; i < ns; i++ {
+		id, tabs := seg[1+2*i], seg[2+2*i]
+		sc.comps[i] = -1
+		for j, c := range d.hdr.comps {
+			if c.id == id {
+				sc.comps[i] = j
+			}
+		}
+		if sc.comps[i] < 0 {
+			return nil, corruptf("scan of an unknown component %d", id)
+		}
+		for j := 0; j < i; j++ {
+			if sc.comps[j] == sc.comps[i] {
+				return nil, corruptf("component %d twice in a scan", id)
+			}
+		}
+		sc.td[i], sc.ta[i] = int(tabs>>4), int(tabs&15)
+		if sc.td[i] > 3 || sc.ta[i] > 3 {
+			return nil, corruptf("bad table selector")
+		}
+		c := d.hdr.comps[sc.comps[i]]
+		blocks += c.h * c.v
+	}
+	if ns > 1 && blocks > 10 {
+		return nil, corruptf("%d blocks in an MCU", blocks)
+	}
+	p := seg[1+2*ns:]
+	sc.ss, sc.se, sc.ah, sc.al = int(p[0]), int(p[1]), uint(p[2]>>4), uint(p[2]&15)
+	if d.hdr.progressive {
+		if sc.ss > sc.se || sc.se > 63 || (sc.ss == 0 && sc.se != 0) || (sc.ss > 0 && ns != 1) || sc.al > 13 || sc.ah > 13 {
+			return nil, corruptf("bad progressive scan %d..%d", sc.ss, sc.se)
+		}
+	} else if sc.ss != 0 || sc.se != 63 || sc.ah != 0 || sc.al != 0 {
+		// libjpeg ignores these in sequential scans; so do we.
+		sc.ss, sc.se, sc.ah, sc.al = 0, 63, 0, 0
+	}
+	return sc, nil
+}
+
+// scanBlocks is the number of blocks a scan visits.
+func (h *jpegHeader) scanBlocks(sc *jpegScan) int64 {
+	if len(sc.comps) == 1 {
+		c := h.comps[sc.comps[0]]
+		return int64(c.bw) * int64(c.bh)
+	}
+	n := int64(0)
+	for _, ci := range sc.comps {
+		c := h.comps[ci]
+		n += int64(c.pw) * int64(c.ph)
+	}
+	return n
+}
+
+// begin is the set-up at the first scan.
+func (d *jpegDecoder) begin(sc *jpegScan) error {
+	d.begun = true
+	h := &d.hdr
+	h.colour = d.colour()
+	want, err := d.sink.begin(h)
+	if err != nil {
+		return err
+	}
+	if len(want) != len(h.comps) {
+		return fmt.Errorf("imaging: jpeg sink wants %d components of %d", len(want), len(h.comps))
+	}
+	d.want = want
+	d.pool = newRowPool(d.sink)
+	d.stream = !h.progressive && len(sc.comps) == len(h.comps)
+	if d.stream {
+		return nil
+	}
+	d.coef = make([][]int16, len(h.comps))
+	d.seen = make([]bool, len(h.comps))
+	for i, c := range h.comps {
+		if want[i] {
+			d.coef[i] = make([]int16, c.pw*c.ph*64)
+		}
+	}
+	return nil
+}
+
+// scan decodes one scan whose header is seg and whose data starts at p,
+// and returns the position after its entropy-coded data.
+func (d *jpegDecoder) scan(seg []byte, p int) (int, error) {
+	if !d.haveFrame {
+		return 0, corruptf("scan before frame")
+	}
+	if err := d.ctxErr(); err != nil {
+		return 0, err
+	}
+	sc, err := d.parseScan(seg)
+	if err != nil {
+		return 0, err
+	}
+	d.scans++
+	if d.lim.maxScans > 0 && d.scans > d.lim.maxScans {
+		return 0, tooComplexf("more than %d scans", d.lim.maxScans)
+	}
+	d.work += d.hdr.scanBlocks(sc)
+	if d.lim.maxWork > 0 && d.work > d.lim.maxWork {
+		return 0, tooComplexf("scans decode more than %d blocks", d.lim.maxWork)
+	}
+	if !d.begun {
+		if err := d.begin(sc); err != nil {
+			return 0, err
+		}
+	}
+	// Latch the quantisation tables of the components at their first scan.
+	for _, ci := range sc.comps {
+		c := &d.hdr.comps[ci]
+		if !c.latched {
+			if !d.qdef[c.tq] {
+				return 0, corruptf("missing quantisation table %d", c.tq)
+			}
+			c.quant, c.latched = d.quant[c.tq], true
+		}
+	}
+	// Huffman tables of the scan.
+	for i := range sc.comps {
+		if d.hdr.arithmetic {
+			break
+		}
+		if (sc.ss == 0 && sc.ah == 0 && !d.dc[sc.td[i]].ok) || (sc.se > 0 && !d.ac[sc.ta[i]].ok) {
+			return 0, corruptf("missing Huffman table")
+		}
+	}
+	wanted := false
+	for _, ci := range sc.comps {
+		wanted = wanted || d.want[ci]
+	}
+	if !wanted {
+		return entropyEnd(d.data, p), nil // nothing the sink reads: not decoded
+	}
+	if d.stream {
+		if !d.prepared {
+			if err := d.sink.prepare(); err != nil {
+				return 0, err
+			}
+			d.prepared = true
+		}
+		var end int
+		if d.hdr.arithmetic {
+			end, err = d.scanArith(sc, p)
+		} else {
+			end, err = d.streamHuffman(sc, p)
+		}
+		if err == nil {
+			d.complete = true
+		}
+		return end, err
+	}
+	var end int
+	if d.hdr.arithmetic {
+		end, err = d.scanArith(sc, p)
+	} else {
+		end, err = d.scanHuffman(sc, p)
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, ci := range sc.comps {
+		d.seen[ci] = true
+	}
+	if !d.hdr.progressive {
+		d.complete = true
+		for i, w := range d.want {
+			d.complete = d.complete && (!w || d.seen[i])
+		}
+	}
+	return end, nil
+}
+
+// deliverStored hands the kept coefficients to the sink, a row of MCUs at a
+// time.
+func (d *jpegDecoder) deliverStored() error {
+	if !d.prepared {
+		if err := d.sink.prepare(); err != nil {
+			return err
+		}
+		d.prepared = true
+	}
+	h := &d.hdr
+	for my := 0; my < h.my; my++ {
+		if err := d.ctxErr(); err != nil {
+			return err
+		}
+		if err := d.pool.err(); err != nil {
+			return err
+		}
+		r := &mcuRow{y: my, blk: make([][]int16, len(h.comps))}
+		for i, c := range h.comps {
+			if d.coef[i] != nil {
+				n := c.pw * c.v * 64
+				r.blk[i] = d.coef[i][my*n : (my+1)*n]
+			}
+		}
+		d.pool.send(r, false)
+	}
+	return nil
+}
+
+// rowPool runs a sink's rows on worker goroutines (one for an ordered
+// sink) while the decoder goes on.
+type rowPool struct {
+	sink    jpegSink
+	rows    chan poolItem
+	free    chan *mcuRow
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	first   error
+	closed  bool
+	workers int
+}
+
+type poolItem struct {
+	r     *mcuRow
+	reuse bool // a streaming buffer: cleared and given back after use
+}
+
+func newRowPool(sink jpegSink) *rowPool {
+	p := &rowPool{sink: sink, workers: parallelism()}
+	if sink.ordered() {
+		p.workers = 1
+	}
+	p.rows = make(chan poolItem, 2*p.workers)
+	p.free = make(chan *mcuRow, 2+2*p.workers)
+	for i := 0; i < p.workers; i++ {
+		p.wg.Go(func() {
+			for it := range p.rows {
+				if p.err() == nil {
+					if it.r.nz == nil {
+						it.r.nz = blockMasks(it.r.blk)
+					}
+					if err := p.sink.row(it.r); err != nil {
+						p.fail(err)
+					}
+				}
+				if it.reuse {
+					for _, b := range it.r.blk {
+						clear(b)
+					}
+					for _, m := range it.r.nz {
+						clear(m)
+					}
+					select {
+					case p.free <- it.r:
+					default: // enough spare buffers
+					}
+				}
+			}
+		})
+	}
+	return p
+}
+
+// buffer returns a cleared row buffer of the given shape.
+func (p *rowPool) buffer(alloc func() *mcuRow) *mcuRow {
+	select {
+	case r := <-p.free:
+		return r
+	default:
+		return alloc()
+	}
+}
+
+func (p *rowPool) send(r *mcuRow, reuse bool) { p.rows <- poolItem{r, reuse} }
+
+func (p *rowPool) fail(err error) {
+	p.mu.Lock()
+	if p.first == nil {
+		p.first = err
+	}
+	p.mu.Unlock()
+}
+
+func (p *rowPool) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.first
+}
+
+// close waits for the rows sent so far and returns the first error.
+func (p *rowPool) close() error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	closed := p.closed
+	p.closed = true
+	p.mu.Unlock()
+	if !closed {
+		close(p.rows)
+		p.wg.Wait()
+	}
+	return p.err()
+}
+
+// blockMasks computes the nonzero masks of stored blocks.
+func blockMasks(blk [][]int16) [][]uint64 {
+	nz := make([][]uint64, len(blk))
+	for c, b := range blk {
+		if b == nil {
+			continue
+		}
+		m := make([]uint64, len(b)/64)
+		for i := range m {
+			blk := (*[64]int16)(b[64*i:])
+			var v uint64
+			for k := 1; k < 64; k++ {
+				if blk[zigzag[k]] != 0 {
+					v |= 1 << k
+				}
+			}
+			m[i] = v
+		}
+		nz[c] = m
+	}
+	return nz
+}
+
+// jpegComplexity walks the markers of a whole file, reading only the scan
+// headers, and refuses it as too_complex when its scans or the blocks they
+// decode exceed the limits. It costs a pass over the bytes looking for
+// 0xFF, about a millisecond for 20 MB.
+func jpegComplexity(data []byte, lim jpegLimits) error {
+	d := &jpegDecoder{data: data}
+	d.hdr.adobe = -1
+	_, err := segments(data, func(m byte, seg []byte, next int) (int, bool, error) {
+		if m == 0xda {
+			if !d.haveFrame {
+				return 0, false, corruptf("scan before frame")
+			}
+			sc, err := d.parseScan(seg)
+			if err != nil {
+				return 0, false, err
+			}
+			d.scans++
+			if lim.maxScans > 0 && d.scans > lim.maxScans {
+				return 0, false, tooComplexf("more than %d scans (limit %d)", lim.maxScans, lim.maxScans)
+			}
+			d.work += d.hdr.scanBlocks(sc)
+			if lim.maxWork > 0 && d.work > lim.maxWork {
+				return 0, false, tooComplexf("its scans decode more than %d blocks (%d scans so far)", lim.maxWork, d.scans)
+			}
+			return entropyEnd(data, next), false, nil
+		}
+		switch {
+		case m == 0xc0 || m == 0xc1 || m == 0xc2 || m == 0xc9 || m == 0xca:
+			return next, false, d.frame(m, seg)
+		}
+		return next, false, nil
 	})
-	return &raster{W: g.w, H: g.h, Pix: plane, Stride: stride}
+	return err
 }

@@ -5,14 +5,17 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"sync"
 )
 
-// A baseline JPEG writer for 8-bit gray rasters, written for speed: an
-// AAN floating-point forward DCT and a 64-bit bit writer, with one restart
-// interval per row of blocks so that bands of rows are entropy-coded on all
-// cores and simply concatenated. The tables are the standard ones of ITU-T
-// T.81 Annex K, the quantization scaled by quality as the IJG library does.
-// Only SOI, DQT, SOF0, DHT, DRI, SOS and EOI are written: no metadata.
+// The gray baseline JPEG writer. Whatever makes the blocks (the forward
+// DCT of a raster here, or the coefficients of a JPEG being transcoded in
+// jpegdct.go), they become jpegTokens: per block its DC and its AC
+// coefficients as Huffman symbols with their extra bits, and the count of
+// every symbol. The tables are then the optimal ones for those counts
+// (T.81 K.2), and rows of blocks are entropy-coded on all cores, one
+// restart interval per row, and concatenated. Only SOI, DQT, SOF0, DHT,
+// DRI, SOS and EOI are written: no metadata.
 
 // zigzag[i] is the natural (row-major) index of the i-th coefficient in
 // zig-zag order.
@@ -22,6 +25,14 @@ var zigzag = [64]uint8{
 	35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
 	58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 }
+
+// unzigzag[n] is the zig-zag position of natural index n.
+var unzigzag = func() (u [64]uint8) {
+	for k, n := range zigzag {
+		u[n] = uint8(k)
+	}
+	return u
+}()
 
 // Annex K.1 luminance quantization table, natural order.
 var stdLumaQuant = [64]int{
@@ -35,58 +46,14 @@ var stdLumaQuant = [64]int{
 	72, 92, 95, 98, 112, 100, 103, 99,
 }
 
-// Annex K.3 luminance Huffman tables: code counts per length 1..16, values.
-var (
-	dcLumaBits = [16]uint8{0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0}
-	dcLumaVals = []uint8{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
-	acLumaBits = [16]uint8{0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d}
-	acLumaVals = []uint8{
-		0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61, 0x07,
-		0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xa1, 0x08, 0x23, 0x42, 0xb1, 0xc1, 0x15, 0x52, 0xd1, 0xf0,
-		0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0a, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x25, 0x26, 0x27, 0x28,
-		0x29, 0x2a, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49,
-		0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
-		0x6a, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
-		0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
-		0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3, 0xc4, 0xc5,
-		0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe1, 0xe2,
-		0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8,
-		0xf9, 0xfa,
+// aanScale[k] is the AAN DCT's output scale of frequency k.
+var aanScale = func() (s [8]float64) {
+	s[0] = 1
+	for k := 1; k < 8; k++ {
+		s[k] = math.Cos(float64(k)*math.Pi/16) * math.Sqrt2
 	}
-)
-
-// huffCode is a code (right-aligned) and its length, indexed by symbol.
-type huffCode [256]struct {
-	code uint32
-	n    uint8
-}
-
-func buildHuffCode(counts [16]uint8, vals []uint8) *huffCode {
-	var h huffCode
-	code, k := uint32(0), 0
-	for l := 1; l <= 16; l++ {
-		for i := 0; i < int(counts[l-1]); i++ {
-			h[vals[k]].code, h[vals[k]].n = code, uint8(l)
-			code++
-			k++
-		}
-		code <<= 1
-	}
-	return &h
-}
-
-var (
-	dcLumaCode = buildHuffCode(dcLumaBits, dcLumaVals)
-	acLumaCode = buildHuffCode(acLumaBits, acLumaVals)
-	// aanScale[k] is the AAN DCT's output scale of frequency k.
-	aanScale = func() (s [8]float64) {
-		s[0] = 1
-		for k := 1; k < 8; k++ {
-			s[k] = math.Cos(float64(k)*math.Pi/16) * math.Sqrt2
-		}
-		return s
-	}()
-)
+	return s
+}()
 
 // quantTable returns the IJG-scaled luminance table for quality q (1..100),
 // natural order, each entry in 1..255 (baseline).
@@ -103,59 +70,413 @@ func quantTable(q int) [64]int {
 	return t
 }
 
-// bitWriter packs codes MSB-first into a byte slice, stuffing a zero after
-// every 0xFF byte.
-type bitWriter struct {
-	out  []byte
-	acc  uint64 // pending bits, right-aligned
-	nacc uint   // number of pending bits
-}
-
-func (w *bitWriter) emit(code uint32, n uint8) {
-	w.acc = w.acc<<n | uint64(code)
-	w.nacc += uint(n)
-	if w.nacc >= 32 {
-		w.nacc -= 32
-		v := uint32(w.acc >> w.nacc)
-		// Fast path: no 0xFF byte among the four.
-		if !hasFF(v) {
-			w.out = binary.BigEndian.AppendUint32(w.out, v)
-		} else {
-			for s := 24; s >= 0; s -= 8 {
-				b := byte(v >> s)
-				w.out = append(w.out, b)
-				if b == 0xff {
-					w.out = append(w.out, 0)
-				}
-			}
-		}
-	}
-}
-
 // hasFF reports whether a byte of v is 0xFF (a zero byte of ^v).
 func hasFF(v uint32) bool {
 	return (^v-0x01010101)&v&0x80808080 != 0
 }
 
-// flush pads with one bits to a byte boundary.
-func (w *bitWriter) flush() {
-	for w.nacc >= 8 {
-		w.nacc -= 8
-		b := byte(w.acc >> w.nacc)
-		w.out = append(w.out, b)
-		if b == 0xff {
-			w.out = append(w.out, 0)
+// magnitude returns the JPEG size category of v and its extra bits.
+func magnitude(v int32) (uint32, uint32) {
+	// Branch-free: signs are unpredictable.
+	sign := v >> 31
+	a := (v ^ sign) - sign
+	v += sign
+	var n uint32
+	if a < int32(len(bitLen)) {
+		n = uint32(bitLen[a])
+	} else {
+		n = uint32(bits.Len32(uint32(a)))
+	}
+	return n, uint32(v) & (1<<(n&31) - 1)
+}
+
+// bitLen[a] is the bit length of a, for the common magnitudes.
+var bitLen = func() (t [2048]uint8) {
+	for i := range t {
+		t[i] = uint8(bits.Len32(uint32(i)))
+	}
+	return t
+}()
+
+// A token is one AC Huffman symbol (run << 4 | size, or 0x00 end of
+// block, 0xF0 sixteen zeros) with its extra bits, in 16 bits: symbol << 8 |
+// the low 8 extra bits; a size over 8 is followed by a second word with
+// the high bits.
+const (
+	tokEOB = 0x0000
+	tokZRL = 0xf000
+)
+
+// appendToken appends the token of a nonzero coefficient v after run zeros
+// (run < 16) and counts its symbol.
+func appendToken(dst []uint16, run int, v int32, hist *[256]uint32) []uint16 {
+	n, b := magnitude(v)
+	sym := uint32(run)<<4 | n
+	hist[sym&0xff]++
+	if n <= 8 {
+		return append(dst, uint16(sym<<8|b))
+	}
+	return append(dst, uint16(sym<<8|b&0xff), uint16(b>>8))
+}
+
+// appendTokens appends the AC tokens of one block given its coefficients
+// in zig-zag order (only the positions set in mask are read; each within
+// +-1023) and counts the symbols.
+func appendTokens(dst []uint16, z *[64]int32, mask uint64, hist *[256]uint32) []uint16 {
+	last := 0
+	for m := mask &^ 1; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		run := i - last - 1
+		last = i
+		for run >= 16 {
+			dst = append(dst, tokZRL)
+			hist[0xf0]++
+			run -= 16
+		}
+		dst = appendToken(dst, run, z[i&63], hist)
+	}
+	if last != 63 {
+		dst = append(dst, tokEOB)
+		hist[0]++
+	}
+	return dst
+}
+
+// tokenRow holds the tokens of one row of blocks.
+type tokenRow struct {
+	tok []uint16
+	off []uint32 // start of each block's tokens in tok, and the end
+}
+
+// jpegTokens is a gray image as entropy-coder input. The blocks are stored
+// as they were read (bw x bh); orient says how they are laid out in the
+// output (EXIF orientation; the coefficients inside the blocks are already
+// transformed).
+type jpegTokens struct {
+	w, h   int // output size in pixels (oriented)
+	bw, bh int // stored blocks across and down
+	orient int
+	rows   []tokenRow
+	dc     []int16 // per stored block, as read
+	dcMul  int64   // requantises dc to the output table (20-bit fixed point)
+	quant  [64]uint16
+	mu     sync.Mutex
+	hist   [256]uint32 // AC symbol counts
+}
+
+func newJPEGTokens(w, h, bw, bh, orient int) *jpegTokens {
+	return &jpegTokens{w: w, h: h, bw: bw, bh: bh, orient: orient, dcMul: requantOne,
+		rows: make([]tokenRow, bh), dc: make([]int16, bw*bh)}
+}
+
+// addHist merges the symbol counts of some rows.
+func (t *jpegTokens) addHist(h *[256]uint32) {
+	t.mu.Lock()
+	for i, n := range h {
+		t.hist[i] += n
+	}
+	t.mu.Unlock()
+}
+
+// block returns the stored block (x, y) shown at output block (ox, oy).
+func (t *jpegTokens) block(ox, oy int) (int, int) {
+	x, y := ox, oy
+	switch t.orient {
+	case 2:
+		x = t.bw - 1 - ox
+	case 3:
+		x, y = t.bw-1-ox, t.bh-1-oy
+	case 4:
+		y = t.bh - 1 - oy
+	case 5:
+		x, y = oy, ox
+	case 6:
+		x, y = oy, t.bh-1-ox
+	case 7:
+		x, y = t.bw-1-oy, t.bh-1-ox
+	case 8:
+		x, y = t.bw-1-oy, ox
+	}
+	return x, y
+}
+
+// requant scales a coefficient by mul (20-bit fixed point), rounding half
+// away from zero, and clamps it to what baseline coding can carry.
+func requant(v int32, mul int64) int32 {
+	a := int64(v)
+	if a < 0 {
+		a = -a
+	}
+	r := int32(min((a*mul+requantOne/2)>>20, 1023))
+	if v < 0 {
+		return -r
+	}
+	return r
+}
+
+const requantOne = 1 << 20
+
+// optimalHuffman returns the code lengths (counts per length 1..16) and the
+// symbols in code order of an optimal table for the symbol counts freq,
+// limited to 16 bits and never using the all-ones code (T.81 K.2).
+func optimalHuffman(freq *[256]uint32) ([16]uint8, []uint8) {
+	var f [257]int64
+	for i, n := range freq {
+		f[i] = int64(n)
+	}
+	f[256] = 1 // reserves the all-ones code
+	var size [257]int
+	var next [257]int
+	for i := range next {
+		next[i] = -1
+	}
+	for {
+		// The two least frequent; on ties the larger symbol, so the
+		// reserved one ends up with the longest code.
+		v1, v2 := -1, -1
+		for i := range f {
+			if f[i] == 0 {
+				continue
+			}
+			if v1 < 0 || f[i] <= f[v1] {
+				v2, v1 = v1, i
+			} else if v2 < 0 || f[i] <= f[v2] {
+				v2 = i
+			}
+		}
+		if v2 < 0 {
+			break
+		}
+		f[v1] += f[v2]
+		f[v2] = 0
+		for size[v1]++; next[v1] >= 0; size[v1]++ {
+			v1 = next[v1]
+		}
+		next[v1] = v2
+		for size[v2]++; next[v2] >= 0; size[v2]++ {
+			v2 = next[v2]
 		}
 	}
-	if w.nacc > 0 {
-		pad := 8 - w.nacc
-		b := byte(w.acc<<pad) | byte(1<<pad-1)
-		w.out = append(w.out, b)
-		if b == 0xff {
-			w.out = append(w.out, 0)
+	var count [300]int
+	for _, s := range size {
+		if s > 0 {
+			count[s]++
 		}
 	}
-	w.acc, w.nacc = 0, 0
+	// Limit the lengths to 16 (Figure K.3).
+	for i := len(count) - 1; i > 16; i-- {
+		for count[i] > 0 {
+			j := i - 2
+			for count[j] == 0 {
+				j--
+			}
+			count[i] -= 2
+			count[i-1]++
+			count[j+1] += 2
+			count[j]--
+		}
+	}
+	// Drop the reserved symbol's code, one of the longest.
+	for i := 16; i > 0; i-- {
+		if count[i] > 0 {
+			count[i]--
+			break
+		}
+	}
+	var counts [16]uint8
+	for i := 1; i <= 16; i++ {
+		counts[i-1] = uint8(count[i])
+	}
+	// Symbols by code length, then by value (Figure K.4).
+	var vals []uint8
+	for l := 1; l < len(count); l++ {
+		for s := 0; s < 256; s++ {
+			if size[s] == l {
+				vals = append(vals, uint8(s))
+			}
+		}
+	}
+	n := 0
+	for _, c := range counts {
+		n += int(c)
+	}
+	return counts, vals[:n]
+}
+
+// encode writes the tokens as a baseline JPEG.
+func (t *jpegTokens) encode() []byte {
+	obw, obh := ceilDiv(t.w, 8), ceilDiv(t.h, 8)
+	// DC in output order, requantised, and the counts of the DC symbols
+	// (the predictor starts at zero on every row: a restart interval per
+	// row). src holds the stored block of each output block.
+	dc := make([]int16, obw*obh)
+	src := make([]int32, obw*obh)
+	var dcHist [256]uint32
+	for oy := 0; oy < obh; oy++ {
+		pred := int32(0)
+		for ox := 0; ox < obw; ox++ {
+			x, y := t.block(ox, oy)
+			b := y*t.bw + x
+			src[oy*obw+ox] = int32(b)
+			v := int32(t.dc[b])
+			if t.dcMul != requantOne {
+				v = requant(v, t.dcMul)
+			}
+			v = max(-1023, min(1023, v))
+			dc[oy*obw+ox] = int16(v)
+			n, _ := magnitude(v - pred)
+			dcHist[n]++
+			pred = v
+		}
+	}
+	dcCounts, dcVals := optimalHuffman(&dcHist)
+	acCounts, acVals := optimalHuffman(&t.hist)
+	dcCode, acCode := emitTable(&dcCounts, dcVals), emitTable(&acCounts, acVals)
+
+	ntok := 0
+	for _, r := range t.rows {
+		ntok += len(r.tok)
+	}
+	bands := min(obh, 4*parallelism())
+	parts := make([][]byte, bands)
+	parallel(bands, 1, func(b0, b1 int) {
+		for bi := b0; bi < b1; bi++ {
+			y0, y1 := obh*bi/bands, obh*(bi+1)/bands
+			// About a byte per token.
+			out := make([]byte, 0, ntok/bands+obw*(y1-y0)+64)
+			var acc uint64 // pending bits, right-aligned
+			var nacc uint
+			for oy := y0; oy < y1; oy++ {
+				pred := int32(0)
+				for ox := 0; ox < obw; ox++ {
+					i := oy*obw + ox
+					v := int32(dc[i])
+					n, b := magnitude(v - pred)
+					pred = v
+					e := dcCode[n&0xff]
+					acc = acc<<(e&31) | uint64(e>>5|b)
+					nacc += uint(e & 31)
+					if nacc >= 32 {
+						nacc -= 32
+						out = put32(out, uint32(acc>>(nacc&63)))
+					}
+					sb := int(src[i])
+					r := &t.rows[sb/t.bw]
+					k := sb % t.bw
+					out, acc, nacc = emitTokens(out, acc, nacc, r.tok[r.off[k]:r.off[k+1]], acCode)
+				}
+				// Pad with one bits to a byte boundary.
+				for nacc >= 8 {
+					nacc -= 8
+					b := byte(acc >> (nacc & 63))
+					out = append(out, b)
+					if b == 0xff {
+						out = append(out, 0)
+					}
+				}
+				if nacc > 0 {
+					pad := 8 - nacc
+					b := byte(acc<<(pad&63)) | byte(1<<pad-1)
+					out = append(out, b)
+					if b == 0xff {
+						out = append(out, 0)
+					}
+				}
+				acc, nacc = 0, 0
+				if oy != obh-1 {
+					out = append(out, 0xff, 0xd0+byte(oy%8))
+				}
+			}
+			parts[bi] = out
+		}
+	})
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	var out bytes.Buffer
+	out.Grow(size + 700)
+	out.Write([]byte{0xff, 0xd8})
+	// DQT: one 8-bit table, id 0, zig-zag order.
+	out.Write([]byte{0xff, 0xdb, 0, 67, 0})
+	for _, z := range zigzag {
+		out.WriteByte(byte(t.quant[z]))
+	}
+	// SOF0: 8-bit, one component (id 1, 1x1, table 0).
+	out.Write([]byte{0xff, 0xc0, 0, 11, 8, byte(t.h >> 8), byte(t.h), byte(t.w >> 8), byte(t.w), 1, 1, 0x11, 0})
+	writeDHT(&out, 0x00, &dcCounts, dcVals)
+	writeDHT(&out, 0x10, &acCounts, acVals)
+	// DRI: one row of blocks per restart interval.
+	out.Write([]byte{0xff, 0xdd, 0, 4, byte(obw >> 8), byte(obw)})
+	// SOS: component 1 with tables 0/0, spectral 0..63.
+	out.Write([]byte{0xff, 0xda, 0, 8, 1, 1, 0x00, 0, 63, 0})
+	for _, p := range parts {
+		out.Write(p)
+	}
+	out.Write([]byte{0xff, 0xd9})
+	return out.Bytes()
+}
+
+// emitTable returns, for each symbol, its code shifted left past the
+// symbol's extra bits (the low 4 bits of an AC symbol, or a DC symbol) and
+// the total length: (code << size) << 5 | (length + size).
+func emitTable(counts *[16]uint8, vals []uint8) *[256]uint32 {
+	var h [256]uint32
+	code, k := uint32(0), 0
+	for l := 1; l <= 16; l++ {
+		for i := 0; i < int(counts[l-1]); i++ {
+			sym := uint32(vals[k])
+			size := sym & 15
+			h[sym] = code<<size<<5 | (uint32(l) + size)
+			code++
+			k++
+		}
+		code <<= 1
+	}
+	return &h
+}
+
+// emitTokens entropy-codes the AC tokens of one block.
+func emitTokens(out []byte, acc uint64, nacc uint, toks []uint16, code *[256]uint32) ([]byte, uint64, uint) {
+	for j := 0; j < len(toks); j++ {
+		tk := uint32(toks[j])
+		e := code[(tk>>8)&0xff]
+		bits := tk & 0xff
+		if tk&0x0f00 > 0x0800 && j+1 < len(toks) {
+			j++
+			bits |= uint32(toks[j]) << 8
+		}
+		acc = acc<<(e&31) | uint64(e>>5|bits)
+		nacc += uint(e & 31)
+		if nacc >= 32 {
+			nacc -= 32
+			out = put32(out, uint32(acc>>(nacc&63)))
+		}
+	}
+	return out, acc, nacc
+}
+
+// put32 appends 32 bits of entropy-coded data, stuffing a zero after each
+// 0xFF byte.
+func put32(out []byte, v uint32) []byte {
+	if !hasFF(v) {
+		return binary.BigEndian.AppendUint32(out, v)
+	}
+	for s := 24; s >= 0; s -= 8 {
+		b := byte(v >> s)
+		out = append(out, b)
+		if b == 0xff {
+			out = append(out, 0)
+		}
+	}
+	return out
+}
+
+func writeDHT(out *bytes.Buffer, class byte, counts *[16]uint8, vals []uint8) {
+	n := 2 + 1 + 16 + len(vals)
+	out.Write([]byte{0xff, 0xc4, byte(n >> 8), byte(n), class})
+	out.Write(counts[:])
+	out.Write(vals)
 }
 
 // fdct8 is the AAN forward DCT of one 8-point vector (stride s), in place,
@@ -190,87 +511,6 @@ func fdct8(d []float32, o, s int) {
 	d[o+7*s] = z11 - z4
 }
 
-// jpegEncoder holds the per-quality tables.
-type jpegEncoder struct {
-	quant [64]int
-	recip [64]float32 // natural order: 1 / (quant * aanScale[u] * aanScale[v] * 8)
-}
-
-func newJPEGEncoder(quality int) *jpegEncoder {
-	e := &jpegEncoder{quant: quantTable(quality)}
-	for u := 0; u < 8; u++ {
-		for v := 0; v < 8; v++ {
-			e.recip[u*8+v] = float32(1 / (float64(e.quant[u*8+v]) * aanScale[u] * aanScale[v] * 8))
-		}
-	}
-	return e
-}
-
-// encodeRow entropy-codes one row of blocks (8 pixel rows starting at y0,
-// edges replicated) into w, with the DC predictor starting at 0.
-func (e *jpegEncoder) encodeRow(w *bitWriter, r *raster, y0 int) {
-	var blk [64]float32
-	var q [64]int32
-	pred := int32(0)
-	for x0 := 0; x0 < r.W; x0 += 8 {
-		for y := 0; y < 8; y++ {
-			row := r.row(min(y0+y, r.H-1))
-			if x0+8 <= r.W {
-				s := row[x0 : x0+8 : x0+8]
-				b := blk[y*8 : y*8+8 : y*8+8]
-				for x := range b {
-					b[x] = centered[s[x]]
-				}
-			} else {
-				for x := 0; x < 8; x++ {
-					blk[y*8+x] = centered[row[min(x0+x, r.W-1)]]
-				}
-			}
-		}
-		for i := 0; i < 8; i++ {
-			fdct8(blk[:], i*8, 1)
-		}
-		for i := 0; i < 8; i++ {
-			fdct8(blk[:], i, 8)
-		}
-		// Quantize (rounding half up: the bias keeps the value positive so
-		// the conversion's truncation is a floor) and note the nonzero
-		// coefficients in zig-zag order.
-		var nz uint64
-		for i, z := range zigzag {
-			v := int32(blk[z]*e.recip[z]+4096.5) - 4096
-			q[i] = v
-			nz |= uint64((uint32(v)|uint32(-v))>>31) << i
-		}
-		// DC.
-		diff := q[0] - pred
-		pred = q[0]
-		n, b := magnitude(diff)
-		c := dcLumaCode[n]
-		w.emit(c.code<<n|b, c.n+n)
-		// AC: walk the nonzero coefficients.
-		last := 0
-		for m := nz &^ 1; m != 0; m &= m - 1 {
-			i := bits.TrailingZeros64(m)
-			run := i - last - 1
-			last = i
-			for run >= 16 {
-				c := acLumaCode[0xf0]
-				w.emit(c.code, c.n)
-				run -= 16
-			}
-			n, b := magnitude(q[i])
-			c := acLumaCode[uint8(run)<<4|n]
-			w.emit(c.code<<n|b, c.n+n)
-		}
-		if last != 63 {
-			c := acLumaCode[0]
-			w.emit(c.code, c.n)
-		}
-	}
-	w.flush()
-}
-
 // centered[v] is v - 128 as a float32 (a table is faster than converting).
 var centered = func() (t [256]float32) {
 	for i := range t {
@@ -279,82 +519,67 @@ var centered = func() (t [256]float32) {
 	return t
 }()
 
-// magnitude returns the JPEG size category of v and its extra bits.
-func magnitude(v int32) (uint8, uint32) {
-	// Branch-free: signs are unpredictable.
-	sign := v >> 31
-	a := (v ^ sign) - sign
-	v += sign
-	var n uint8
-	if a < int32(len(bitLen)) {
-		n = bitLen[a]
-	} else {
-		n = uint8(bits.Len32(uint32(a)))
-	}
-	return n, uint32(v) & (1<<n - 1)
-}
-
-// bitLen[a] is the bit length of a, for the common magnitudes.
-var bitLen = func() (t [2048]uint8) {
-	for i := range t {
-		t[i] = uint8(bits.Len32(uint32(i)))
-	}
-	return t
-}()
-
-// encodeGrayJPEG writes r (8-bit gray, no alpha) as a baseline JPEG.
+// encodeGrayJPEG writes r (8-bit gray, no alpha) as a baseline JPEG with
+// optimal Huffman tables: forward DCT and tokens of rows of blocks on all
+// cores.
 func encodeGrayJPEG(r *raster, quality int) []byte {
-	e := newJPEGEncoder(quality)
-	rows := (r.H + 7) / 8
-	blocksPerRow := (r.W + 7) / 8
-	// Bands of block rows, each written with an RST marker after every
-	// row but the image's last.
-	bands := min(rows, 4*max(1, parallelism()))
-	parts := make([][]byte, bands)
-	parallel(bands, 1, func(b0, b1 int) {
-		for bi := b0; bi < b1; bi++ {
-			y0, y1 := rows*bi/bands, rows*(bi+1)/bands
-			w := bitWriter{out: make([]byte, 0, (y1-y0)*r.W*8/4)}
-			for ry := y0; ry < y1; ry++ {
-				e.encodeRow(&w, r, ry*8)
-				if ry != rows-1 {
-					w.out = append(w.out, 0xff, 0xd0+byte(ry%8))
-				}
-			}
-			parts[bi] = w.out
+	q := quantTable(quality)
+	var recip [64]float32 // natural order: 1 / (quant * aanScale[u] * aanScale[v] * 8)
+	for u := 0; u < 8; u++ {
+		for v := 0; v < 8; v++ {
+			recip[u*8+v] = float32(1 / (float64(q[u*8+v]) * aanScale[u] * aanScale[v] * 8))
 		}
+	}
+	bw, bh := ceilDiv(r.W, 8), ceilDiv(r.H, 8)
+	t := newJPEGTokens(r.W, r.H, bw, bh, 1)
+	for i, v := range q {
+		t.quant[i] = uint16(v)
+	}
+	parallel(bh, 4, func(y0, y1 int) {
+		var hist [256]uint32
+		var blk [64]float32
+		var z [64]int32
+		for by := y0; by < y1; by++ {
+			g := &t.rows[by]
+			g.off = make([]uint32, bw+1)
+			g.tok = make([]uint16, 0, bw*16)
+			for bx := 0; bx < bw; bx++ {
+				x0 := 8 * bx
+				for y := 0; y < 8; y++ {
+					row := r.row(min(8*by+y, r.H-1))
+					if x0+8 <= r.W {
+						s := row[x0 : x0+8 : x0+8]
+						b := blk[y*8 : y*8+8 : y*8+8]
+						for x := range b {
+							b[x] = centered[s[x]]
+						}
+					} else {
+						for x := 0; x < 8; x++ {
+							blk[y*8+x] = centered[row[min(x0+x, r.W-1)]]
+						}
+					}
+				}
+				for i := 0; i < 8; i++ {
+					fdct8(blk[:], i*8, 1)
+				}
+				for i := 0; i < 8; i++ {
+					fdct8(blk[:], i, 8)
+				}
+				// Quantize (rounding half up: the bias keeps the value
+				// positive so the conversion's truncation is a floor) and
+				// note the nonzero coefficients in zig-zag order.
+				var nz uint64
+				for i, n := range zigzag {
+					v := int32(blk[n]*recip[n]+4096.5) - 4096
+					z[i] = max(-1023, min(1023, v))
+					nz |= uint64((uint32(v)|uint32(-v))>>31) << i
+				}
+				t.dc[by*bw+bx] = int16(z[0])
+				g.tok = appendTokens(g.tok, &z, nz, &hist)
+				g.off[bx+1] = uint32(len(g.tok))
+			}
+		}
+		t.addHist(&hist)
 	})
-	size := 0
-	for _, p := range parts {
-		size += len(p)
-	}
-	var out bytes.Buffer
-	out.Grow(size + 700)
-	out.Write([]byte{0xff, 0xd8})
-	// DQT: one 8-bit table, id 0, zig-zag order.
-	out.Write([]byte{0xff, 0xdb, 0, 67, 0})
-	for _, z := range zigzag {
-		out.WriteByte(byte(e.quant[z]))
-	}
-	// SOF0: 8-bit, one component (id 1, 1x1, table 0).
-	out.Write([]byte{0xff, 0xc0, 0, 11, 8, byte(r.H >> 8), byte(r.H), byte(r.W >> 8), byte(r.W), 1, 1, 0x11, 0})
-	// DHT: DC table 0 and AC table 0.
-	writeDHT(&out, 0x00, dcLumaBits, dcLumaVals)
-	writeDHT(&out, 0x10, acLumaBits, acLumaVals)
-	// DRI: one row of blocks per restart interval.
-	out.Write([]byte{0xff, 0xdd, 0, 4, byte(blocksPerRow >> 8), byte(blocksPerRow)})
-	// SOS: component 1 with tables 0/0, spectral 0..63.
-	out.Write([]byte{0xff, 0xda, 0, 8, 1, 1, 0x00, 0, 63, 0})
-	for _, p := range parts {
-		out.Write(p)
-	}
-	out.Write([]byte{0xff, 0xd9})
-	return out.Bytes()
-}
-
-func writeDHT(out *bytes.Buffer, class byte, counts [16]uint8, vals []uint8) {
-	n := 2 + 1 + 16 + len(vals)
-	out.Write([]byte{0xff, 0xc4, byte(n >> 8), byte(n), class})
-	out.Write(counts[:])
-	out.Write(vals)
+	return t.encode()
 }

@@ -11,6 +11,9 @@ const (
 	DefaultMaxPixels   = 50_000_000
 	DefaultJPEGQuality = 85
 	DefaultThumbSize   = 256
+	// DefaultMaxScans is the most scans a JPEG may have, as libjpeg-turbo's
+	// tools suggest for untrusted input (a progressive JPEG usually has 10).
+	DefaultMaxScans = 500
 )
 
 // Options bound and shape one Process call. Zero fields take the defaults.
@@ -19,6 +22,7 @@ type Options struct {
 	MaxPixels   int64 // width*height above this is refused as too_many_pixels, from the header (default 50 MP)
 	JPEGQuality int   // quality of JPEG outputs, 1..100 (default 85)
 	ThumbSizes  []int // longest side of each thumbnail (default [256])
+	MaxScans    int   // a JPEG with more scans is refused as too_complex (default 500)
 }
 
 // DefaultOptions returns the defaults.
@@ -28,6 +32,7 @@ func DefaultOptions() Options {
 		MaxPixels:   DefaultMaxPixels,
 		JPEGQuality: DefaultJPEGQuality,
 		ThumbSizes:  []int{DefaultThumbSize},
+		MaxScans:    DefaultMaxScans,
 	}
 }
 
@@ -46,6 +51,9 @@ func (o Options) withDefaults() Options {
 	if o.ThumbSizes == nil {
 		o.ThumbSizes = d.ThumbSizes
 	}
+	if o.MaxScans == 0 {
+		o.MaxScans = d.MaxScans
+	}
 	return o
 }
 
@@ -58,6 +66,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxPixels < 0 {
 		errs = append(errs, fmt.Errorf("imaging: MaxPixels %d is negative", o.MaxPixels))
+	}
+	if o.MaxScans < 0 {
+		errs = append(errs, fmt.Errorf("imaging: MaxScans %d is negative", o.MaxScans))
 	}
 	if o.JPEGQuality < 0 || o.JPEGQuality > 100 {
 		errs = append(errs, fmt.Errorf("imaging: JPEGQuality %d is outside 1..100", o.JPEGQuality))

@@ -1,11 +1,8 @@
 package imaging
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image/color"
-	"image/jpeg"
 	"strconv"
 	"sync"
 )
@@ -18,6 +15,7 @@ type Output struct {
 	Width       int
 	Height      int
 	Data        []byte
+	Path        string // PathDCT or PathPixels: how it was made
 }
 
 // Result is what Process made: the input's Info and the outputs, gray
@@ -44,7 +42,8 @@ type job struct {
 	color    colorInfo // the embedded profile and what is done with it
 	profile  string    // the profile applied, for Result
 	warnings []string
-	gray     *raster // luma (+ alpha), upright after the orient step
+	gray     *raster  // luma (+ alpha), upright after the orient step
+	dct      *dctSink // a JPEG on the DCT path: outputs from its coefficients
 	thumbs   []*raster
 	out      []Output
 }
@@ -72,6 +71,7 @@ var steps = pipeline{
 }
 
 func (p pipeline) run(ctx context.Context, j *job) error {
+	j.ctx = ctx
 	for _, s := range p {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("imaging: before %s: %w", s.name, err)
@@ -112,21 +112,24 @@ func stepLimits(j *job) error {
 		return newError(ErrTooManyPixels, fmt.Errorf("%s header says %dx%d = %d pixels, limit %d",
 			info.Format, info.Width, info.Height, px, j.opts.MaxPixels))
 	}
+	if info.Format == "jpeg" {
+		return jpegComplexity(j.data, jpegLimitsOf(j.opts))
+	}
 	return nil
 }
 
 // stepDecode decodes the pixels into the gray raster. PNG, GIF, TIFF and
 // BMP stream rows straight into it; JPEG goes through this package's
-// Y-plane decoder, or image/jpeg when that one leaves it (errFallback) or
-// when an RGB profile needs the RGB pixels; WebP through x/image/webp. An
-// embedded ICC profile is read first (colorOf) and applied by the decoders.
+// coefficient reader (stepDecodeJPEG), which on the DCT path makes no
+// raster at all; WebP through x/image/webp. An embedded ICC profile is
+// read first (colorOf) and applied by the decoders.
 func stepDecode(j *job) error {
 	j.color = colorOf(j.info.Format, j.data)
 	var r *raster
 	var err error
 	switch j.info.Format {
 	case "jpeg":
-		r, err = decodeJPEGGray(j.ctx, j.data, &j.color)
+		r, err = stepDecodeJPEG(j)
 	case "png":
 		r, err = decodePNG(j.ctx, j.data, &j.color)
 	case "gif":
@@ -143,6 +146,9 @@ func stepDecode(j *job) error {
 	if err != nil {
 		return err
 	}
+	if r == nil { // the DCT path
+		return nil
+	}
 	if r.W != j.info.Width || r.H != j.info.Height {
 		return newError(ErrCorrupt, fmt.Errorf("%s: decoded %dx%d, header said %dx%d", j.info.Format, r.W, r.H, j.info.Width, j.info.Height))
 	}
@@ -156,41 +162,14 @@ func stepDecode(j *job) error {
 	return nil
 }
 
-// decodeJPEGGray is the JPEG path: the Y plane when the samples need no
-// colour conversion (no profile, sRGB, or a gray profile, applied to the
-// plane), else image/jpeg's pixels through the profile.
-func decodeJPEGGray(ctx context.Context, data []byte, cm *colorInfo) (*raster, error) {
-	if cm.t != nil {
-		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
-		if err != nil {
-			return nil, decodeError("jpeg", err)
-		}
-		if gray := cfg.ColorModel == color.GrayModel; cm.t.gray != gray || cfg.ColorModel == color.CMYKModel {
-			cm.warning = fmt.Sprintf("icc_ignored: profile %q does not fit the JPEG's components; gray is computed from the stored numbers", cm.t.name)
-			cm.t = nil
-		}
-	}
-	if !cm.needsRGB() {
-		if r, err := decodeJPEGLuma(data); err == nil {
-			cm.applyGray(r)
-			return r, nil
-		}
-	}
-	if err := canceled(ctx, "jpeg"); err != nil {
-		return nil, err
-	}
-	img, err := jpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, decodeError("jpeg", err)
-	}
-	return toGrayManaged(img, cm.t), nil
-}
-
 func stepGray(j *job) error {
 	return nil // the decoders make the gray raster
 }
 
 func stepOrient(j *job) error {
+	if j.dct != nil {
+		return nil // applied to the coefficients
+	}
 	j.gray = orient(j.gray, j.info.Orientation)
 	return nil
 }
@@ -198,6 +177,10 @@ func stepOrient(j *job) error {
 func stepThumbnail(j *job) error {
 	j.thumbs = make([]*raster, len(j.opts.ThumbSizes))
 	for i, s := range j.opts.ThumbSizes {
+		if j.dct != nil {
+			j.thumbs[i] = j.dct.thumbnail(i) // nil: the gray image itself
+			continue
+		}
 		j.thumbs[i] = thumbnail(j.gray, s)
 	}
 	return nil
@@ -208,6 +191,10 @@ func stepEncode(j *job) error {
 	ext, ct := "png", "image/png"
 	if j.info.Format == "jpeg" {
 		ext, ct = "jpg", "image/jpeg"
+	}
+	path := PathPixels
+	if j.dct != nil {
+		path = PathDCT
 	}
 	rs := append([]*raster{j.gray}, j.thumbs...)
 	j.out = make([]Output, len(rs))
@@ -220,6 +207,9 @@ func stepEncode(j *job) error {
 		} else if i > 1 {
 			name = "thumb_" + strconv.Itoa(j.opts.ThumbSizes[i-1])
 		}
+		if r == nil {
+			continue // the DCT path's gray image, or a thumbnail that is the gray image
+		}
 		wg.Go(func() {
 			var data []byte
 			var err error
@@ -228,11 +218,25 @@ func stepEncode(j *job) error {
 			} else {
 				data, err = encodePNG(r)
 			}
-			j.out[i] = Output{Name: name, Ext: ext, ContentType: ct, Width: r.W, Height: r.H, Data: data}
+			j.out[i] = Output{Name: name, Ext: ext, ContentType: ct, Width: r.W, Height: r.H, Data: data, Path: path}
 			errs[i] = err
 		})
 	}
+	if j.dct != nil {
+		t := j.dct.tok
+		j.out[0] = Output{Name: "gray", Ext: ext, ContentType: ct, Width: t.w, Height: t.h, Data: t.encode(), Path: PathDCT}
+	}
 	wg.Wait()
+	for i, r := range rs {
+		if r == nil && i > 0 {
+			o := j.out[0]
+			o.Name = "thumb"
+			if i > 1 {
+				o.Name = "thumb_" + strconv.Itoa(j.opts.ThumbSizes[i-1])
+			}
+			j.out[i] = o
+		}
+	}
 	for i, err := range errs {
 		if err != nil {
 			return fmt.Errorf("imaging: encode %s: %w", j.out[i].Name, err)

@@ -44,8 +44,7 @@ type format struct {
 }
 
 var formats = []format{
-	{"jpeg", "image/jpeg", func(b []byte) bool { return hasPrefix(b, "\xff\xd8\xff") },
-		func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }, jpegOrientation},
+	{"jpeg", "image/jpeg", func(b []byte) bool { return hasPrefix(b, "\xff\xd8\xff") }, jpegConfig, jpegOrientation},
 	{"png", "image/png", func(b []byte) bool { return hasPrefix(b, "\x89PNG\r\n\x1a\n") },
 		func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }, pngOrientation},
 	{"gif", "image/gif", func(b []byte) bool { return hasPrefix(b, "GIF87a") || hasPrefix(b, "GIF89a") },

@@ -1,0 +1,331 @@
+package imaging
+
+import "sync/atomic"
+
+// The DCT path: the gray JPEG made from the stored Y (or gray)
+// coefficients of a JPEG, without an inverse or forward DCT.
+//
+// Each Y block is requantised where the input's step is finer than the
+// output quality's (round(c * qin / qout)); where it is coarser or equal
+// the coefficient is kept as it is and the output table takes the input's
+// step, so the output decodes to exactly the input's Y. EXIF orientation
+// is applied to the coefficients: a transpose swaps u and v, a mirror
+// negates the odd frequencies across it, and the blocks are laid out in
+// the new order; this needs whole blocks along every edge that moves (the
+// geometry of jpegtran -perfect), else the pixel path is taken.
+//
+// The thumbnails come from the same blocks: the DC coefficient is the mean
+// of its 8x8 pixels, so the DCs are the image at 1/8 scale; 1/4 and 1/2
+// scale are the 2x2 and 4x4 cell means computed from the coefficients
+// (reduceTable). The smallest of these at least as large as the thumbnail
+// goes through the Lanczos-3 stage of the pixel path; a thumbnail larger
+// than half the image comes from a full inverse DCT.
+
+// orientationFitsBlocks reports whether orientation o can move whole 8x8
+// blocks of a w x h image: every edge that a mirror moves must be a
+// multiple of 8.
+func orientationFitsBlocks(w, h, o int) bool {
+	flipX := o == 2 || o == 3 || o == 7 || o == 8 // the stored right edge moves
+	flipY := o == 3 || o == 4 || o == 6 || o == 7 // the stored bottom edge moves
+	return (!flipX || w%8 == 0) && (!flipY || h%8 == 0)
+}
+
+// dctThumb is one thumbnail of the DCT path.
+type dctThumb struct {
+	size     int // longest side asked for
+	tw, th   int // size in the stored orientation
+	cell     int // pixels per plane sample: 8, 4, 2, or 1 (full inverse DCT)
+	sameSize bool
+}
+
+// cellPlane is a plane of cell means made while decoding.
+type cellPlane struct {
+	cell int
+	p    *plane
+	t    *reduceTable
+}
+
+// dctSink makes the tokens of the gray output and the thumbnails' planes.
+type dctSink struct {
+	h       *jpegHeader
+	orient  int
+	quality int
+	thumbs  []dctThumb
+
+	tok  *jpegTokens
+	keep bool      // orientation 1 and no requantisation: copy
+	outK [64]uint8 // stored natural index -> output zig-zag position
+	neg  [64]bool  // by stored natural index: the coefficient changes sign
+	mul  [64]int64 // by output zig-zag position: qin/qout in 20-bit fixed point
+	hint atomic.Int64
+
+	cells []cellPlane // 4 and 2, made while decoding
+	dcp   *plane      // the 1/8 plane, made from the DCs at the end
+	full  *raster
+	idct  idctTable
+	tz    *yTokenizer // set when the decoder may tokenize Y itself
+}
+
+// yTokenizer is what the Huffman decoder needs to turn Y coefficients
+// straight into tokens (orientations that keep the order of coefficients
+// within a block, 1 to 4): by zig-zag position, the sign change and the
+// requantisation.
+type yTokenizer struct {
+	tok  *jpegTokens
+	keep bool // the input's symbols are the output's
+	neg  [64]bool
+	mul  [64]int64
+	// small[k][v+16] is the token body (size << 8 | extra bits) of value
+	// v at position k after the sign change and requantisation, 0 when
+	// it becomes zero, for -16 <= v < 16.
+	small    [64][32]uint16
+	useSmall bool
+	hist     [256]uint32
+	rowHint  int // words of the last full row of tokens
+}
+
+func newDCTSink(orient, quality int, sizes []int) *dctSink {
+	s := &dctSink{orient: orient, quality: quality}
+	for _, n := range sizes {
+		s.thumbs = append(s.thumbs, dctThumb{size: n})
+	}
+	return s
+}
+
+func (s *dctSink) begin(h *jpegHeader) ([]bool, error) {
+	s.h = h
+	want := make([]bool, len(h.comps))
+	want[0] = true
+	w, ht := h.w, h.h
+	ow, oh := w, ht
+	if s.orient >= 5 {
+		ow, oh = ht, w
+	}
+	bw, bh := ceilDiv(w, 8), ceilDiv(ht, 8)
+	s.tok = newJPEGTokens(ow, oh, bw, bh, s.orient)
+	for i := range s.thumbs {
+		t := &s.thumbs[i]
+		tw, th := thumbSize(ow, oh, t.size)
+		if s.orient >= 5 {
+			tw, th = th, tw
+		}
+		t.tw, t.th = tw, th
+		t.sameSize = tw == w && th == ht
+		if t.sameSize {
+			continue
+		}
+		t.cell = 1
+		for _, f := range []int{8, 4, 2} {
+			if ceilDiv(w, f) >= tw && ceilDiv(ht, f) >= th {
+				t.cell = f
+				break
+			}
+		}
+		switch {
+		case t.cell == 1 && s.full == nil:
+			c := h.comps[0]
+			s.full = &raster{W: w, H: ht, Stride: c.pw * 8, Pix: make([]byte, c.pw*8*c.ph*8)}
+		case t.cell == 4 || t.cell == 2:
+			if !s.hasCell(t.cell) {
+				pw, ph := ceilDiv(w, t.cell), ceilDiv(ht, t.cell)
+				s.cells = append(s.cells, cellPlane{cell: t.cell, p: &plane{pw, ph, make([]float32, pw*ph)}})
+			}
+		}
+	}
+	return want, nil
+}
+
+func (s *dctSink) hasCell(cell int) bool {
+	for _, c := range s.cells {
+		if c.cell == cell {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare builds the output table and the per-coefficient maps.
+func (s *dctSink) prepare() error {
+	qin := &s.h.comps[0].quant
+	target := quantTable(s.quality)
+	s.keep = s.orient == 1
+	flipU := s.orient == 2 || s.orient == 3 || s.orient == 6 || s.orient == 7
+	flipV := s.orient == 3 || s.orient == 4 || s.orient == 7 || s.orient == 8
+	for n := 0; n < 64; n++ { // output natural index: row v, column u
+		v, u := n/8, n%8
+		src := n
+		if s.orient >= 5 {
+			src = u*8 + v
+		}
+		s.neg[src] = (flipU && u%2 == 1) != (flipV && v%2 == 1)
+		k := unzigzag[n]
+		s.outK[src] = k
+		q, t := int64(qin[src]), int64(target[n])
+		var qout, mul int64
+		switch {
+		case q > 255:
+			qout, mul = 255, (q*requantOne+127)/255
+		case q >= t:
+			qout, mul = q, requantOne
+		default:
+			qout, mul = t, (q*requantOne+t/2)/t
+		}
+		s.tok.quant[n] = uint16(qout)
+		if k == 0 {
+			s.tok.dcMul = mul
+		} else {
+			s.mul[k] = mul
+		}
+		if mul != requantOne {
+			s.keep = false
+		}
+	}
+	for i := range s.cells {
+		s.cells[i].t = &reduceTable{}
+		s.cells[i].t.init(qin, 8/s.cells[i].cell)
+	}
+	if s.full != nil {
+		s.idct.init(qin)
+	}
+	if s.orient <= 4 && len(s.cells) == 0 && s.full == nil {
+		tz := &yTokenizer{tok: s.tok, keep: s.keep, rowHint: s.tok.bw * 16}
+		small := true
+		for k := 1; k < 64; k++ {
+			tz.neg[k], tz.mul[k] = s.neg[zigzag[k]], s.mul[k]
+			for i := range tz.small[k] {
+				v := int32(i - 16)
+				if tz.neg[k] {
+					v = -v
+				}
+				v = requant(v, tz.mul[k])
+				size, b := magnitude(v)
+				small = small && size <= 8
+				tz.small[k][i] = uint16(size<<8 | b)
+			}
+		}
+		tz.useSmall = small // steps over 255 can scale values past 8 bits: no table
+		s.tz = tz
+	}
+	return nil
+}
+
+// tokenizer returns what the Huffman decoder needs to tokenize Y itself,
+// or nil when the sink needs the blocks.
+func (s *dctSink) tokenizer() *yTokenizer { return s.tz }
+
+func (s *dctSink) ordered() bool { return false }
+
+// row tokenizes the Y blocks of a row of MCUs (when the decoder did not)
+// and fills the thumbnails' planes.
+func (s *dctSink) row(r *mcuRow) error {
+	c := &s.h.comps[0]
+	t := s.tok
+	var hist [256]uint32
+	var z [64]int32
+	var cells [16]float32
+	for y := 0; y < c.v; y++ {
+		sy := r.y*c.v + y
+		if sy >= t.bh {
+			break
+		}
+		tr := &t.rows[sy]
+		tr.off = make([]uint32, t.bw+1)
+		per := s.hint.Load()
+		if per == 0 {
+			per = int64(t.bw) * 20
+		}
+		tr.tok = make([]uint16, 0, per+64)
+		for sx := 0; sx < t.bw; sx++ {
+			k := y*c.pw + sx
+			blk := (*[64]int16)(r.blk[0][64*k:])
+			nz := r.nz[0][k]
+			t.dc[sy*t.bw+sx] = blk[0]
+			var mask uint64
+			if s.keep {
+				for m := nz &^ 1; m != 0; m &= m - 1 {
+					k := bitsTrailing(m) & 63
+					z[k] = max(-1023, min(1023, int32(blk[zigzag[k]])))
+				}
+				mask = nz &^ 1
+			} else {
+				for m := nz &^ 1; m != 0; m &= m - 1 {
+					nat := zigzag[bitsTrailing(m)&63]
+					ok := s.outK[nat] & 63
+					v := int32(blk[nat])
+					if s.neg[nat] {
+						v = -v
+					}
+					if v = requant(v, s.mul[ok]); v != 0 {
+						z[ok] = v
+						mask |= 1 << ok
+					}
+				}
+			}
+			tr.tok = appendTokens(tr.tok, &z, mask, &hist)
+			tr.off[sx+1] = uint32(len(tr.tok))
+			for _, cp := range s.cells {
+				n, p := 8/cp.cell, cp.p
+				cp.t.reduce(blk, nz, &cells)
+				for j := 0; j < n && sy*n+j < p.h; j++ {
+					row := p.p[(sy*n+j)*p.w:]
+					for i := 0; i < n && sx*n+i < p.w; i++ {
+						row[sx*n+i] = cells[j*n+i]
+					}
+				}
+			}
+			if s.full != nil {
+				idct8x8(blk[:], &s.idct, s.full.Pix[sy*8*s.full.Stride+sx*8:], s.full.Stride)
+			}
+		}
+		s.hint.Store(int64(len(tr.tok)) + 64)
+	}
+	t.addHist(&hist)
+	return nil
+}
+
+func (s *dctSink) end() error {
+	if s.tz != nil {
+		s.tok.addHist(&s.tz.hist)
+	}
+	return nil
+}
+
+// thumbnail makes thumbnail i, upright; nil when it is the gray image
+// itself.
+func (s *dctSink) thumbnail(i int) *raster {
+	t := s.thumbs[i]
+	if t.sameSize {
+		return nil
+	}
+	if t.cell == 1 {
+		return thumbnail(orient(s.full, s.orient), t.size)
+	}
+	var p plane
+	if t.cell == 8 {
+		p = *s.dcPlane()
+	} else {
+		for _, c := range s.cells {
+			if c.cell == t.cell {
+				p = *c.p
+			}
+		}
+	}
+	sx := float64(s.h.w) / float64(t.cell) / float64(t.tw)
+	sy := float64(s.h.h) / float64(t.cell) / float64(t.th)
+	r := fromPlanes([]plane{lanczos(p, t.tw, t.th, sx, sy)}, false, false)
+	return orient(r, s.orient)
+}
+
+// dcPlane returns the image at 1/8 scale: each block's mean, its DC.
+func (s *dctSink) dcPlane() *plane {
+	if s.dcp == nil {
+		t := s.tok
+		q := float32(s.h.comps[0].quant[0]) / 8
+		p := &plane{t.bw, t.bh, make([]float32, t.bw*t.bh)}
+		for i, v := range t.dc {
+			p.p[i] = float32(v)*q + 128
+		}
+		s.dcp = p
+	}
+	return s.dcp
+}
