@@ -56,7 +56,7 @@ type dctSink struct {
 	keep bool      // orientation 1 and no requantisation: copy
 	outK [64]uint8 // stored natural index -> output zig-zag position
 	neg  [64]bool  // by stored natural index: the coefficient changes sign
-	mul  [64]int64 // by output zig-zag position: qin/qout in 20-bit fixed point
+	mul  [64]int64 // by output zig-zag position: qin/qout in 32-bit fixed point
 	hint atomic.Int64
 
 	cells []cellPlane // 4 and 2, made while decoding
@@ -80,6 +80,7 @@ type yTokenizer struct {
 	// it becomes zero, for -16 <= v < 16.
 	small    [64][32]uint16
 	useSmall bool
+	recon    *reconStats // nil when nothing is requantised
 	hist     [256]uint32
 	rowHint  int // words of the last full row of tokens
 }
@@ -164,11 +165,11 @@ func (s *dctSink) prepare() error {
 		var qout, mul int64
 		switch {
 		case q > 255:
-			qout, mul = 255, (q*requantOne+127)/255
+			qout, mul = 255, q*requantOne/255
 		case q >= t:
 			qout, mul = q, requantOne
 		default:
-			qout, mul = t, (q*requantOne+t/2)/t
+			qout, mul = t, q*requantOne/t
 		}
 		s.tok.quant[n] = uint16(qout)
 		if k == 0 {
@@ -178,7 +179,14 @@ func (s *dctSink) prepare() error {
 		}
 		if mul != requantOne {
 			s.keep = false
+			if s.tok.recon == nil {
+				s.tok.recon = &reconStats{}
+			}
 		}
+		s.tok.qin[k] = q
+	}
+	if r := s.tok.recon; r != nil {
+		r.mul = s.mul
 	}
 	for i := range s.cells {
 		s.cells[i].t = &reduceTable{}
@@ -188,7 +196,7 @@ func (s *dctSink) prepare() error {
 		s.idct.init(qin)
 	}
 	if s.orient <= 4 && len(s.cells) == 0 && s.full == nil {
-		tz := &yTokenizer{tok: s.tok, keep: s.keep, rowHint: s.tok.bw * 16}
+		tz := &yTokenizer{tok: s.tok, keep: s.keep, rowHint: s.tok.bw * 16, recon: s.tok.recon}
 		small := true
 		for k := 1; k < 64; k++ {
 			tz.neg[k], tz.mul[k] = s.neg[zigzag[k]], s.mul[k]
@@ -223,6 +231,10 @@ func (s *dctSink) row(r *mcuRow) error {
 	var hist [256]uint32
 	var z [64]int32
 	var cells [16]float32
+	var stats *reconStats
+	if t.recon != nil {
+		stats = &reconStats{}
+	}
 	for y := 0; y < c.v; y++ {
 		sy := r.y*c.v + y
 		if sy >= t.bh {
@@ -255,8 +267,12 @@ func (s *dctSink) row(r *mcuRow) error {
 					if s.neg[nat] {
 						v = -v
 					}
-					if v = requant(v, s.mul[ok]); v != 0 {
-						z[ok] = v
+					q := requant(v, s.mul[ok])
+					if stats != nil {
+						stats.add(int(ok), v, q)
+					}
+					if q != 0 {
+						z[ok] = q
 						mask |= 1 << ok
 					}
 				}
@@ -280,6 +296,11 @@ func (s *dctSink) row(r *mcuRow) error {
 		s.hint.Store(int64(len(tr.tok)) + 64)
 	}
 	t.addHist(&hist)
+	if stats != nil {
+		t.mu.Lock()
+		t.recon.merge(stats)
+		t.mu.Unlock()
+	}
 	return nil
 }
 

@@ -158,8 +158,10 @@ type jpegTokens struct {
 	orient int
 	rows   []tokenRow
 	dc     []int16 // per stored block, as read
-	dcMul  int64   // requantises dc to the output table (20-bit fixed point)
+	dcMul  int64   // requantises dc to the output table (32-bit fixed point)
 	quant  [64]uint16
+	qin    [64]int64   // the input's step by output zig-zag position, where coefficients are requantised
+	recon  *reconStats // nil when nothing is requantised
 	mu     sync.Mutex
 	hist   [256]uint32 // AC symbol counts
 }
@@ -200,21 +202,81 @@ func (t *jpegTokens) block(ox, oy int) (int, int) {
 	return x, y
 }
 
-// requant scales a coefficient by mul (20-bit fixed point), rounding half
-// away from zero, and clamps it to what baseline coding can carry.
+// reconStats gathers what sets the output table where coefficients are
+// requantised. The quantised values (so the tokens, so the size) are those
+// of the output quality's steps; the steps written to the table, which the
+// decoder multiplies them by, are the least-squares fit of the input's
+// dequantised values: sum(q*v)*qin / sum(q*q) per position. Requantised
+// values mostly sit below the middle of their new intervals (a value of
+// 1 at step 12 becomes 1 at step 18), so the fitted step is smaller than
+// the nominal one and the output is closer to the input at no cost in
+// bits.
+type reconStats struct {
+	mul      [64]int64      // requantisation by output zig-zag position; requantOne where kept
+	small    [64][32]uint32 // counts of input values -16..15 by output position
+	num, den [64]float64    // sum(q*v) and sum(q*q) of the other values
+}
+
+// add counts input value v (after any sign change) requantised to q at
+// output position k.
+func (r *reconStats) add(k int, v, q int32) {
+	if uint32(v+16) < 32 {
+		r.small[k&63][(v+16)&31]++
+		return
+	}
+	r.num[k&63] += float64(q) * float64(v)
+	r.den[k&63] += float64(q) * float64(q)
+}
+
+func (r *reconStats) merge(o *reconStats) {
+	for k := range r.small {
+		for i, n := range o.small[k] {
+			r.small[k][i] += n
+		}
+		r.num[k] += o.num[k]
+		r.den[k] += o.den[k]
+	}
+}
+
+// finishTable sets the output steps of the requantised AC positions to
+// their least-squares fits.
+func (t *jpegTokens) finishTable() {
+	r := t.recon
+	for k := 1; k < 64; k++ {
+		if r.mul[k] == requantOne {
+			continue
+		}
+		num, den := r.num[k], r.den[k]
+		for i, n := range r.small[k] {
+			v := int32(i - 16)
+			q := requant(v, r.mul[k])
+			num += float64(n) * float64(q) * float64(v)
+			den += float64(n) * float64(q) * float64(q)
+		}
+		if den > 0 {
+			t.quant[zigzag[k]] = uint16(max(1, min(255, int64(num*float64(t.qin[k])/den+0.5))))
+		}
+	}
+}
+
+// requant scales a coefficient by mul, the ratio of the input's step to
+// the output's in 32-bit fixed point (rounded down, so that the scaled
+// value of a tie stays below it), rounding to nearest with ties toward
+// zero (the smaller magnitude costs fewer bits and errs as much), and
+// clamps it to what baseline coding can carry.
 func requant(v int32, mul int64) int32 {
 	a := int64(v)
 	if a < 0 {
 		a = -a
 	}
-	r := int32(min((a*mul+requantOne/2)>>20, 1023))
+	r := int32(min((a*mul+requantOne/2-1)>>32, 1023))
 	if v < 0 {
 		return -r
 	}
 	return r
 }
 
-const requantOne = 1 << 20
+const requantOne = 1 << 32
 
 // optimalHuffman returns the code lengths (counts per length 1..16) and the
 // symbols in code order of an optimal table for the symbol counts freq,
@@ -312,6 +374,7 @@ func (t *jpegTokens) encode() []byte {
 	dc := make([]int16, obw*obh)
 	src := make([]int32, obw*obh)
 	var dcHist [256]uint32
+	var dcNum, dcDen float64
 	for oy := 0; oy < obh; oy++ {
 		pred := int32(0)
 		for ox := 0; ox < obw; ox++ {
@@ -320,7 +383,10 @@ func (t *jpegTokens) encode() []byte {
 			src[oy*obw+ox] = int32(b)
 			v := int32(t.dc[b])
 			if t.dcMul != requantOne {
+				in := v
 				v = requant(v, t.dcMul)
+				dcNum += float64(v) * float64(in)
+				dcDen += float64(v) * float64(v)
 			}
 			v = max(-1023, min(1023, v))
 			dc[oy*obw+ox] = int16(v)
@@ -328,6 +394,12 @@ func (t *jpegTokens) encode() []byte {
 			dcHist[n]++
 			pred = v
 		}
+	}
+	if t.recon != nil {
+		t.finishTable()
+	}
+	if dcDen > 0 {
+		t.quant[0] = uint16(max(1, min(255, int64(dcNum*float64(t.qin[0])/dcDen+0.5))))
 	}
 	dcCounts, dcVals := optimalHuffman(&dcHist)
 	acCounts, acVals := optimalHuffman(&t.hist)

@@ -498,6 +498,9 @@ func (br *bitReader) tokenizeBlock(acc uint64, n int, act *huffTable, tz *yToken
 			// Small values (nearly all): the sign change, requantisation,
 			// size and extra bits are one lookup.
 			e := tz.small[k&63][(v+16)&31]
+			if tz.recon != nil {
+				tz.recon.small[k&63][(v+16)&31]++
+			}
 			if e == 0 {
 				continue // requantised to zero: the run goes on
 			}
@@ -519,7 +522,11 @@ func (br *bitReader) tokenizeBlock(acc uint64, n int, act *huffTable, tz *yToken
 			if tz.neg[k&63] {
 				v = -v
 			}
-			if v = requant(v, tz.mul[k&63]); v == 0 {
+			q := requant(v, tz.mul[k&63])
+			if tz.recon != nil {
+				tz.recon.add(k, v, q)
+			}
+			if v = q; v == 0 {
 				continue
 			}
 		}

@@ -1,0 +1,252 @@
+package imaging
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"testing"
+)
+
+// The DCT path: outputs made from the coefficients against the input's
+// decoded Y plane and against the pixel path.
+
+// dctProcess runs Process and checks that the gray output came from the
+// coefficients (want true) or from pixels.
+func dctProcess(t *testing.T, data []byte, opts Options, want bool) *Result {
+	t.Helper()
+	res, err := Process(context.Background(), data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range res.Outputs {
+		if got := o.Path == PathDCT; got != want {
+			t.Fatalf("%s: path %q, want dct=%v", o.Name, o.Path, want)
+		}
+	}
+	return res
+}
+
+// yPlane decodes the gray image of a JPEG in pixels, oriented.
+func yPlane(t *testing.T, data []byte, o int) *raster {
+	t.Helper()
+	r, err := decodeJPEGLuma(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orient(r, o)
+}
+
+// With input tables coarser than the output quality's, the coefficients
+// are kept: the output decodes to the input's Y bit for bit, by this
+// package's decoder and by libjpeg's.
+func TestDCTLossless(t *testing.T) {
+	l := newLibjpeg(t)
+	src := photo(203, 157, 31)
+	for name, args := range map[string][]string{
+		"baseline 4:2:0":         {"-quality", "70"},
+		"baseline 4:4:4":         {"-quality", "60", "-sample", "1x1"},
+		"baseline 4:2:2":         {"-quality", "75", "-sample", "2x1"},
+		"baseline 4:1:1":         {"-quality", "75", "-sample", "4x1"},
+		"baseline 4:4:0":         {"-quality", "75", "-sample", "1x2"},
+		"baseline 1x4":           {"-quality", "75", "-sample", "1x4"},
+		"restarts":               {"-quality", "75", "-restart", "3B"},
+		"progressive":            {"-quality", "75", "-progressive"},
+		"arithmetic":             {"-quality", "75", "-arithmetic"},
+		"arithmetic progressive": {"-quality", "75", "-arithmetic", "-progressive", "-restart", "1"},
+		"gray":                   {"-quality", "50", "-grayscale"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data := l.compress(src, args...)
+			res := dctProcess(t, data, Options{JPEGQuality: 85}, true)
+			in, out := yPlane(t, data, 1), yPlane(t, res.Outputs[0].Data, 1)
+			if !bytes.Equal(pixels(in), pixels(out)) {
+				maxd, mean := compare(pixels(in), pixels(out))
+				t.Fatalf("output Y differs from the input's by up to %d (mean %.4f)", maxd, mean)
+			}
+			_, _, djIn := l.reference(data, jpegYCbCr)
+			_, _, djOut := l.reference(res.Outputs[0].Data, jpegGray)
+			if !bytes.Equal(djIn, djOut) {
+				maxd, _ := compare(djIn, djOut)
+				t.Fatalf("djpeg: output Y differs from the input's by up to %d", maxd)
+			}
+		})
+	}
+	t.Run("129 scans", func(t *testing.T) {
+		data := writeProgressive(coefficients(t, l.compress(src, "-quality", "75")), script129(3))
+		res := dctProcess(t, data, Options{}, true)
+		if !bytes.Equal(pixels(yPlane(t, data, 1)), pixels(yPlane(t, res.Outputs[0].Data, 1))) {
+			t.Fatal("output Y differs from the input's")
+		}
+	})
+}
+
+// psnrRasters is the PSNR of b against a (same size, 8-bit gray).
+func psnrRasters(t *testing.T, a, b *raster) float64 {
+	t.Helper()
+	if a.W != b.W || a.H != b.H {
+		t.Fatalf("%dx%d against %dx%d", b.W, b.H, a.W, a.H)
+	}
+	return psnr8(pixels(a), pixels(b))
+}
+
+// pixelPath is what the pipeline makes of a JPEG without its coefficients:
+// the decoded Y, oriented, re-encoded.
+func pixelPath(t *testing.T, data []byte, o, quality int) []byte {
+	return encodeGrayJPEG(yPlane(t, data, o), quality)
+}
+
+// With finer input tables the coefficients are requantised: the output is
+// at least as close to the input's Y as the pixel path's, and no larger
+// than 5 % over it.
+func TestDCTRequantised(t *testing.T) {
+	l := newLibjpeg(t)
+	for _, tc := range []struct {
+		name    string
+		w, h    int
+		args    []string
+		quality int
+	}{
+		{"q90 to 85, 4:2:0", 640, 480, []string{"-quality", "90"}, 85},
+		{"q95 to 85, 4:4:4", 400, 304, []string{"-quality", "95", "-sample", "1x1"}, 85},
+		{"q98 to 75, progressive", 320, 240, []string{"-quality", "98", "-progressive"}, 75},
+		{"q90 to 50, odd size", 333, 251, []string{"-quality", "90"}, 50},
+		{"q100 to 92, gray", 256, 256, []string{"-quality", "100", "-grayscale"}, 92},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := l.compress(photo(tc.w, tc.h, 41), tc.args...)
+			res := dctProcess(t, data, Options{JPEGQuality: tc.quality}, true)
+			in := yPlane(t, data, 1)
+			dct := res.Outputs[0].Data
+			pix := pixelPath(t, data, 1, tc.quality)
+			pd, pp := psnrRasters(t, in, yPlane(t, dct, 1)), psnrRasters(t, in, yPlane(t, pix, 1))
+			ratio := float64(len(dct)) / float64(len(pix))
+			t.Logf("PSNR against the input's Y: dct %.3f dB, pixels %.3f dB; size dct %d, pixels %d (%.3f)", pd, pp, len(dct), len(pix), ratio)
+			if pd < pp {
+				t.Errorf("dct path PSNR %.3f dB below the pixel path's %.3f dB", pd, pp)
+			}
+			if ratio > 1.05 {
+				t.Errorf("dct output %d bytes, over 1.05 x the pixel path's %d", len(dct), len(pix))
+			}
+		})
+	}
+}
+
+// Orientation in the coefficient domain against orienting the decoded
+// pixels, for all eight orientations: the same pixels (to the IDCT's
+// rounding) where the geometry allows, the pixel path otherwise.
+func TestDCTOrientation(t *testing.T) {
+	l := newLibjpeg(t)
+	for _, size := range [][2]int{{200, 120}, {203, 120}, {200, 157}} {
+		w, h := size[0], size[1]
+		plain := l.compress(photo(w, h, 51), "-quality", "75")
+		for o := 1; o <= 8; o++ {
+			t.Run(fmt.Sprintf("%dx%d orientation %d", w, h, o), func(t *testing.T) {
+				data := jpegWithExif(plain, exifTIFF(o, binary.BigEndian))
+				want := orientationFitsBlocks(w, h, o)
+				res := dctProcess(t, data, Options{ThumbSizes: []int{64}}, want)
+				ow, oh := w, h
+				if o >= 5 {
+					ow, oh = h, w
+				}
+				g := res.Outputs[0]
+				if g.Width != ow || g.Height != oh {
+					t.Fatalf("gray %dx%d, want %dx%d", g.Width, g.Height, ow, oh)
+				}
+				upright := yPlane(t, plain, o)
+				got := yPlane(t, g.Data, 1)
+				maxd, mean := compare(pixels(upright), pixels(got))
+				if want && (maxd > 1 || mean > 0.01) {
+					t.Errorf("oriented coefficients decode %d (mean %.4f) away from the oriented pixels", maxd, mean)
+				}
+				if !want && psnrRasters(t, upright, got) < 40 {
+					t.Errorf("pixel path: PSNR %.2f dB", psnrRasters(t, upright, got))
+				}
+				// The thumbnail is upright too.
+				th := res.Outputs[1]
+				tw, tht := thumbSize(ow, oh, 64)
+				if th.Width != tw || th.Height != tht {
+					t.Fatalf("thumb %dx%d, want %dx%d", th.Width, th.Height, tw, tht)
+				}
+				ref := thumbnail(upright, 64)
+				if db := psnrRasters(t, ref, yPlane(t, th.Data, 1)); db < 30 {
+					t.Errorf("thumbnail PSNR %.2f dB against the pixel path's", db)
+				}
+			})
+		}
+	}
+}
+
+// Thumbnails from the DCs (1/8 scale), from 2x2 and 4x4 cell means (1/4,
+// 1/2) and from a full inverse DCT, against the pixel path's thumbnails.
+func TestDCTThumbnails(t *testing.T) {
+	l := newLibjpeg(t)
+	data := l.compress(photo(1200, 800, 61), "-quality", "90")
+	sizes := []int{64, 150, 256, 500, 900, 1200, 2000}
+	res := dctProcess(t, data, Options{ThumbSizes: sizes}, true)
+	y := yPlane(t, data, 1)
+	for i, s := range sizes {
+		o := res.Outputs[i+1]
+		tw, th := thumbSize(1200, 800, s)
+		if o.Width != tw || o.Height != th {
+			t.Fatalf("thumb %d: %dx%d, want %dx%d", s, o.Width, o.Height, tw, th)
+		}
+		got := yPlane(t, o.Data, 1)
+		ref := thumbnail(y, s)
+		db := psnrRasters(t, ref, got)
+		t.Logf("thumbnail %d (%dx%d): PSNR %.2f dB against the pixel path's", s, tw, th, db)
+		if db < 35 {
+			t.Errorf("thumbnail %d: PSNR %.2f dB", s, db)
+		}
+	}
+	if !bytes.Equal(res.Outputs[len(sizes)].Data, res.Outputs[0].Data) {
+		t.Error("a thumbnail as large as the image should be the gray output itself")
+	}
+}
+
+// The DCT path's DC plane is the block means of the decoded Y.
+func TestDCPlaneIsBlockMeans(t *testing.T) {
+	l := newLibjpeg(t)
+	data := l.compress(photo(96, 64, 71), "-quality", "95", "-sample", "1x1")
+	s := newDCTSink(1, 85, []int{8})
+	if _, err := decodeJPEG(context.Background(), data, jpegLimitsOf(DefaultOptions()), s); err != nil {
+		t.Fatal(err)
+	}
+	p := s.dcPlane()
+	y := yPlane(t, data, 1)
+	for by := 0; by < 8; by++ {
+		for bx := 0; bx < 12; bx++ {
+			sum := 0
+			for j := 0; j < 8; j++ {
+				for i := 0; i < 8; i++ {
+					sum += int(y.Pix[(8*by+j)*y.Stride+8*bx+i])
+				}
+			}
+			if d := math.Abs(float64(p.p[by*p.w+bx]) - float64(sum)/64); d > 0.6 {
+				t.Fatalf("block (%d,%d): DC mean %.2f, pixel mean %.2f", bx, by, p.p[by*p.w+bx], float64(sum)/64)
+			}
+		}
+	}
+}
+
+// Colour that the Y plane does not carry takes the pixel path.
+func TestDCTPathChoice(t *testing.T) {
+	l := newLibjpeg(t)
+	src := photo(80, 48, 81)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		dct  bool
+	}{
+		{"YCbCr", l.compress(src), true},
+		{"gray", l.compress(src, "-grayscale"), true},
+		{"RGB", l.compress(src, "-rgb"), false},
+		{"Y subsampled", l.compress(src, "-sample", "1x1,2x2,2x2"), false},
+		{"CMYK", newPillow(t).make("jpeg_cmyk", src, 0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dctProcess(t, tc.data, Options{}, tc.dct)
+		})
+	}
+}
