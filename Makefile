@@ -36,8 +36,9 @@ bench: lambda-host ## benchmarks of the image steps, the whole pipeline and the 
 corpus: ## build the real-photo corpus in .corpus/ (Debian's and Go's test images + variants, with Pillow/libjpeg-turbo references); make test then checks it
 	scripts/corpus.sh
 
-fuzz: ## fuzz the event pattern parser and matcher for 30 s
+fuzz: ## fuzz the event pattern parser and matcher, and the JPEG coefficient reader, 30 s each
 	$(GO) test -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime 30s ./eventbus
+	$(GO) test -run '^$$' -fuzz '^FuzzJPEGCoefficients$$' -fuzztime 30s ./imaging
 
 axe: ## install axe-core (pinned, npm ci) for the upload page's accessibility check
 	npm ci --prefix web/testdata/axe --no-audit --no-fund

@@ -43,10 +43,15 @@ type Output struct {
 	Width       int    `json:"width"`
 	Height      int    `json:"height"`
 	Bytes       int64  `json:"bytes"`
+	// Path says how the output was made: "dct" from a JPEG's coefficients
+	// without decoding pixels, "pixels" otherwise.
+	Path string `json:"path,omitempty"`
 }
 
 // ImageError says why an image failed. Code is one of the imaging or
-// process error codes (e.g. "not_an_image", "too_many_pixels").
+// process error codes: not_an_image, unsupported_format, corrupt_image,
+// too_many_pixels, too_large, too_complex (imaging's), source_missing,
+// invalid_event, retries_exhausted (the worker's).
 type ImageError struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`

@@ -34,6 +34,60 @@ func FuzzDecodeJPEGLuma(f *testing.F) {
 	})
 }
 
+// FuzzJPEGCoefficients: the coefficient reader reads untrusted bytes
+// (every process, including arithmetic coding: the seeds in testdata come
+// from cjpeg); it must never panic. What it accepts must agree with its
+// header, and the DCT path must make a JPEG that decodes to the same size.
+// Run with make fuzz.
+func FuzzJPEGCoefficients(f *testing.F) {
+	src := photo(40, 24, 5)
+	for _, q := range []int{10, 75, 100} {
+		var b bytes.Buffer
+		jpeg.Encode(&b, src, &jpeg.Options{Quality: q})
+		f.Add(b.Bytes())
+	}
+	f.Add(encodeGrayJPEG(toGray(src), 85))
+	f.Add(jpegBomb(30, 20, 5, true))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := parseJPEGHeader(data)
+		if err != nil {
+			if Code(err) == "" {
+				t.Fatalf("unclassified header error: %v", err)
+			}
+			return
+		}
+		if int64(h.w)*int64(h.h) > 1<<20 {
+			return // keep the fuzzer's allocations small
+		}
+		lim := jpegLimits{maxScans: 100, maxWork: 1 << 16}
+		s := &coefSink{}
+		got, err := decodeJPEG(context.Background(), data, lim, s)
+		if err != nil {
+			if Code(err) == "" {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			return
+		}
+		if got.w != h.w || got.h != h.h {
+			t.Fatalf("decoded %dx%d, header %dx%d", got.w, got.h, h.w, h.h)
+		}
+		if dct, _ := jpegPath(got, 1, false); dct {
+			d := newDCTSink(1, 85, []int{8})
+			if _, err := decodeJPEG(context.Background(), data, lim, d); err != nil {
+				t.Fatalf("read once, failed as DCT input: %v", err)
+			}
+			out := d.tok.encode()
+			oh, err := parseJPEGHeader(out)
+			if err != nil || oh.w != h.w || oh.h != h.h {
+				t.Fatalf("DCT output header %v, %v", oh, err)
+			}
+			if _, err := decodeJPEGLuma(out); err != nil {
+				t.Fatalf("DCT output does not decode: %v", err)
+			}
+		}
+	})
+}
+
 // FuzzProcess: any input gives outputs or a classified error, never a panic.
 func FuzzProcess(f *testing.F) {
 	src := scene(30, 20)

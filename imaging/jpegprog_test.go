@@ -141,10 +141,37 @@ type progScan struct {
 	ss, se, ah, al int
 }
 
+// blockSource gives the quantised coefficients (natural order) of block
+// (bx, by) of component ci of a frame.
+type blockSource interface {
+	header() *jpegHeader
+	block(ci, bx, by int) []int16
+}
+
+func (s *coefSink) header() *jpegHeader { return s.h }
+func (s *coefSink) block(ci, bx, by int) []int16 {
+	c := s.h.comps[ci]
+	return s.coef[ci][64*(by*c.pw+bx):][:64]
+}
+
 // writeProgressive writes the coefficients of s as a progressive JPEG with
 // the given scans.
-func writeProgressive(s *coefSink, scans []progScan) []byte {
-	h := s.h
+func writeProgressive(s blockSource, scans []progScan) []byte {
+	return writeJPEG(s, scans, false)
+}
+
+// writeBaseline writes the coefficients of s as a baseline JPEG: one
+// interleaved scan.
+func writeBaseline(s blockSource) []byte {
+	all := make([]int, len(s.header().comps))
+	for i := range all {
+		all[i] = i
+	}
+	return writeJPEG(s, []progScan{{comps: all, se: 63}}, true)
+}
+
+func writeJPEG(s blockSource, scans []progScan, baseline bool) []byte {
+	h := s.header()
 	var out bytes.Buffer
 	out.Write([]byte{0xff, 0xd8})
 	for i, c := range h.comps {
@@ -154,7 +181,14 @@ func writeProgressive(s *coefSink, scans []progScan) []byte {
 		}
 	}
 	nc := len(h.comps)
-	out.Write([]byte{0xff, 0xc2, 0, byte(8 + 3*nc), 8, byte(h.h >> 8), byte(h.h), byte(h.w >> 8), byte(h.w), byte(nc)})
+	sof := byte(0xc2)
+	if baseline {
+		sof = 0xc0
+	}
+	if h.adobe >= 0 {
+		out.Write([]byte{0xff, 0xee, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, byte(h.adobe)})
+	}
+	out.Write([]byte{0xff, sof, 0, byte(8 + 3*nc), 8, byte(h.h >> 8), byte(h.h), byte(h.w >> 8), byte(h.w), byte(nc)})
 	for i, c := range h.comps {
 		hv := byte(c.h<<4 | c.v)
 		if nc == 1 {
@@ -186,8 +220,36 @@ func writeProgressive(s *coefSink, scans []progScan) []byte {
 		out.Write([]byte{byte(sc.ss), byte(sc.se), byte(sc.ah<<4 | sc.al)})
 		var w testBits
 		var pred [4]int32
+		acFirst := func(blk []int16, ss, se, al int) {
+			run := 0
+			for k := ss; k <= se; k++ {
+				v := shift(blk[zigzag[k]], al)
+				if v == 0 {
+					run++
+					continue
+				}
+				for run >= 16 {
+					w.sym(ac, 0xf0)
+					run -= 16
+				}
+				w.value(ac, run, v)
+				run = 0
+			}
+			if run > 0 {
+				w.sym(ac, 0x00) // end of band, a run of one block
+			}
+		}
 		block := func(i, ci int, blk []int16) {
 			switch {
+			case baseline:
+				v := int32(blk[0])
+				if d := v - pred[i]; d == 0 {
+					w.sym(dc, 0)
+				} else {
+					w.value(dc, 0, d)
+				}
+				pred[i] = v
+				acFirst(blk, 1, 63, 0)
 			case sc.ss == 0 && sc.ah == 0:
 				v := int32(blk[0]) >> sc.al // DC: an arithmetic shift
 				if d := v - pred[i]; d == 0 {
@@ -199,23 +261,7 @@ func writeProgressive(s *coefSink, scans []progScan) []byte {
 			case sc.ss == 0:
 				w.put(uint32(blk[0]>>sc.al)&1, 1)
 			case sc.ah == 0:
-				run := 0
-				for k := sc.ss; k <= sc.se; k++ {
-					v := shift(blk[zigzag[k]], sc.al)
-					if v == 0 {
-						run++
-						continue
-					}
-					for run >= 16 {
-						w.sym(ac, 0xf0)
-						run -= 16
-					}
-					w.value(ac, run, v)
-					run = 0
-				}
-				if run > 0 {
-					w.sym(ac, 0x00) // end of band, a run of one block
-				}
+				acFirst(blk, sc.ss, sc.se, sc.al)
 			default: // refinement of one coefficient
 				c := blk[zigzag[sc.ss]]
 				if shift(c, sc.ah) != 0 {
@@ -234,7 +280,7 @@ func writeProgressive(s *coefSink, scans []progScan) []byte {
 			c := h.comps[ci]
 			for by := 0; by < c.bh; by++ {
 				for bx := 0; bx < c.bw; bx++ {
-					block(0, ci, s.coef[ci][64*(by*c.pw+bx):][:64])
+					block(0, ci, s.block(ci, bx, by))
 				}
 			}
 		} else {
@@ -244,7 +290,7 @@ func writeProgressive(s *coefSink, scans []progScan) []byte {
 						c := h.comps[ci]
 						for y := 0; y < c.v; y++ {
 							for x := 0; x < c.h; x++ {
-								block(i, ci, s.coef[ci][64*((my*c.v+y)*c.pw+mx*c.h+x):][:64])
+								block(i, ci, s.block(ci, mx*c.h+x, my*c.v+y))
 							}
 						}
 					}

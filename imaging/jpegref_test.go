@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -232,4 +234,115 @@ func jpegProcess(h *jpegHeader) string {
 		f = append(f, strconv.Itoa(c.h)+"x"+strconv.Itoa(c.v))
 	}
 	return s + " " + strings.Join(f, ",")
+}
+
+// A truncated file fails as corrupt_image; a damaged one succeeds or fails
+// with a code; neither panics.
+func TestJPEGCorruptAndTruncated(t *testing.T) {
+	l := newLibjpeg(t)
+	for name, data := range jpegCorpus(t, l) {
+		t.Run(name, func(t *testing.T) {
+			for _, frac := range []float64{0.3, 0.5, 0.8} {
+				n := int(float64(len(data)) * frac)
+				_, err := Process(context.Background(), data[:n], Options{})
+				if Code(err) != "corrupt_image" {
+					t.Errorf("cut at %d of %d: %v, want corrupt_image", n, len(data), err)
+				}
+			}
+			bad := bytes.Clone(data)
+			for i := len(bad) / 3; i < len(bad)-2; i += len(bad)/7 + 1 {
+				bad[i] ^= 0x5a
+				if _, err := Process(context.Background(), bad, Options{}); err != nil && Code(err) == "" {
+					t.Errorf("byte %d flipped: unclassified error %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+// goTestJPEGs returns the JPEGs of the Go distribution's image test data
+// (real video frames in every sampling and process image/jpeg reads).
+func goTestJPEGs(t *testing.T) map[string][]byte {
+	dir := filepath.Join(runtime.GOROOT(), "src", "image", "testdata")
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpeg"))
+	if len(paths) == 0 {
+		t.Fatalf("no JPEGs in %s", dir)
+	}
+	files := map[string][]byte{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Base(p)] = data
+	}
+	return files
+}
+
+// colourBars is a chart of saturated colours, where a JPEG's stored Y and
+// the luma of its decoded RGB part most.
+func colourBars(w, h int) *image.RGBA {
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	bars := [][3]uint8{{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 0}, {0, 255, 255}, {255, 0, 255}, {255, 255, 255}, {0, 0, 0}}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := bars[(x*len(bars)/w+y*3/h)%len(bars)]
+			copy(m.Pix[y*m.Stride+4*x:], []byte{c[0], c[1], c[2], 255})
+		}
+	}
+	return m
+}
+
+// TestJPEGGrayIsStoredY pins down what gray means for a JPEG: the stored Y
+// (or gray) component, which is what libjpeg decodes with -grayscale and
+// what the DCT path keeps; for RGB, CMYK and YCCK files, the luma of the
+// decoded colours. It logs how far the stored Y is from the luma of the
+// displayed RGB (Pillow's convert("L")), which differ where decoded colours
+// clip. Real files: the Go distribution's test images.
+func TestJPEGGrayIsStoredY(t *testing.T) {
+	l := newLibjpeg(t)
+	p := newPillow(t)
+	files := goTestJPEGs(t)
+	files["colour bars q90 4:2:0"] = l.compress(colourBars(256, 96), "-quality", "90")
+	files["colour bars q90 4:4:4"] = l.compress(colourBars(256, 96), "-quality", "90", "-sample", "1x1")
+	files["photo q90 4:2:0"] = l.compress(photo(256, 192, 91), "-quality", "90")
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		data := files[name]
+		t.Run(name, func(t *testing.T) {
+			h, err := parseJPEGHeader(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// (video-001.progressive.truncated.jpeg is a whole file: its
+			// progression stops after 4 scans, then EOI.)
+			got, err := jpegGrayRaster(context.Background(), data, jpegLimitsOf(DefaultOptions()), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, ht, want := l.reference(data, h.colour)
+			if got.W != w || got.H != ht {
+				t.Fatalf("%dx%d, djpeg %dx%d", got.W, got.H, w, ht)
+			}
+			maxd, mean := compare(pixels(got), want)
+			tol, tolMean := 2, 0.05
+			if name == "video-001.progressive.truncated.jpeg" {
+				// Where a progression stops early, libjpeg estimates the
+				// missing low AC coefficients from the neighbours' DCs
+				// ("block smoothing"); this reader leaves them zero.
+				tol, tolMean = 3, 0.25
+			}
+			if maxd > tol || mean > tolMean {
+				t.Errorf("%s %s: %d (mean %.4f) from libjpeg's gray", h.colour, jpegProcess(h), maxd, mean)
+			}
+			_, _, _, pil := p.read("luma", data)
+			pmax, pmean := compare(pixels(got), pil)
+			t.Logf("%s %s: from djpeg %d (mean %.4f); from Pillow's L (luma of the displayed RGB) %d (mean %.3f)",
+				h.colour, jpegProcess(h), maxd, mean, pmax, pmean)
+		})
+	}
 }

@@ -31,8 +31,10 @@ sniffed from the bytes, limits from the header, EXIF orientation, ITU-R 601
 gray and thumbnails. For each FILE it writes DIR/<base>.gray.<ext> and
 DIR/<base>.thumb.<ext> (further thumbnail sizes as <base>.thumb_<n>.<ext>),
 where <ext> is jpg for JPEG input and png otherwise, and prints one JSON line.
-A refused file prints its error code (not_an_image, unsupported_format,
-corrupt_image, too_many_pixels, too_large) and the exit status is 1.
+The line's "path" says how the outputs were made: "dct" from a JPEG's
+coefficients without decoding pixels, "pixels" otherwise. A refused file
+prints its error code (not_an_image, unsupported_format, corrupt_image,
+too_many_pixels, too_large, too_complex) and the exit status is 1.
 
 Example:
   imagepipe convert --out /tmp/out --thumb-sizes 256,1024 cat.jpg scan.tiff
@@ -50,6 +52,7 @@ type convertLine struct {
 	Orientation int             `json:"orientation,omitempty"`
 	Profile     string          `json:"color_profile,omitempty"` // the embedded ICC profile converted to sRGB
 	Warnings    []string        `json:"warnings,omitempty"`
+	Path        string          `json:"path,omitempty"` // how the outputs were made: "dct" or "pixels"
 	Outputs     []convertOutput `json:"outputs,omitempty"`
 	DurationMS  int64           `json:"duration_ms"`
 	Error       *convertError   `json:"error,omitempty"`
@@ -180,6 +183,7 @@ func convertFile(ctx context.Context, file, outDir string, opts imaging.Options)
 		}
 		line.Outputs = append(line.Outputs, convertOutput{Name: o.Name, Path: path, ContentType: o.ContentType,
 			Width: o.Width, Height: o.Height, Bytes: len(o.Data)})
+		line.Path = o.Path
 	}
 	line.DurationMS = time.Since(start).Milliseconds()
 	return line, nil

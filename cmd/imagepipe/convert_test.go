@@ -117,6 +117,9 @@ func TestConvert(t *testing.T) {
 		if len(l.Outputs) != 3 || l.Outputs[0].Name != "gray" || l.Outputs[0].Bytes == 0 {
 			t.Fatalf("line %d outputs %+v", i, l.Outputs)
 		}
+		if wantPath := map[string]string{"jpeg": "dct", "png": "pixels"}[w.format]; l.Path != wantPath {
+			t.Errorf("line %d: path %q, want %q", i, l.Path, wantPath)
+		}
 	}
 }
 

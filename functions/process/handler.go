@@ -314,7 +314,7 @@ func (h *Handler) putOutputs(ctx context.Context, j *job, res *imaging.Result) (
 	var wg sync.WaitGroup
 	for i, o := range res.Outputs {
 		key := "processed/" + j.imageID + "/" + o.Name + "." + o.Ext
-		outputs[i] = eventbus.Output{Name: o.Name, Bucket: h.cfg.ProcessedBucket, Key: key, ContentType: o.ContentType, Width: o.Width, Height: o.Height, Bytes: int64(len(o.Data))}
+		outputs[i] = eventbus.Output{Name: o.Name, Bucket: h.cfg.ProcessedBucket, Key: key, ContentType: o.ContentType, Width: o.Width, Height: o.Height, Bytes: int64(len(o.Data)), Path: o.Path}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -312,6 +312,11 @@ func TestDuplicateDeliveryIsANoOp(t *testing.T) {
 	if got := evs[0].Detail; got.ImageID != imageID || got.Source.ETag != d.Object.ETag || got.Source.Format != "jpeg" || got.Attempt != 1 {
 		t.Errorf("detail %+v", got)
 	}
+	for _, o := range evs[0].Detail.Outputs {
+		if o.Path != imaging.PathDCT {
+			t.Errorf("output %s made on path %q, want %q (a JPEG's coefficients)", o.Name, o.Path, imaging.PathDCT)
+		}
+	}
 	gray, ok := fs.object(processedBucket + "/processed/" + imageID + "/gray.jpg")
 	if !ok {
 		t.Fatalf("no gray output; puts %v", fs.puts)

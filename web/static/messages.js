@@ -16,6 +16,7 @@ const failureText = {
   corrupt_image: "The image is damaged or incomplete, so it could not be read.",
   too_many_pixels: "The image has too many pixels to be processed.",
   too_large: "The file is too large to be processed.",
+  too_complex: "The image is built in a way that would take too long to read (for example a JPEG with hundreds of scans).",
   source_missing: "The uploaded file was gone before it could be processed.",
   retries_exhausted: "The server kept failing on this image and gave up.",
   internal: "Something went wrong on the server while processing this image.",
