@@ -81,8 +81,16 @@ type yTokenizer struct {
 	small    [64][32]uint16
 	useSmall bool
 	recon    *reconStats // nil when nothing is requantised
+	sample   *reconStats // recon while the block is one whose values are counted
 	hist     [256]uint32
 	rowHint  int // words of the last full row of tokens
+	// blk, when not nil, receives each block's coefficients for cells,
+	// which fills the thumbnails' planes of cell means.
+	blk   *[64]int16
+	mask  uint64
+	cells func(x, y int, blk *[64]int16, nz uint64)
+	act   *huffTable  // the Y component's AC table in the scan
+	out   [256]uint16 // one block's tokens
 }
 
 func newDCTSink(orient, quality int, sizes []int) *dctSink {
@@ -195,8 +203,11 @@ func (s *dctSink) prepare() error {
 	if s.full != nil {
 		s.idct.init(qin)
 	}
-	if s.orient <= 4 && len(s.cells) == 0 && s.full == nil {
+	if s.orient <= 4 && s.full == nil {
 		tz := &yTokenizer{tok: s.tok, keep: s.keep, rowHint: s.tok.bw * 16, recon: s.tok.recon}
+		if len(s.cells) > 0 {
+			tz.blk, tz.cells = &[64]int16{}, s.fillCells
+		}
 		small := true
 		for k := 1; k < 64; k++ {
 			tz.neg[k], tz.mul[k] = s.neg[zigzag[k]], s.mul[k]
@@ -230,7 +241,6 @@ func (s *dctSink) row(r *mcuRow) error {
 	t := s.tok
 	var hist [256]uint32
 	var z [64]int32
-	var cells [16]float32
 	var stats *reconStats
 	if t.recon != nil {
 		stats = &reconStats{}
@@ -279,16 +289,7 @@ func (s *dctSink) row(r *mcuRow) error {
 			}
 			tr.tok = appendTokens(tr.tok, &z, mask, &hist)
 			tr.off[sx+1] = uint32(len(tr.tok))
-			for _, cp := range s.cells {
-				n, p := 8/cp.cell, cp.p
-				cp.t.reduce(blk, nz, &cells)
-				for j := 0; j < n && sy*n+j < p.h; j++ {
-					row := p.p[(sy*n+j)*p.w:]
-					for i := 0; i < n && sx*n+i < p.w; i++ {
-						row[sx*n+i] = cells[j*n+i]
-					}
-				}
-			}
+			s.fillCells(sx, sy, blk, nz)
 			if s.full != nil {
 				idct8x8(blk[:], &s.idct, s.full.Pix[sy*8*s.full.Stride+sx*8:], s.full.Stride)
 			}
@@ -302,6 +303,22 @@ func (s *dctSink) row(r *mcuRow) error {
 		t.mu.Unlock()
 	}
 	return nil
+}
+
+// fillCells writes the cell means of stored block (x, y) into the
+// thumbnails' planes.
+func (s *dctSink) fillCells(x, y int, blk *[64]int16, nz uint64) {
+	var cells [16]float32
+	for _, cp := range s.cells {
+		n, p := 8/cp.cell, cp.p
+		cp.t.reduce(blk, nz, &cells)
+		for j := 0; j < n && y*n+j < p.h; j++ {
+			row := p.p[(y*n+j)*p.w:]
+			for i := 0; i < n && x*n+i < p.w; i++ {
+				row[x*n+i] = cells[j*n+i]
+			}
+		}
+	}
 }
 
 func (s *dctSink) end() error {

@@ -274,12 +274,10 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 	var pred [4]int32
 	var scratch [64]int16
 	var snz uint64
-	var out [256]uint16
 	mcus := 0
 	var tok *jpegTokens
-	var hist *[256]uint32
 	if tz != nil {
-		tok, hist = tz.tok, &tz.hist
+		tok = tz.tok
 		for i := range tok.rows {
 			tok.rows[i].off = make([]uint32, 1, tok.bw+1)
 		}
@@ -341,16 +339,26 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 							tok.dc[sy*tok.bw+sx] = int16(pred[i])
 							var cnt int
 							var err error
-							acc, n, cnt, err = br.tokenizeBlock(acc, n, act, tz, &out, hist)
+							tz.act = act
+							if tz.recon != nil && sy%4 == 0 {
+								tz.sample = tz.recon // a row of blocks in four fits the steps
+							}
+							acc, n, cnt, err = tz.tokenizeBlock(br, acc, n)
+							tz.sample = nil
 							if err != nil {
 								return 0, err
+							}
+							if tz.blk != nil {
+								tz.blk[0] = int16(pred[i])
+								tz.cells(sx, sy, tz.blk, tz.mask)
+								*tz.blk, tz.mask = [64]int16{}, 0
 							}
 							tr := &tok.rows[sy]
 							if tr.tok == nil {
 								// Sized like the row before, so that it rarely grows.
 								tr.tok = make([]uint16, 0, tz.rowHint+tok.bw*4)
 							}
-							tr.tok = append(tr.tok, out[:cnt]...)
+							tr.tok = append(tr.tok, tz.out[:cnt]...)
 							if len(tr.off) == tok.bw {
 								tz.rowHint = len(tr.tok) + len(tr.tok)/16
 							}
@@ -452,10 +460,15 @@ func (t *huffTable) symbol(acc uint64) (uint8, int) {
 }
 
 // tokenizeBlock decodes the AC coefficients of one Y block and writes them
-// to out as the output's tokens, each coefficient sign-changed and
+// to tz.out as the output's tokens, each coefficient sign-changed and
 // requantised as tz says and the runs of zeros recounted, and counts the
-// symbols. It returns the number of words written.
-func (br *bitReader) tokenizeBlock(acc uint64, n int, act *huffTable, tz *yTokenizer, out *[256]uint16, hist *[256]uint32) (uint64, int, int, error) {
+// symbols. It returns the number of words written. When tz.blk is not nil
+// the coefficients as read are also stored there (natural order) and their
+// zig-zag positions set in tz.mask, for the thumbnails' cell means. Few
+// values live across the loop, so that they stay in registers: the rest is
+// reached through tz.
+func (tz *yTokenizer) tokenizeBlock(br *bitReader, acc uint64, n int) (uint64, int, int, error) {
+	act := tz.act
 	last, cnt := 0, 0 // zig-zag position of the last nonzero output coefficient, words written
 	for k := 1; k < 64; k++ {
 		if n < 32 {
@@ -494,12 +507,16 @@ func (br *bitReader) tokenizeBlock(acc uint64, n int, act *huffTable, tz *yToken
 		if k > 63 {
 			return acc, n, 0, corruptf("AC index out of range")
 		}
+		if tz.blk != nil {
+			tz.blk[zigzag[k&63]] = int16(v)
+			tz.mask |= 1 << (k & 63)
+		}
 		if uint32(v+16) < 32 && tz.useSmall {
 			// Small values (nearly all): the sign change, requantisation,
 			// size and extra bits are one lookup.
 			e := tz.small[k&63][(v+16)&31]
-			if tz.recon != nil {
-				tz.recon.small[k&63][(v+16)&31]++
+			if tz.sample != nil {
+				tz.sample.small[k&63][(v+16)&31]++
 			}
 			if e == 0 {
 				continue // requantised to zero: the run goes on
@@ -507,14 +524,14 @@ func (br *bitReader) tokenizeBlock(acc uint64, n int, act *huffTable, tz *yToken
 			run := k - last - 1
 			last = k
 			for run >= 16 {
-				out[cnt&255] = tokZRL
+				tz.out[cnt&255] = tokZRL
 				cnt++
-				hist[0xf0]++
+				tz.hist[0xf0]++
 				run -= 16
 			}
 			t := uint32(run)<<12 | uint32(e)
-			hist[(t>>8)&0xff]++
-			out[cnt&255] = uint16(t)
+			tz.hist[(t>>8)&0xff]++
+			tz.out[cnt&255] = uint16(t)
 			cnt++
 			continue
 		}
@@ -523,8 +540,8 @@ func (br *bitReader) tokenizeBlock(acc uint64, n int, act *huffTable, tz *yToken
 				v = -v
 			}
 			q := requant(v, tz.mul[k&63])
-			if tz.recon != nil {
-				tz.recon.add(k, v, q)
+			if tz.sample != nil {
+				tz.sample.add(k, v, q)
 			}
 			if v = q; v == 0 {
 				continue
@@ -534,9 +551,9 @@ func (br *bitReader) tokenizeBlock(acc uint64, n int, act *huffTable, tz *yToken
 		run := k - last - 1
 		last = k
 		for run >= 16 {
-			out[cnt&255] = tokZRL
+			tz.out[cnt&255] = tokZRL
 			cnt++
-			hist[0xf0]++
+			tz.hist[0xf0]++
 			run -= 16
 		}
 		sign := v >> 31
@@ -548,18 +565,18 @@ func (br *bitReader) tokenizeBlock(acc uint64, n int, act *huffTable, tz *yToken
 		size := uint32(bits.Len32(uint32(a)))
 		sym := uint32(run)<<4 | size
 		b := uint32(v+sign) & (1<<(size&31) - 1)
-		hist[sym&0xff]++
-		out[cnt&255] = uint16(sym<<8 | b&0xff)
+		tz.hist[sym&0xff]++
+		tz.out[cnt&255] = uint16(sym<<8 | b&0xff)
 		cnt++
 		if size > 8 {
-			out[cnt&255] = uint16(b >> 8)
+			tz.out[cnt&255] = uint16(b >> 8)
 			cnt++
 		}
 	}
 	if last != 63 {
-		out[cnt&255] = tokEOB
+		tz.out[cnt&255] = tokEOB
 		cnt++
-		hist[0]++
+		tz.hist[0]++
 	}
 	return acc, n, cnt, nil
 }

@@ -323,3 +323,108 @@ func TestJPEGBombTable(t *testing.T) {
 		})
 	}
 }
+
+// flatSource is a frame whose every block is flat mid-gray (all zero).
+type flatSource struct {
+	h   *jpegHeader
+	blk [64]int16
+}
+
+func (f *flatSource) header() *jpegHeader       { return f.h }
+func (f *flatSource) block(_, _, _ int) []int16 { return f.blk[:] }
+
+// flatJPEG is a w x h frame with the given sampling factors (h, v per
+// component) and APP14 transform (-1: none), all blocks flat.
+func flatJPEG(w, h int, factors [][2]int, adobe int, progressive bool) []byte {
+	hdr := &jpegHeader{w: w, h: h, adobe: adobe, hmax: 1, vmax: 1}
+	for i, f := range factors {
+		hdr.comps = append(hdr.comps, jpegComp{id: uint8(i + 1), h: f[0], v: f[1], quant: [64]uint16{0: 8}})
+		hdr.hmax, hdr.vmax = max(hdr.hmax, f[0]), max(hdr.vmax, f[1])
+	}
+	for i := range hdr.comps {
+		for k := range hdr.comps[i].quant {
+			hdr.comps[i].quant[k] = 8
+		}
+	}
+	hdr.mx, hdr.my = ceilDiv(w, 8*hdr.hmax), ceilDiv(h, 8*hdr.vmax)
+	for i := range hdr.comps {
+		c := &hdr.comps[i]
+		c.cw, c.ch = ceilDiv(w*c.h, hdr.hmax), ceilDiv(h*c.v, hdr.vmax)
+		c.bw, c.bh = ceilDiv(c.cw, 8), ceilDiv(c.ch, 8)
+		c.pw, c.ph = hdr.mx*c.h, hdr.my*c.v
+	}
+	src := &flatSource{h: hdr}
+	if !progressive {
+		return writeBaseline(src)
+	}
+	all := make([]int, len(factors))
+	for i := range all {
+		all[i] = i
+	}
+	scans := []progScan{{comps: all}}
+	for i := range factors {
+		scans = append(scans, progScan{comps: []int{i}, ss: 1, se: 63})
+	}
+	return writeProgressive(src, scans)
+}
+
+// TestJPEGLargeMemory decodes 49 MP JPEGs in a child process and checks
+// its peak RSS: a baseline file streams (rows of MCUs, never a full-size
+// colour plane), so it needs about its gray raster; a progressive one
+// keeps the coefficients of the components it reads.
+func TestJPEGLargeMemory(t *testing.T) {
+	const w, h = 7000, 7000
+	cases := []struct {
+		name   string
+		data   func() []byte
+		maxMiB int64
+	}{
+		// The target for any 50 MP input: 1.5 x the gray raster + 40 MB.
+		{"CMYK baseline", func() []byte { return flatJPEG(w, h, [][2]int{{1, 1}, {1, 1}, {1, 1}, {1, 1}}, 0, false) }, 113},
+		{"YCCK baseline", func() []byte { return flatJPEG(w, h, [][2]int{{1, 1}, {1, 1}, {1, 1}, {1, 1}}, 2, false) }, 113},
+		{"YCbCr 4:2:0 baseline (DCT path)", func() []byte { return flatJPEG(w, h, [][2]int{{2, 2}, {1, 1}, {1, 1}}, -1, false) }, 113},
+		{"RGB 4:4:4 baseline", func() []byte { return flatJPEG(w, h, [][2]int{{1, 1}, {1, 1}, {1, 1}}, 0, false) }, 113},
+		// Progressive: the Y coefficients (2 bytes a pixel) are kept.
+		{"YCbCr 4:2:0 progressive (DCT path)", func() []byte { return flatJPEG(w, h, [][2]int{{2, 2}, {1, 1}, {1, 1}}, -1, true) }, 200},
+	}
+	if i := os.Getenv("IMAGING_JPEG_MEMORY"); i != "" {
+		n, _ := strconv.Atoi(i)
+		data := cases[n].data()
+		start := time.Now()
+		res, err := Process(context.Background(), data, Options{})
+		path := ""
+		if err == nil {
+			path = res.Outputs[0].Path
+		}
+		fmt.Printf("MEM bytes=%d ms=%d hwm=%d path=%s err=%v\n", len(data), time.Since(start).Milliseconds(), peakRSSSelf(), path, err)
+		return
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestJPEGLargeMemory$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "IMAGING_JPEG_MEMORY="+strconv.Itoa(i))
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("child: %v\n%s", err, out.String())
+			}
+			var size, ms int
+			var rss int64
+			var path, errText string
+			sc := bufio.NewScanner(&out)
+			for sc.Scan() {
+				if _, err := fmt.Sscanf(sc.Text(), "MEM bytes=%d ms=%d hwm=%d path=%s err=%s", &size, &ms, &rss, &path, &errText); err == nil {
+					break
+				}
+			}
+			cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			t.Logf("%dx%d, %d KiB, path %s: %d ms (child CPU %v, under load), peak RSS %d MiB", w, h, size>>10, path, ms, cpu.Round(time.Millisecond), rss>>20)
+			if errText != "<nil>" {
+				t.Fatalf("child: %s\n%s", errText, out.String())
+			}
+			if rss>>20 > tc.maxMiB {
+				t.Errorf("peak RSS %d MiB, want at most %d", rss>>20, tc.maxMiB)
+			}
+		})
+	}
+}
