@@ -72,8 +72,15 @@ func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), e
 			}
 		}
 	}
+	// Content-MD5 is checked when given; gofakes3 computes the ETag's MD5
+	// itself, so none is computed here otherwise (a third pass over the
+	// body).
+	wantMD5 := r.Header.Get("Content-Md5")
 	md5h := md5.New()
-	writers := []io.Writer{f, md5h}
+	writers := []io.Writer{f}
+	if wantMD5 != "" {
+		writers = append(writers, md5h)
+	}
 	for _, h := range sums {
 		writers = append(writers, h)
 	}
@@ -97,8 +104,8 @@ func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), e
 				Message: fmt.Sprintf("The request declared the trailer %s but did not send it.", name)}
 		}
 	}
-	if want := r.Header.Get("Content-Md5"); want != "" {
-		if base64.StdEncoding.EncodeToString(md5h.Sum(nil)) != want {
+	if wantMD5 != "" {
+		if base64.StdEncoding.EncodeToString(md5h.Sum(nil)) != wantMD5 {
 			return cleanup, badDigest("The Content-MD5 you specified did not match what we received.")
 		}
 	}
