@@ -91,8 +91,9 @@ func idct8(ws *[64]float32, o, s int, i0, i1, i2, i3, i4, i5, i6, i7 float32) {
 // w[nat][j*n+i] = q[nat] * A[v][j] * A[u][i], where A[u][i] is the mean of
 // the 1-D basis function u over cell i.
 type reduceTable struct {
-	n int
-	w [64][16]float32
+	n    int
+	w    [64][16]float32
+	used uint64 // zig-zag positions whose weights are not all zero
 }
 
 func (t *reduceTable) init(q *[64]uint16, n int) {
@@ -112,12 +113,26 @@ func (t *reduceTable) init(q *[64]uint16, n int) {
 			a[u][i] = s / float64(g)
 		}
 	}
+	// The even frequencies above 0 average out over a cell of 4 (the
+	// 2x2 cells of 1/4 scale see 25 of the 64 coefficients).
+	zero := func(u int) bool {
+		for i := 0; i < n; i++ {
+			if math.Abs(a[u][i]) > 1e-9 {
+				return false
+			}
+		}
+		return true
+	}
+	t.used = 0
 	for nat := 0; nat < 64; nat++ {
 		v, u := nat/8, nat%8
 		for j := 0; j < n; j++ {
 			for i := 0; i < n; i++ {
 				t.w[nat][j*n+i] = float32(float64(q[nat]) * a[v][j] * a[u][i])
 			}
+		}
+		if !zero(u) && !zero(v) {
+			t.used |= 1 << unzigzag[nat]
 		}
 	}
 }
@@ -130,7 +145,7 @@ func (t *reduceTable) reduce(blk *[64]int16, nz uint64, acc *[16]float32) {
 	for i := range acc[:n*n] {
 		acc[i] = dc
 	}
-	for m := nz &^ 1; m != 0; m &= m - 1 {
+	for m := nz & t.used &^ 1; m != 0; m &= m - 1 {
 		nat := zigzag[bitsTrailing(m)&63]
 		c := float32(blk[nat])
 		w := &t.w[nat]
