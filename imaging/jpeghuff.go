@@ -272,8 +272,6 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 	br := &bitReader{data: d.data, pos: p}
 	acc, n := uint64(0), 0
 	var pred [4]int32
-	var scratch [64]int16
-	var snz uint64
 	mcus := 0
 	var tok *jpegTokens
 	if tz != nil {
@@ -365,15 +363,17 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 							tr.off = append(tr.off, uint32(len(tr.tok)))
 							continue
 						}
-						blk, nz := &scratch, &snz
-						if mode == modeBlock {
-							k := y*c.pw + sx
-							blk, nz = (*[64]int16)(rb.blk[c.ci][64*k:]), &rb.nz[c.ci][k]
-						}
-						blk[0] = int16(pred[i])
 						var err error
-						acc, n, err = br.decodeAC(acc, n, act, blk, nz)
-						if err != nil {
+						if mode != modeBlock {
+							if acc, n, err = br.skipAC(acc, n, act); err != nil {
+								return 0, err
+							}
+							continue
+						}
+						k := y*c.pw + sx
+						blk, nz := (*[64]int16)(rb.blk[c.ci][64*k:]), &rb.nz[c.ci][k]
+						blk[0] = int16(pred[i])
+						if acc, n, err = br.decodeAC(acc, n, act, blk, nz); err != nil {
 							return 0, err
 						}
 					}
@@ -447,6 +447,48 @@ func (br *bitReader) decodeAC(acc uint64, n int, act *huffTable, blk *[64]int16,
 		k++
 	}
 	*nz = mask
+	return acc, n, nil
+}
+
+// skipAC reads past the AC coefficients of a block nobody needs (the
+// chroma of the DCT path).
+func (br *bitReader) skipAC(acc uint64, n int, act *huffTable) (uint64, int, error) {
+	for k := 1; k < 64; k++ {
+		if n < 32 {
+			acc, n = br.refill(acc, n)
+		}
+		if e := act.ac[acc>>(64-lutBits)]; e != 0 {
+			acc <<= uint(e) & 15
+			n -= int(e & 15)
+			r := int(e>>8) & 0xff
+			if r == 0xff {
+				break
+			}
+			if k += r; k > 63 {
+				return acc, n, corruptf("AC index out of range")
+			}
+			continue
+		}
+		rs, l := act.symbol(acc)
+		if l == 0 {
+			return acc, n, corruptf("bad Huffman code")
+		}
+		acc <<= uint(l) & 63
+		n -= l
+		r, s := int(rs>>4), uint(rs&15)
+		if s == 0 {
+			if r != 15 {
+				break
+			}
+			k += 15
+			continue
+		}
+		if k += r; k > 63 {
+			return acc, n, corruptf("AC index out of range")
+		}
+		acc <<= s & 63
+		n -= int(s)
+	}
 	return acc, n, nil
 }
 
