@@ -16,7 +16,10 @@ func corpusGray(data []byte) (corpusResult, error) {
 	if err := steps[:4].run(context.Background(), j); err != nil {
 		return corpusResult{}, err
 	}
-	r := j.gray
+	r, err := j.grayRaster()
+	if err != nil {
+		return corpusResult{}, err
+	}
 	l := make([]byte, 0, r.W*r.H)
 	for y := 0; y < r.H; y++ {
 		row := r.row(y)

@@ -24,6 +24,20 @@ func decodeJPEGLuma(data []byte) (*raster, error) {
 	return jpegGrayRaster(context.Background(), data, jpegLimitsOf(DefaultOptions()), h)
 }
 
+// grayRaster is the gray raster of a job after its orient step. The DCT
+// path keeps coefficients, not pixels: its gray is the Y plane (what the
+// pixel path decodes), oriented.
+func (j *job) grayRaster() (*raster, error) {
+	if j.dct == nil {
+		return j.gray, nil
+	}
+	y, err := decodeJPEGLuma(j.data)
+	if err != nil {
+		return nil, err
+	}
+	return orient(y, j.info.Orientation), nil
+}
+
 // The AAN inverse DCT against the textbook formula.
 func TestIDCTMatchesDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))

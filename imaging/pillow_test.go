@@ -150,15 +150,9 @@ func lumaOf(t *testing.T, data []byte) (w, h int, l []byte, opaque []bool) {
 	if steps[3].name != "orient" {
 		t.Fatalf("step 4 is %s, want orient", steps[3].name)
 	}
-	r := j.gray
-	if j.dct != nil {
-		// The DCT path keeps coefficients: its luma is the Y plane (the
-		// pixel path's), oriented.
-		y, err := decodeJPEGLuma(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = orient(y, j.info.Orientation)
+	r, err := j.grayRaster()
+	if err != nil {
+		t.Fatal(err)
 	}
 	if r.Deep {
 		t.Fatal("16-bit raster")
