@@ -206,6 +206,7 @@ func BenchmarkJPEGCancel(b *testing.B) {
 	opts := Options{MaxScans: 1 << 20, MaxPixels: 1 << 32}
 	var total time.Duration
 	n := 0
+	cpu0 := cpuTime()
 	for b.Loop() {
 		ctx, cancel := context.WithCancel(context.Background())
 		probe := &pollProbe{Context: ctx}
@@ -231,6 +232,7 @@ func BenchmarkJPEGCancel(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total)/float64(time.Millisecond)/float64(n), "cancel-ms")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
 }
 
 // pollProbe counts the polls of a real context's Done.

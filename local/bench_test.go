@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,7 +65,7 @@ func BenchmarkUploadToDone(b *testing.B) {
 		workers := runtime.GOMAXPROCS(0)
 		b.SetBytes(int64(len(data)))
 		var next atomic.Int64
-		cpu0 := cpuTime()
+		cpu0 := localtest.CPUTime()
 		start := time.Now()
 		var wg sync.WaitGroup
 		errs := make(chan error, workers)
@@ -94,7 +93,7 @@ func BenchmarkUploadToDone(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		var lat []time.Duration
-		cpu0 := cpuTime()
+		cpu0 := localtest.CPUTime()
 		for b.Loop() {
 			d, err := bs.uploadToDone(data, w, h)
 			if err != nil {
@@ -117,7 +116,7 @@ func BenchmarkUploadToDone(b *testing.B) {
 			wg       sync.WaitGroup
 		)
 		b.ResetTimer()
-		cpu0 := cpuTime()
+		cpu0 := localtest.CPUTime()
 		start := time.Now()
 		for range clients {
 			wg.Go(func() {
@@ -151,17 +150,10 @@ func BenchmarkUploadToDone(b *testing.B) {
 	})
 }
 
-// cpuTime is the user + system CPU time of this process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportCPU reports the CPU milliseconds per image since cpu0.
 func reportCPU(b *testing.B, cpu0 time.Duration, n int) {
 	if n > 0 {
-		b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(n), "cpu-ms/image")
+		b.ReportMetric(float64(localtest.CPUTime()-cpu0)/float64(time.Millisecond)/float64(n), "cpu-ms/image")
 	}
 }
 
