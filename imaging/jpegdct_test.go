@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
 	"testing"
 )
 
@@ -248,5 +249,28 @@ func TestDCTPathChoice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dctProcess(t, tc.data, Options{}, tc.dct)
 		})
+	}
+}
+
+// TestDCTFile compares the DCT path with the pixel path on the JPEG named
+// by IMAGING_BENCH_FILE (the peers comparison's input, say): PSNR against
+// the input's Y and size at the default quality. Skipped without it.
+func TestDCTFile(t *testing.T) {
+	path := os.Getenv("IMAGING_BENCH_FILE")
+	if path == "" {
+		t.Skip("IMAGING_BENCH_FILE not set")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := dctProcess(t, data, Options{}, true)
+	in := yPlane(t, data, 1)
+	dct := res.Outputs[0].Data
+	pix := pixelPath(t, data, 1, DefaultJPEGQuality)
+	pd, pp := psnrRasters(t, in, yPlane(t, dct, 1)), psnrRasters(t, in, yPlane(t, pix, 1))
+	t.Logf("%s: PSNR against its Y: dct %.2f dB, pixels %.2f dB; size dct %d, pixels %d (%.3f)", path, pd, pp, len(dct), len(pix), float64(len(dct))/float64(len(pix)))
+	if pd < pp || float64(len(dct)) > 1.05*float64(len(pix)) {
+		t.Errorf("the DCT path is worse than the pixel path")
 	}
 }
