@@ -8,10 +8,8 @@ import (
 	"testing"
 )
 
-// FuzzDecodeJPEGLuma: the hand-written JPEG decoder reads untrusted bytes;
-// it must never panic, and what it accepts must agree with the header.
-// Run with go test -fuzz FuzzDecodeJPEGLuma ./imaging.
-func FuzzDecodeJPEGLuma(f *testing.F) {
+// addJPEGSeeds adds small JPEGs of image/jpeg and of this package's writer.
+func addJPEGSeeds(f *testing.F) {
 	src := photo(40, 24, 5)
 	for _, q := range []int{10, 75, 100} {
 		var b bytes.Buffer
@@ -19,6 +17,13 @@ func FuzzDecodeJPEGLuma(f *testing.F) {
 		f.Add(b.Bytes())
 	}
 	f.Add(encodeGrayJPEG(toGray(src), 85))
+}
+
+// FuzzDecodeJPEGLuma: the hand-written JPEG decoder reads untrusted bytes;
+// it must never panic, and what it accepts must agree with the header.
+// Run with go test -fuzz FuzzDecodeJPEGLuma ./imaging.
+func FuzzDecodeJPEGLuma(f *testing.F) {
+	addJPEGSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := decodeJPEGLuma(data)
 		if err != nil {
@@ -40,13 +45,7 @@ func FuzzDecodeJPEGLuma(f *testing.F) {
 // header, and the DCT path must make a JPEG that decodes to the same size.
 // Run with make fuzz.
 func FuzzJPEGCoefficients(f *testing.F) {
-	src := photo(40, 24, 5)
-	for _, q := range []int{10, 75, 100} {
-		var b bytes.Buffer
-		jpeg.Encode(&b, src, &jpeg.Options{Quality: q})
-		f.Add(b.Bytes())
-	}
-	f.Add(encodeGrayJPEG(toGray(src), 85))
+	addJPEGSeeds(f)
 	f.Add(jpegBomb(30, 20, 5, true))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := parseJPEGHeader(data)

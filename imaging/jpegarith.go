@@ -220,10 +220,15 @@ func (s *arithScan) decodeDC(i int) (int32, error) {
 	default:
 		s.dcCtx[i] = 4 + 4*sign
 	}
+	return s.value(st[k+14:], m, sign), nil
+}
+
+// value decodes the bits of a magnitude below its leading one m with the
+// bin st[0] (T.81 Figure F.24) and returns the signed value.
+func (s *arithScan) value(st []uint8, m, sign int) int32 {
 	v := m
-	k += 14
 	for m >>= 1; m != 0; m >>= 1 {
-		if s.decode(&st[k]) != 0 {
+		if s.decode(&st[0]) != 0 {
 			v |= m
 		}
 	}
@@ -231,7 +236,7 @@ func (s *arithScan) decodeDC(i int) (int32, error) {
 	if sign != 0 {
 		v = -v
 	}
-	return int32(v), nil
+	return int32(v)
 }
 
 // decodeAC decodes the AC coefficients ss..se of a first pass (T.81
@@ -269,18 +274,7 @@ func (s *arithScan) decodeAC(blk *[64]int16, nz *uint64, i int) error {
 				b++
 			}
 		}
-		v := m
-		b += 14
-		for m >>= 1; m != 0; m >>= 1 {
-			if s.decode(&st[b]) != 0 {
-				v |= m
-			}
-		}
-		v++
-		if sign != 0 {
-			v = -v
-		}
-		blk[zigzag[k]] = int16(v << s.al)
+		blk[zigzag[k]] = int16(s.value(st[b+14:], m, sign) << s.al)
 		*nz |= 1 << uint(k)
 	}
 	return nil

@@ -227,11 +227,8 @@ func yccToRGB(y, cb, cr uint8) (uint8, uint8, uint8) {
 // RGB as libjpeg's tools and Pillow do: R = C' * K' / 255, rounded.
 func invertedCMYKToRGB(c, m, y, k uint8) (uint8, uint8, uint8) {
 	kk := uint32(k)
-	f := func(v uint8) uint8 {
-		t := uint32(v)*kk + 128
-		return uint8((t>>8 + t) >> 8)
-	}
-	return f(c), f(m), f(y)
+	tc, tm, ty := uint32(c)*kk+128, uint32(m)*kk+128, uint32(y)*kk+128
+	return uint8((tc>>8 + tc) >> 8), uint8((tm>>8 + tm) >> 8), uint8((ty>>8 + ty) >> 8)
 }
 
 // emit converts the image rows of MCU row m.

@@ -363,16 +363,14 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 							tr.off = append(tr.off, uint32(len(tr.tok)))
 							continue
 						}
-						var err error
-						if mode != modeBlock {
-							if acc, n, err = br.skipAC(acc, n, act); err != nil {
-								return 0, err
-							}
-							continue
+						var blk *[64]int16
+						var nz *uint64
+						if mode == modeBlock {
+							k := y*c.pw + sx
+							blk, nz = (*[64]int16)(rb.blk[c.ci][64*k:]), &rb.nz[c.ci][k]
+							blk[0] = int16(pred[i])
 						}
-						k := y*c.pw + sx
-						blk, nz := (*[64]int16)(rb.blk[c.ci][64*k:]), &rb.nz[c.ci][k]
-						blk[0] = int16(pred[i])
+						var err error
 						if acc, n, err = br.decodeAC(acc, n, act, blk, nz); err != nil {
 							return 0, err
 						}
@@ -398,13 +396,15 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 
 // decodeAC decodes the AC coefficients of a sequential block into blk
 // (natural order), setting the zig-zag positions of the nonzero ones in
-// nz. The accumulator goes in and out in registers.
+// nz; with blk nil it only reads past them (the chroma of the DCT path).
+// The accumulator goes in and out in registers.
 func (br *bitReader) decodeAC(acc uint64, n int, act *huffTable, blk *[64]int16, nz *uint64) (uint64, int, error) {
 	var mask uint64
-	for k := 1; k < 64; {
+	for k := 1; k < 64; k++ {
 		if n < 32 {
 			acc, n = br.refill(acc, n)
 		}
+		var v int32
 		if e := act.ac[acc>>(64-lutBits)]; e != 0 {
 			acc <<= uint(e) & 15
 			n -= int(e & 15)
@@ -413,81 +413,37 @@ func (br *bitReader) decodeAC(acc uint64, n int, act *huffTable, blk *[64]int16,
 				break
 			}
 			k += r
-			if k > 63 {
-				return acc, n, corruptf("AC index out of range")
+			v = e >> 16
+		} else {
+			rs, l := act.symbol(acc)
+			if l == 0 {
+				return acc, n, corruptf("bad Huffman code")
 			}
-			blk[zigzag[k&63]] = int16(e >> 16)
-			mask |= 1 << (k & 63)
-			k++
-			continue
-		}
-		rs, l := act.symbol(acc)
-		if l == 0 {
-			return acc, n, corruptf("bad Huffman code")
-		}
-		acc <<= uint(l) & 63
-		n -= l
-		r, s := int(rs>>4), uint(rs&15)
-		if s == 0 {
-			if r != 15 {
-				break
+			acc <<= uint(l) & 63
+			n -= l
+			r, s := int(rs>>4), uint(rs&15)
+			if s == 0 {
+				if r != 15 {
+					break
+				}
+				k += 15
+				continue
 			}
-			k += 16
-			continue
+			k += r
+			v = extend(int32(acc>>((64-s)&63)), s)
+			acc <<= s & 63
+			n -= int(s)
 		}
-		k += r
 		if k > 63 {
 			return acc, n, corruptf("AC index out of range")
 		}
-		v := int32(acc >> ((64 - s) & 63))
-		acc <<= s & 63
-		n -= int(s)
-		blk[zigzag[k&63]] = int16(extend(v, s))
-		mask |= 1 << (k & 63)
-		k++
+		if blk != nil {
+			blk[zigzag[k&63]] = int16(v)
+			mask |= 1 << (k & 63)
+		}
 	}
-	*nz = mask
-	return acc, n, nil
-}
-
-// skipAC reads past the AC coefficients of a block nobody needs (the
-// chroma of the DCT path).
-func (br *bitReader) skipAC(acc uint64, n int, act *huffTable) (uint64, int, error) {
-	for k := 1; k < 64; k++ {
-		if n < 32 {
-			acc, n = br.refill(acc, n)
-		}
-		if e := act.ac[acc>>(64-lutBits)]; e != 0 {
-			acc <<= uint(e) & 15
-			n -= int(e & 15)
-			r := int(e>>8) & 0xff
-			if r == 0xff {
-				break
-			}
-			if k += r; k > 63 {
-				return acc, n, corruptf("AC index out of range")
-			}
-			continue
-		}
-		rs, l := act.symbol(acc)
-		if l == 0 {
-			return acc, n, corruptf("bad Huffman code")
-		}
-		acc <<= uint(l) & 63
-		n -= l
-		r, s := int(rs>>4), uint(rs&15)
-		if s == 0 {
-			if r != 15 {
-				break
-			}
-			k += 15
-			continue
-		}
-		if k += r; k > 63 {
-			return acc, n, corruptf("AC index out of range")
-		}
-		acc <<= s & 63
-		n -= int(s)
+	if blk != nil {
+		*nz = mask
 	}
 	return acc, n, nil
 }
@@ -508,7 +464,8 @@ func (t *huffTable) symbol(acc uint64) (uint8, int) {
 // the coefficients as read are also stored there (natural order) and their
 // zig-zag positions set in tz.mask, for the thumbnails' cell means. Few
 // values live across the loop, so that they stay in registers: the rest is
-// reached through tz.
+// reached through tz. Its symbol decoding is decodeAC's, written out again:
+// a call per coefficient would cost this hot loop a third more time.
 func (tz *yTokenizer) tokenizeBlock(br *bitReader, acc uint64, n int) (uint64, int, int, error) {
 	act := tz.act
 	last, cnt := 0, 0 // zig-zag position of the last nonzero output coefficient, words written

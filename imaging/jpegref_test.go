@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +29,13 @@ type libjpeg struct {
 func newLibjpeg(t *testing.T) *libjpeg {
 	return &libjpeg{t: t, dir: t.TempDir(),
 		cjpeg: needTool(t, "cjpeg", "-version"), djpeg: needTool(t, "djpeg", "-version"), jpegtran: needTool(t, "jpegtran", "-version")}
+}
+
+// sub is l for subtest t (a subtest must not fail its parent).
+func (l *libjpeg) sub(t *testing.T) *libjpeg {
+	c := *l
+	c.t = t
+	return &c
 }
 
 func (l *libjpeg) run(name string, args ...string) []byte {
@@ -195,19 +201,7 @@ func TestJPEGAgainstLibjpeg(t *testing.T) {
 	l := newLibjpeg(t)
 	for name, data := range jpegCorpus(t, l) {
 		t.Run(name, func(t *testing.T) {
-			h, err := parseJPEGHeader(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := jpegGrayRaster(context.Background(), data, jpegLimitsOf(DefaultOptions()), h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, ht, want := l.reference(data, h.colour)
-			if got.W != w || got.H != ht {
-				t.Fatalf("%dx%d, djpeg %dx%d", got.W, got.H, w, ht)
-			}
-			maxd, mean := compare(pixels(got), want)
+			h, _, maxd, mean := l.sub(t).againstDjpeg(data)
 			t.Logf("%s, %s: max |diff| %d, mean %.4f against djpeg", h.colour, jpegProcess(h), maxd, mean)
 			tol := 1
 			if h.colour != jpegGray && h.colour != jpegYCbCr {
@@ -218,6 +212,26 @@ func TestJPEGAgainstLibjpeg(t *testing.T) {
 			}
 		})
 	}
+}
+
+// againstDjpeg decodes the gray image of data in pixels and compares it
+// with djpeg's reference.
+func (l *libjpeg) againstDjpeg(data []byte) (h *jpegHeader, got *raster, maxd int, mean float64) {
+	l.t.Helper()
+	h, err := parseJPEGHeader(data)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	got, err = jpegGrayRaster(context.Background(), data, jpegLimitsOf(DefaultOptions()), h)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	w, ht, want := l.reference(data, h.colour)
+	if got.W != w || got.H != ht {
+		l.t.Fatalf("%dx%d, djpeg %dx%d", got.W, got.H, w, ht)
+	}
+	maxd, mean = compare(pixels(got), want)
+	return h, got, maxd, mean
 }
 
 // jpegProcess names the coding process of a header.
@@ -263,7 +277,11 @@ func TestJPEGCorruptAndTruncated(t *testing.T) {
 // goTestJPEGs returns the JPEGs of the Go distribution's image test data
 // (real video frames in every sampling and process image/jpeg reads).
 func goTestJPEGs(t *testing.T) map[string][]byte {
-	dir := filepath.Join(runtime.GOROOT(), "src", "image", "testdata")
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(goroot)), "src", "image", "testdata")
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.jpeg"))
 	if len(paths) == 0 {
 		t.Fatalf("no JPEGs in %s", dir)
@@ -314,21 +332,9 @@ func TestJPEGGrayIsStoredY(t *testing.T) {
 	for _, name := range names {
 		data := files[name]
 		t.Run(name, func(t *testing.T) {
-			h, err := parseJPEGHeader(data)
-			if err != nil {
-				t.Fatal(err)
-			}
 			// (video-001.progressive.truncated.jpeg is a whole file: its
 			// progression stops after 4 scans, then EOI.)
-			got, err := jpegGrayRaster(context.Background(), data, jpegLimitsOf(DefaultOptions()), h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, ht, want := l.reference(data, h.colour)
-			if got.W != w || got.H != ht {
-				t.Fatalf("%dx%d, djpeg %dx%d", got.W, got.H, w, ht)
-			}
-			maxd, mean := compare(pixels(got), want)
+			h, got, maxd, mean := l.sub(t).againstDjpeg(data)
 			tol, tolMean := 2, 0.05
 			if name == "video-001.progressive.truncated.jpeg" {
 				// Where a progression stops early, libjpeg estimates the

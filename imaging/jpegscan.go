@@ -38,14 +38,33 @@ func (d *jpegDecoder) iterate(sc *jpegScan, bc blockCoder) error {
 		mcus++
 		return nil
 	}
-	row := func() error {
+	// endRow checks a finished row of MCUs and hands a streamed one over.
+	endRow := func(rb *mcuRow) error {
 		if bc.overrun() {
 			return corruptf("unexpected end of data")
 		}
 		if err := d.ctxErr(); err != nil {
 			return err
 		}
+		if rb != nil {
+			d.pool.send(rb, true)
+		}
 		return d.pool.err()
+	}
+	// dest is where block (bx, by) of component ci goes: the row buffer
+	// (y its block row within the row of MCUs), the kept coefficients, or
+	// nowhere.
+	dest := func(ci int, rb *mcuRow, y, bx, by int) (*[64]int16, *uint64) {
+		c := &h.comps[ci]
+		switch {
+		case !d.want[ci]:
+			return &scratch, &snz
+		case rb != nil:
+			k := y*c.pw + bx
+			return (*[64]int16)(rb.blk[ci][64*k:]), &rb.nz[ci][k]
+		default:
+			return (*[64]int16)(d.coef[ci][64*(by*c.pw+bx):]), &snz
+		}
 	}
 	if len(sc.comps) == 1 {
 		ci := sc.comps[0]
@@ -62,25 +81,13 @@ func (d *jpegDecoder) iterate(sc *jpegScan, bc blockCoder) error {
 				if err := restart(); err != nil {
 					return err
 				}
-				var blk *[64]int16
-				nz := &snz
-				switch {
-				case rb != nil:
-					blk, nz = (*[64]int16)(rb.blk[ci][64*bx:]), &rb.nz[ci][bx]
-				case d.coef[ci] != nil:
-					blk = (*[64]int16)(d.coef[ci][64*(by*c.pw+bx):])
-				default:
-					blk = &scratch
-				}
+				blk, nz := dest(ci, rb, 0, bx, by)
 				if err := bc.block(blk, nz, 0); err != nil {
 					return err
 				}
 			}
-			if err := row(); err != nil {
+			if err := endRow(rb); err != nil {
 				return err
-			}
-			if rb != nil {
-				d.pool.send(rb, true)
 			}
 		}
 		return nil
@@ -99,18 +106,7 @@ func (d *jpegDecoder) iterate(sc *jpegScan, bc blockCoder) error {
 				c := &h.comps[ci]
 				for y := 0; y < c.v; y++ {
 					for x := 0; x < c.h; x++ {
-						bx := mx*c.h + x
-						var blk *[64]int16
-						nz := &snz
-						switch {
-						case !d.want[ci]:
-							blk = &scratch
-						case rb != nil:
-							k := y*c.pw + bx
-							blk, nz = (*[64]int16)(rb.blk[ci][64*k:]), &rb.nz[ci][k]
-						default:
-							blk = (*[64]int16)(d.coef[ci][64*((my*c.v+y)*c.pw+bx):])
-						}
+						blk, nz := dest(ci, rb, y, mx*c.h+x, my*c.v+y)
 						if err := bc.block(blk, nz, i); err != nil {
 							return err
 						}
@@ -118,11 +114,8 @@ func (d *jpegDecoder) iterate(sc *jpegScan, bc blockCoder) error {
 				}
 			}
 		}
-		if err := row(); err != nil {
+		if err := endRow(rb); err != nil {
 			return err
-		}
-		if rb != nil {
-			d.pool.send(rb, true)
 		}
 	}
 	return nil
