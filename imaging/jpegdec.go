@@ -867,10 +867,12 @@ func blockMasks(blk [][]int16) [][]uint64 {
 	return nz
 }
 
-// jpegComplexity walks the markers of a whole file, reading only the scan
+// jpegComplexity walks the markers of a file, reading only the scan
 // headers, and refuses it as too_complex when its scans or the blocks they
-// decode exceed the limits. It costs a pass over the bytes looking for
-// 0xFF, about a millisecond for 20 MB.
+// decode exceed the limits. Past a scan it looks for the next marker (a
+// pass over the bytes looking for 0xFF, about a millisecond for 5 MB); a
+// first scan that is sequential and holds every component is the whole
+// image, and the walk stops there.
 func jpegComplexity(data []byte, lim jpegLimits) error {
 	d := &jpegDecoder{data: data}
 	d.hdr.adobe = -1
@@ -890,6 +892,11 @@ func jpegComplexity(data []byte, lim jpegLimits) error {
 			d.work += d.hdr.scanBlocks(sc)
 			if lim.maxWork > 0 && d.work > lim.maxWork {
 				return 0, false, tooComplexf("its scans decode more than %d blocks (%d scans so far)", lim.maxWork, d.scans)
+			}
+			if !d.hdr.progressive && len(sc.comps) == len(d.hdr.comps) {
+				// One sequential scan of every component is the whole
+				// image: the decoder streams it and reads no further.
+				return 0, true, nil
 			}
 			return entropyEnd(data, next), false, nil
 		}
