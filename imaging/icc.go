@@ -277,15 +277,21 @@ var (
 )
 
 func init() {
+	srgbToXYZ = rgbToXYZD50([3][2]float64{{0.64, 0.33}, {0.30, 0.60}, {0.15, 0.06}}, [2]float64{0.3127, 0.3290})
+	xyzToSRGB = inv3(srgbToXYZ)
+}
+
+// srgbTables fills srgbEnc8 and srgbEnc16, on the first profile: 80,000
+// powers, a few milliseconds that every process start (and every image
+// without a profile) would otherwise pay.
+var srgbTables = sync.OnceFunc(func() {
 	for i := range srgbEnc8 {
 		srgbEnc8[i] = uint8(math.Round(255 * srgbEncode(float64(i)/encSteps)))
 	}
 	for i := range srgbEnc16 {
 		srgbEnc16[i] = uint16(math.Round(65535 * srgbEncode(float64(i)/(encSteps*4))))
 	}
-	srgbToXYZ = rgbToXYZD50([3][2]float64{{0.64, 0.33}, {0.30, 0.60}, {0.15, 0.06}}, [2]float64{0.3127, 0.3290})
-	xyzToSRGB = inv3(srgbToXYZ)
-}
+})
 
 func srgbEncode(v float64) float64 {
 	if v <= 0.0031308 {
@@ -369,6 +375,7 @@ func inv3(a [3][3]float64) (r [3][3]float64) {
 // newColorTransform builds the transform of a usable profile, or returns
 // nil when the profile is sRGB within one level of every channel.
 func newColorTransform(p *iccProfile) *colorTransform {
+	srgbTables()
 	t := &colorTransform{gray: p.space == "GRAY", name: p.name(), curves: p.trc, lab: p.lab}
 	if t.gray {
 		same := true
