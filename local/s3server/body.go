@@ -16,8 +16,24 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/imagepipe/imagepipe/local/guard"
 	"github.com/imagepipe/imagepipe/local/sigv4"
 )
+
+// fileWriter remembers the error of the spool file, to tell a full disk
+// (ours) from a broken body (the client's).
+type fileWriter struct {
+	f   io.Writer
+	err error
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
 
 var crc64NVME = crc64.MakeTable(0x9a6c9329ac4bc9b5)
 
@@ -44,9 +60,10 @@ func badDigest(format string, args ...any) error {
 // (PutObject, UploadPart). On CompleteMultipartUpload they describe the
 // assembled object, not the XML body, and are not checked here.
 func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), err error) {
-	f, err := os.CreateTemp(s.tmpDir, "body-*")
+	bucket, key := splitPath(r.URL.Path)
+	f, err := createTemp(s.tmpDir, "body-*")
 	if err != nil {
-		return func() {}, fmt.Errorf("s3server: spool body: %w", err)
+		return func() {}, storageError("spool the body of", bucket, key, err)
 	}
 	cleanup = func() {
 		f.Close()
@@ -77,7 +94,8 @@ func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), e
 	// body).
 	wantMD5 := r.Header.Get("Content-Md5")
 	md5h := md5.New()
-	writers := []io.Writer{f}
+	file := &fileWriter{f: f}
+	writers := []io.Writer{file}
 	if wantMD5 != "" {
 		writers = append(writers, md5h)
 	}
@@ -88,8 +106,15 @@ func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), e
 	r.Body.Close()
 	if err != nil {
 		var se *sigv4.Error
-		if errors.As(err, &se) {
+		switch {
+		case file.err != nil:
+			// Our disk, not the client: a 5xx the client retries.
+			return cleanup, storageError("spool the body of", bucket, key, file.err)
+		case errors.As(err, &se):
 			return cleanup, err
+		case errors.Is(err, guard.ErrTooSlow):
+			return cleanup, &sigv4.Error{Code: "RequestTimeout", Status: http.StatusBadRequest,
+				Message: "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."}
 		}
 		return cleanup, &sigv4.Error{Code: sigv4.CodeIncompleteBody, Status: http.StatusBadRequest,
 			Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."}

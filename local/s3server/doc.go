@@ -13,28 +13,30 @@
 // the client gets its 200, the OnObjectCreated hook runs; that is where the
 // local stack emits S3's "Object Created" event.
 //
-// Storage is gofakes3's s3afero MultiBucket backend: objects are plain files
-// (Dir/buckets/<bucket>/<key>) streamed to and from disk, and each object's
-// MD5 (its ETag) and metadata are kept as JSON (Dir/metadata), so a restart
-// keeps both. The bbolt backend was the alternative; it reads every object
-// whole into memory and hides objects inside one database file. Three weak
-// points of s3afero are covered here: it writes files in place (atomicFs
-// writes under Dir/tmp and renames), gofakes3 hands it every X-Amz-* request
-// header as metadata (metadataFilter keeps what S3 keeps), and it joins keys
-// into paths (keys with empty, "." or ".." segments are refused). It also
-// merges an overwritten object's metadata into the new one; metadataFilter
-// restores S3's replace semantics.
+// Storage is objectStore, this package's gofakes3 backend: each object is one
+// file (Dir/objects/<bucket>/<encoded key>) holding its bytes, then its
+// metadata, written under Dir/tmp and renamed into place, so an object and
+// its metadata appear together or not at all whatever moment the process is
+// killed at. File names encode keys, so every key S3 accepts is stored (empty,
+// "." and ".." segments, 300-byte segments, any UTF-8) and none resolves
+// outside its bucket; keys S3 refuses (NUL, not UTF-8, over 1024 bytes) get
+// S3's 400. An in-memory index built at start from the files serves
+// listings, HEAD and conditional writes; files that do not hold together at
+// start are moved to Dir/damaged, so no bad file ever fails a listing. A
+// data directory of the previous layout (gofakes3's s3afero: Dir/buckets +
+// Dir/metadata) is imported at start, objects left without their metadata
+// by a crash included. PutObject honours If-None-Match: * and If-Match, and
+// DeleteObject If-Match, atomically, as S3 does. A full disk is a 500
+// InternalError, which clients retry.
 //
 // Multipart uploads are kept on disk too (Dir/multipart/<upload id>/, see
 // multipartStore) instead of in gofakes3's in-memory uploader: an upload in
 // progress survives a restart and completing it streams the parts.
 //
-// Known differences from S3: after a multipart upload, HEAD, GET and LIST
-// give the MD5 of the whole object as ETag, while the CompleteMultipartUpload
-// answer and the event carry S3's "<md5 of part md5s>-<parts>" (gofakes3
-// derives every ETag from the stored MD5); parts under 5 MiB are accepted;
-// ListObjects returns every key in one page and ignores encoding-type=url
-// (answering with raw keys, which clients accept).
+// Known differences from S3: parts under 5 MiB are accepted; ListObjects
+// ignores encoding-type=url (answering with raw keys, which clients accept;
+// a key with a control character XML cannot carry lists with U+FFFD in its
+// place).
 //
 // https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html

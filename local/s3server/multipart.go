@@ -27,14 +27,14 @@ import (
 type multipartStore struct {
 	dir     string // Dir/multipart
 	tmpDir  string // Dir/tmp, same file system
-	backend gofakes3.Backend
+	objects *objectStore
 	mu      sync.Mutex // serialises changes to one upload's files
 }
 
-// store is the backend gofakes3 sees: objects through metadataFilter,
+// store is the backend gofakes3 sees: objects through objectStore,
 // multipart uploads through multipartStore.
 type store struct {
-	metadataFilter
+	*objectStore
 	*multipartStore
 }
 
@@ -153,7 +153,7 @@ func (m *multipartStore) CreateMultipartUpload(bucket, object string, meta map[s
 	}
 	if err := m.writeFile(filepath.Join(dir, "upload.json"), data); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("s3server: create upload: %w", err)
+		return "", storageError("create an upload of", bucket, object, err)
 	}
 	return id, nil
 }
@@ -168,7 +168,7 @@ func (m *multipartStore) UploadPart(bucket, object string, id gofakes3.UploadID,
 	}
 	f, err := os.CreateTemp(m.tmpDir, "part-*")
 	if err != nil {
-		return "", fmt.Errorf("s3server: store part: %w", err)
+		return "", storageError("store a part of", bucket, object, err)
 	}
 	defer os.Remove(f.Name())
 	h := md5.New()
@@ -177,7 +177,7 @@ func (m *multipartStore) UploadPart(bucket, object string, id gofakes3.UploadID,
 		err = cerr
 	}
 	if err != nil {
-		return "", fmt.Errorf("s3server: store part: %w", err)
+		return "", storageError("store a part of", bucket, object, err)
 	}
 	if n != contentLength {
 		return "", gofakes3.ErrIncompleteBody
@@ -350,13 +350,12 @@ func (m *multipartStore) CompleteMultipartUpload(bucket, object string, id gofak
 		readers = append(readers, f)
 		size += p.Size
 	}
-	res, err := m.backend.PutObject(bucket, object, u.Meta, io.MultiReader(readers...), size, nil)
-	if err != nil {
+	etag := hex.EncodeToString(md5s.Sum(nil)) + "-" + strconv.Itoa(len(input.Parts))
+	if _, err := m.objects.put(bucket, object, storedMetadata(u.Meta), io.MultiReader(readers...), size, etag, nil); err != nil {
 		return "", "", err
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return "", "", fmt.Errorf("s3server: remove completed upload %s: %w", id, err)
 	}
-	etag := `"` + hex.EncodeToString(md5s.Sum(nil)) + "-" + strconv.Itoa(len(input.Parts)) + `"`
-	return res.VersionID, etag, nil
+	return "", `"` + etag + `"`, nil
 }

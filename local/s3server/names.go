@@ -7,17 +7,19 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/johannesboyne/gofakes3"
 
 	"github.com/imagepipe/imagepipe/local/sigv4"
 )
 
-// checkNames refuses bucket names and object keys the filesystem backend
-// would alias or resolve outside their bucket: S3 takes "a//b", "a/./b",
-// "../x" or "dir/" as opaque keys, the backend joins them into paths. It
-// looks at the URL, at X-Amz-Copy-Source and, for DeleteObjects, at the
-// spooled body (which it leaves rewound).
+// checkNames refuses bucket names and object keys that S3 refuses: a key
+// must be UTF-8 without NUL (InvalidURI) and at most 1024 bytes
+// (KeyTooLongError). Anything else S3 takes is stored as an opaque key,
+// "a//b", "a/./b", "../x" and "dir/" included (objectStore encodes file
+// names). It looks at the URL, at X-Amz-Copy-Source and, for DeleteObjects,
+// at the spooled body (which it leaves rewound).
 func checkNames(r *http.Request) error {
 	bucket, key := splitPath(r.URL.Path)
 	if bucket == "" {
@@ -64,11 +66,8 @@ func checkNames(r *http.Request) error {
 }
 
 func checkKey(key string) error {
-	for seg := range strings.SplitSeq(key, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return &sigv4.Error{Code: "InvalidArgument", Status: http.StatusBadRequest,
-				Message: fmt.Sprintf("Object key %q has an empty, \".\" or \"..\" path segment, which this local S3 cannot store.", key)}
-		}
+	if !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 {
+		return &sigv4.Error{Code: "InvalidURI", Status: http.StatusBadRequest, Message: "Couldn't parse the specified URI."}
 	}
 	if len(key) > gofakes3.KeySizeLimit {
 		return &sigv4.Error{Code: "KeyTooLongError", Status: http.StatusBadRequest, Message: "Your key is too long"}

@@ -21,16 +21,16 @@ import (
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3afero"
 
 	"github.com/imagepipe/imagepipe/local/sigv4"
 )
 
 // Config configures a Server.
 type Config struct {
-	// Dir holds the objects (Dir/buckets/<bucket>/<key>), their metadata
-	// (Dir/metadata/...), multipart uploads in progress (Dir/multipart) and
-	// request bodies being received (Dir/tmp).
+	// Dir holds the objects, each with its metadata in one file
+	// (Dir/objects/<bucket>/<encoded key>), multipart uploads in progress
+	// (Dir/multipart), request bodies and objects being written (Dir/tmp)
+	// and the files found damaged at start (Dir/damaged).
 	Dir string
 	// Region is the only region the server answers for; default us-east-1.
 	Region string
@@ -66,6 +66,7 @@ const (
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
+	objects *objectStore
 	backend gofakes3.Backend
 	s3      http.Handler
 	tmpDir  string
@@ -108,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("s3server: create %s: %w", tmp, err)
 	}
-	inner, err := s3afero.MultiBucket(storeFs(dir))
+	objects, err := openObjectStore(dir, tmp, log)
 	if err != nil {
 		return nil, fmt.Errorf("s3server: open store in %s: %w", dir, err)
 	}
@@ -116,11 +117,11 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(mpDir, 0o700); err != nil {
 		return nil, fmt.Errorf("s3server: create %s: %w", mpDir, err)
 	}
-	objects := metadataFilter{inner}
 	s := &Server{
 		cfg:     cfg,
 		log:     log,
-		backend: store{metadataFilter: objects, multipartStore: &multipartStore{dir: mpDir, tmpDir: tmp, backend: objects}},
+		objects: objects,
+		backend: store{objectStore: objects, multipartStore: &multipartStore{dir: mpDir, tmpDir: tmp, objects: objects}},
 		tmpDir:  tmp,
 		origins: make(map[string]bool, len(cfg.AllowedOrigins)),
 	}
@@ -211,8 +212,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if op == opConditionalDelete {
+		s.conditionalDelete(rw, r)
+		return
+	}
 	if op == opOther {
 		s.s3.ServeHTTP(rw, r)
+		if !rw.wroteHeader {
+			rw.WriteHeader(http.StatusOK) // a HEAD: our headers go out too
+		}
 		return
 	}
 
@@ -249,6 +257,7 @@ const (
 	opPut
 	opCopy
 	opComplete
+	opConditionalDelete
 	opUnsupported
 )
 
@@ -278,8 +287,25 @@ func classify(r *http.Request) operation {
 		if q.Has("uploadId") {
 			return opComplete
 		}
+	case http.MethodDelete:
+		if r.Header.Get("If-Match") != "" && !q.Has("versionId") && !q.Has("uploadId") {
+			return opConditionalDelete
+		}
 	}
 	return opOther
+}
+
+// conditionalDelete is DeleteObject with If-Match, which gofakes3 does not
+// know: the object goes only if its ETag matches, checked and removed under
+// one lock.
+func (s *Server) conditionalDelete(w *responseWriter, r *http.Request) {
+	bucket, key := splitPath(r.URL.Path)
+	if err := s.objects.deleteIf(bucket, key, r.Header.Get("If-Match")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("x-amz-delete-marker", "false")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func splitPath(p string) (bucket, key string) {
@@ -388,6 +414,15 @@ func (s *Server) writeError(w *responseWriter, r *http.Request, err error) {
 	}
 	status := http.StatusInternalServerError
 	var se *sigv4.Error
+	var ge interface{ ErrorCode() gofakes3.ErrorCode }
+	if errors.As(err, &ge) {
+		code := ge.ErrorCode()
+		e.Code, e.Message, status = string(code), code.Message(), code.Status()
+		var resp *gofakes3.ErrorResponse
+		if errors.As(err, &resp) && resp.Message != "" {
+			e.Message = resp.Message
+		}
+	}
 	if errors.As(err, &se) {
 		e.Code, e.Message, status = se.Code, se.Message, se.Status
 		if se.Code == sigv4.CodeMissingAuthenticationToken {
@@ -426,6 +461,10 @@ func (w *responseWriter) WriteHeader(status int) {
 	if !w.wroteHeader {
 		w.wroteHeader = true
 		h := w.Header()
+		if etag := h.Get(etagHeader); etag != "" {
+			h.Set("ETag", etag)
+		}
+		h.Del(etagHeader)
 		h.Set("X-Amz-Request-Id", w.requestID)
 		h.Set("X-Amz-Id-2", base64.StdEncoding.EncodeToString([]byte(w.requestID)))
 		h.Set("Server", "AmazonS3")
