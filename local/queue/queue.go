@@ -5,8 +5,13 @@
 // and .../sqs-dead-letter-queues.html.
 //
 // A message is deleted only by Delete with its current receipt handle; a
-// crash at any moment leaves it in the file, to be received again once its
-// visibility timeout has passed.
+// crash at any moment leaves it in the file. A message a receiver held when
+// its process died is released when the store is opened again (it keeps its
+// receive count): after a restart the work resumes at once instead of after
+// the visibility timeout.
+//
+// The file is checked (PRAGMA quick_check) when it is opened: a damaged file
+// is refused with what to do, rather than accepted and failing later.
 package queue
 
 import (
@@ -19,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -33,32 +39,157 @@ create table if not exists messages (
 	visible_at  integer not null,  -- unix ms
 	received    integer not null default 0,
 	first_recv  integer not null default 0,
-	seq         integer not null
+	seq         integer not null,
+	held        integer not null default 0 -- 1: hidden because a receiver has it
 );
 create index if not exists messages_queue_visible on messages (queue, visible_at, seq);
 `
 
 // Store is a SQLite file holding any number of queues.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db   *sql.DB
+	path string
+	now  func() time.Time
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{}
+
+	// Released is how many messages held by a previous process Open made
+	// visible again.
+	Released int
+
+	health atomic.Pointer[storeError]
 }
 
-// Open opens (creating if needed) the store at path.
-func Open(path string) (*Store, error) {
+// storeError is the last failed write and when it happened.
+type storeError struct {
+	err error
+	at  time.Time
+}
+
+// DamagedError is Open's error for a file that fails its integrity check.
+type DamagedError struct {
+	Path   string
+	Detail string
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("queue store %s is damaged (%s). imagepipe will not start on it: stop every process using it, "+
+		"move it aside (mv %s %s.damaged; also its -wal and -shm files) and start again. The messages, archives and "+
+		"replays it held are lost with it; the objects under s3/ are kept.", e.Path, e.Detail, e.Path, e.Path)
+}
+
+// Open opens (creating if needed) the store at path. It refuses a damaged
+// file with a *DamagedError, and releases the messages a previous process
+// held when it stopped.
+func Open(path string) (*Store, error) { return open(path, time.Now) }
+
+func open(path string, now func() time.Time) (*Store, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open queue store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1) // one writer; SQLite serialises anyway
+	if err := check(db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create queue schema in %s: %w", path, err)
 	}
-	return &Store{db: db, now: time.Now, waiters: map[string]chan struct{}{}}, nil
+	if err := addColumn(db, "messages", "held", "integer not null default 0"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("upgrade queue schema in %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, now: now, waiters: map[string]chan struct{}{}}
+	// Nothing receives yet: every held message belongs to a process that
+	// is gone.
+	res, err := db.Exec(`update messages set visible_at = ?, held = 0 where held = 1`, s.now().UnixMilli())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("release the messages of the previous run in %s: %w", path, err)
+	}
+	n, _ := res.RowsAffected()
+	s.Released = int(n)
+	return s, nil
+}
+
+// check runs SQLite's quick_check; any answer but "ok", or a file SQLite
+// cannot read as a database at all, is a *DamagedError.
+func check(db *sql.DB, path string) error {
+	rows, err := db.Query(`pragma quick_check`)
+	if err != nil {
+		return &DamagedError{Path: path, Detail: err.Error()}
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return &DamagedError{Path: path, Detail: err.Error()}
+		}
+		if line != "ok" && len(problems) < 3 {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return &DamagedError{Path: path, Detail: err.Error()}
+	}
+	if len(problems) > 0 {
+		return &DamagedError{Path: path, Detail: "quick_check: " + strings.Join(problems, "; ")}
+	}
+	return nil
+}
+
+// addColumn adds a column to a table made by an earlier version.
+func addColumn(db *sql.DB, table, column, decl string) error {
+	rows, err := db.Query(`select name from pragma_table_info(?)`, table)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		if name == column {
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	_, err = db.Exec(`alter table ` + table + ` add column ` + column + ` ` + decl)
+	return err
+}
+
+// Health reports the store's state: an error when it cannot be read, or
+// when its last write failed (until a write succeeds again).
+func (s *Store) Health(ctx context.Context) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `select count(*) from (select 1 from messages limit 1)`).Scan(&n); err != nil {
+		return fmt.Errorf("queue store %s cannot be read: %w", s.path, err)
+	}
+	if e := s.health.Load(); e != nil {
+		return fmt.Errorf("queue store %s: the last write failed %s ago: %w", s.path, s.now().Sub(e.at).Round(time.Second), e.err)
+	}
+	return nil
+}
+
+// noteWrite records the outcome of a write for Health.
+func (s *Store) noteWrite(err error) {
+	if err == nil {
+		if s.health.Load() != nil {
+			s.health.Store(nil)
+		}
+		return
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	s.health.Store(&storeError{err: err, at: s.now()})
 }
 
 // DB is the store's database, for other local state that wants to commit
@@ -118,6 +249,7 @@ func (q *Queue) Send(ctx context.Context, body []byte) (string, error) {
 	_, err := q.s.db.ExecContext(ctx,
 		`insert into messages (id, queue, body, sent_at, visible_at, seq) values (?, ?, ?, ?, ?, coalesce((select max(seq) from messages), 0) + 1)`,
 		id, q.name, body, now, now)
+	q.s.noteWrite(err)
 	if err != nil {
 		return "", fmt.Errorf("send to %s: %w", q.name, err)
 	}
@@ -145,7 +277,8 @@ func (q *Queue) Wake() { q.s.wake(q.name) }
 // Receive takes up to max visible messages, oldest first, and hides them
 // for the visibility timeout. Messages past MaxReceiveCount move to the
 // dead-letter queue first, as SQS's redrive does.
-func (q *Queue) Receive(ctx context.Context, max int) ([]Message, error) {
+func (q *Queue) Receive(ctx context.Context, max int) (msgs []Message, err error) {
+	defer func() { q.s.noteWrite(err) }()
 	tx, err := q.s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
@@ -154,7 +287,7 @@ func (q *Queue) Receive(ctx context.Context, max int) ([]Message, error) {
 	now := q.s.now().UnixMilli()
 	if q.opts.MaxReceiveCount > 0 && q.opts.DeadLetter != "" {
 		if _, err := tx.ExecContext(ctx,
-			`update messages set queue = ?, received = 0, first_recv = 0, visible_at = ? where queue = ? and visible_at <= ? and received >= ?`,
+			`update messages set queue = ?, received = 0, first_recv = 0, visible_at = ?, held = 0 where queue = ? and visible_at <= ? and received >= ?`,
 			q.opts.DeadLetter, now, q.name, now, q.opts.MaxReceiveCount); err != nil {
 			return nil, fmt.Errorf("redrive %s: %w", q.name, err)
 		}
@@ -165,7 +298,6 @@ func (q *Queue) Receive(ctx context.Context, max int) ([]Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 	}
-	var msgs []Message
 	for rows.Next() {
 		var m Message
 		var sent, first int64
@@ -188,7 +320,7 @@ func (q *Queue) Receive(ctx context.Context, max int) ([]Message, error) {
 	visible := now + q.opts.VisibilityTimeout.Milliseconds()
 	for _, m := range msgs {
 		if _, err := tx.ExecContext(ctx,
-			`update messages set received = ?, visible_at = ?, first_recv = ? where id = ?`,
+			`update messages set received = ?, visible_at = ?, first_recv = ?, held = 1 where id = ?`,
 			m.ReceiveCount, visible, m.FirstReceived.UnixMilli(), m.ID); err != nil {
 			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 		}
@@ -210,6 +342,7 @@ func (q *Queue) Delete(ctx context.Context, receipt string) error {
 		return err
 	}
 	res, err := q.s.db.ExecContext(ctx, `delete from messages where id = ? and queue = ? and received = ?`, id, q.name, count)
+	q.s.noteWrite(err)
 	if err != nil {
 		return fmt.Errorf("delete from %s: %w", q.name, err)
 	}
@@ -226,8 +359,10 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receipt string, d time.Dur
 	if err != nil {
 		return err
 	}
-	res, err := q.s.db.ExecContext(ctx, `update messages set visible_at = ? where id = ? and queue = ? and received = ?`,
+	// A delay chosen by the receiver is kept across a restart.
+	res, err := q.s.db.ExecContext(ctx, `update messages set visible_at = ?, held = 0 where id = ? and queue = ? and received = ?`,
 		q.s.now().Add(d).UnixMilli(), id, q.name, count)
+	q.s.noteWrite(err)
 	if err != nil {
 		return fmt.Errorf("change visibility in %s: %w", q.name, err)
 	}

@@ -1,9 +1,13 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,11 +19,10 @@ func (c *clock) now() time.Time      { return c.t }
 func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
 func openAt(t *testing.T, path string, c *clock) *Store {
 	t.Helper()
-	s, err := Open(path)
+	s, err := open(path, c.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.now = c.now
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -83,36 +86,123 @@ func TestDeleteNeedsTheCurrentReceipt(t *testing.T) {
 	}
 }
 
-func TestMessagesSurviveReopen(t *testing.T) {
+// TestReopenReleasesHeldMessages: a message a receiver held when its
+// process died comes back as soon as the store is opened again (not after
+// its visibility timeout), with its receive count; a delay a receiver chose
+// (ChangeVisibility) is kept; nothing is lost.
+func TestReopenReleasesHeldMessages(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "q.db")
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	s, err := Open(path)
+	s, err := open(path, c.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.now = c.now
-	q := s.Queue("a", Options{VisibilityTimeout: 5 * time.Second})
-	for _, b := range []string{"1", "2", "3"} {
+	q := s.Queue("a", Options{VisibilityTimeout: time.Hour})
+	for _, b := range []string{"1", "2", "3", "4"} {
 		if _, err := q.Send(ctx, []byte(b)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, _ := q.Receive(ctx, 1); len(got) != 1 || string(got[0].Body) != "1" {
+	got, _ := q.Receive(ctx, 2)
+	if len(got) != 2 || string(got[0].Body) != "1" {
 		t.Fatalf("first receive: %v", got)
 	}
-	s.Close() // "crash" with message 1 in flight
+	// The receiver chose to see message 2 again in ten minutes.
+	if err := q.ChangeVisibility(ctx, got[1].ReceiptHandle, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // "crash" with message 1 held
 
 	s2 := openAt(t, path, c)
-	q2 := s2.Queue("a", Options{VisibilityTimeout: 5 * time.Second})
-	got, _ := q2.Receive(ctx, 10)
-	if len(got) != 2 || string(got[0].Body) != "2" || string(got[1].Body) != "3" {
-		t.Fatalf("after reopen: %v", got)
+	if s2.Released != 1 {
+		t.Fatalf("Released = %d, want 1", s2.Released)
 	}
-	c.add(6 * time.Second)
+	q2 := s2.Queue("a", Options{VisibilityTimeout: time.Hour})
 	got, _ = q2.Receive(ctx, 10)
-	if len(got) != 3 || string(got[0].Body) != "1" || got[0].ReceiveCount != 2 {
-		t.Fatalf("in-flight message after its timeout: %+v", got)
+	var bodies []string
+	for _, m := range got {
+		bodies = append(bodies, string(m.Body))
+	}
+	if strings.Join(bodies, ",") != "1,3,4" || got[0].ReceiveCount != 2 {
+		t.Fatalf("right after reopen: %+v, want 1 (its second receive), 3 and 4", got)
+	}
+	c.add(11 * time.Minute)
+	got, _ = q2.Receive(ctx, 10)
+	if len(got) != 1 || string(got[0].Body) != "2" {
+		t.Fatalf("the delayed message after its delay: %+v", got)
+	}
+}
+
+// TestDamagedFileIsRefused: a store whose pages are damaged, or that is
+// not a database at all, is refused at Open with what to do.
+func TestDamagedFileIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := s.Queue("a", Options{})
+	for i := range 2000 {
+		if _, err := q.Send(ctx, []byte(strings.Repeat(fmt.Sprint(i), 200))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DB().Exec(`pragma wal_checkpoint(truncate)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Scribble over a page in the middle of the table's b-tree.
+	page := 4096
+	mid := (len(raw) / page / 2) * page
+	for i := mid + 8; i < mid+page; i++ {
+		raw[i] = 0x5a
+	}
+	damaged := filepath.Join(dir, "damaged.db")
+	if err := os.WriteFile(damaged, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{damaged, garbage} {
+		_, err := Open(p)
+		var de *DamagedError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "move it aside") {
+			t.Errorf("Open(%s) = %v, want a DamagedError saying what to do", filepath.Base(p), err)
+		}
+		t.Logf("Open(%s): %v", filepath.Base(p), err)
+	}
+}
+
+// TestHealthReportsFailedWrites: Health is nil on a good store and reports
+// a failed write until a write succeeds again.
+func TestHealthReportsFailedWrites(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "q.db"), &clock{t: time.Now()})
+	if err := s.Health(ctx); err != nil {
+		t.Fatalf("health of a new store: %v", err)
+	}
+	s.noteWrite(errors.New("disk I/O error"))
+	if err := s.Health(ctx); err == nil || !strings.Contains(err.Error(), "disk I/O error") {
+		t.Fatalf("health after a failed write: %v", err)
+	}
+	if _, err := s.Queue("a", Options{}).Send(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Health(ctx); err != nil {
+		t.Fatalf("health after a good write: %v", err)
+	}
+	s.Close()
+	if err := s.Health(ctx); err == nil {
+		t.Fatal("health of a closed store is nil")
 	}
 }
 
