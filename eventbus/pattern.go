@@ -5,9 +5,11 @@ package eventbus
 // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
 //
 // A pattern is parsed once into a tree of compiled matchers; matching walks the
-// pattern tree and the decoded event together, so the work is bounded by
-// (pattern size) × (event size). Wildcards are compiled to literal segments
-// matched greedily left to right, which never backtracks.
+// pattern tree and the decoded event together. The exact values, prefixes,
+// suffixes and equals-ignore-case values of a leaf list sit in hash tables
+// (valueIndex), so a leaf of thousands of values costs one lookup per event
+// leaf, not thousands. Wildcards are compiled to literal segments matched
+// greedily left to right, which never backtracks.
 //
 // Semantics worth knowing, all as in EventBridge (its rule engine is the open
 // source aws/event-ruler):
@@ -608,7 +610,7 @@ func compileLeaf(arr []any, path string) ([]matcher, error) {
 		}
 		ms = append(ms, m)
 	}
-	return ms, nil
+	return indexed(ms), nil
 }
 
 // compileValue compiles an exact value: string, number, boolean or null.
@@ -859,7 +861,7 @@ func compileAnythingBut(arg any, path string) (matcher, error) {
 			kind = s.kind
 			not = append(not, exactMatcher{want: s})
 		}
-		return anythingBut{not: not}, nil
+		return anythingBut{not: anyOf(indexed(not))}, nil
 	case map[string]any:
 		if len(a) == 0 {
 			return nil, invalidf("Anything-But expression name not found%s", at(path))
@@ -902,7 +904,7 @@ func compileAnythingBut(arg any, path string) (matcher, error) {
 				}
 				not = append(not, wildcardMatcher{g: g})
 			}
-			return anythingBut{not: not}, nil
+			return anythingBut{not: anyOf(indexed(not))}, nil
 		}
 		return nil, invalidf("Unsupported anything-but pattern: %s%s", op, at(path))
 	}

@@ -146,6 +146,10 @@ func runTestPattern(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2
 	}
+	if !eventbus.PatternLengthOK(patternText) {
+		fmt.Fprintf(stderr, "%s: the pattern is longer than %d characters, the most EventBridge takes\n", name, eventbus.MaxPatternLength)
+		return 2
+	}
 	p, err := eventbus.ParsePattern(patternText)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)

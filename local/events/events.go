@@ -75,7 +75,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Type: "UnknownOperationException", Message: "EventBridge takes POST requests"})
 		return
 	}
-	if _, err := h.Verifier.Verify(r, "events"); err != nil {
+	id, err := h.Verifier.Verify(r, "events")
+	if err == nil && id.Region != h.Router.Region {
+		// What EventBridge answers a request signed for another region.
+		writeError(w, &apiError{Status: http.StatusBadRequest, Type: "InvalidSignatureException",
+			Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. This endpoint serves %s.", id.Region, h.Router.Region)})
+		return
+	}
+	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
 			typ := se.Code

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -391,6 +392,68 @@ func TestUnknownOperationAndBadSignature(t *testing.T) {
 	}
 	if _, err := e.client.ListEventBuses(context.Background(), &eventbridge.ListEventBusesInput{}); apiCode(err) != "UnknownOperationException" {
 		t.Errorf("unsupported operation: %v, want UnknownOperationException", err)
+	}
+}
+
+// TestSigningRegionAndBusARNs: a request signed for another region is
+// refused as EventBridge refuses it; a bus ARN of another account or region
+// is never taken for the local bus of the same name.
+func TestSigningRegionAndBusARNs(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	other := eventbridge.NewFromConfig(aws.Config{
+		Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider(accessKey, secret, ""), BaseEndpoint: aws.String(e.url),
+	}, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 })
+	if _, err := other.ListRules(ctx, &eventbridge.ListRulesInput{EventBusName: aws.String("app")}); apiCode(err) != "InvalidSignatureException" {
+		t.Errorf("request signed for eu-west-1: %v, want InvalidSignatureException", err)
+	}
+	for _, tc := range []struct {
+		bus, code string
+	}{
+		{"arn:aws:events:us-east-1:111122223333:event-bus/app", "AccessDeniedException"},
+		{"arn:aws:events:eu-west-1:" + account + ":event-bus/app", "InvalidArgument"},
+		{"arn:aws:sqs:us-east-1:" + account + ":app", "InvalidArgument"},
+	} {
+		ent := entry(1, time.Now())
+		ent.EventBusName = aws.String(tc.bus)
+		out, err := e.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{ent}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.FailedEntryCount != 1 || aws.ToString(out.Entries[0].ErrorCode) != tc.code {
+			t.Errorf("PutEvents to %s: %+v, want %s", tc.bus, out.Entries, tc.code)
+		}
+		if _, err := e.client.ListRules(ctx, &eventbridge.ListRulesInput{EventBusName: aws.String(tc.bus)}); err == nil {
+			t.Errorf("ListRules of %s answered", tc.bus)
+		}
+	}
+	if n := len(e.drain(t, e.qAll)); n != 0 {
+		t.Fatalf("%d events reached the local bus through foreign ARNs", n)
+	}
+	ent := entry(1, time.Now())
+	ent.EventBusName = aws.String("arn:aws:events:" + region + ":" + account + ":event-bus/app")
+	if out, err := e.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{ent}}); err != nil || out.FailedEntryCount != 0 {
+		t.Fatalf("PutEvents to the local bus's own ARN: %v %+v", err, out)
+	}
+}
+
+// TestEventPatternLengthCap: TestEventPattern refuses patterns longer than
+// EventBridge's 4096 characters.
+func TestEventPatternLengthCap(t *testing.T) {
+	e := newEnv(t)
+	vals := make([]string, 0, 1000)
+	for i := range 1000 {
+		vals = append(vals, fmt.Sprintf("%q", fmt.Sprint("v", i)))
+	}
+	big := `{"source":[` + strings.Join(vals, ",") + `]}`
+	ev := `{"id":"1","account":"` + account + `","source":"v7","time":"2024-01-01T00:00:00Z","region":"` + region + `","resources":[],"detail-type":"x","detail":{}}`
+	_, err := e.client.TestEventPattern(context.Background(), &eventbridge.TestEventPatternInput{EventPattern: aws.String(big), Event: aws.String(ev)})
+	if apiCode(err) != "ValidationException" || !strings.Contains(err.Error(), "4096") {
+		t.Fatalf("a %d-character pattern: %v, want ValidationException naming 4096", len(big), err)
+	}
+	out, err := e.client.TestEventPattern(context.Background(), &eventbridge.TestEventPatternInput{EventPattern: aws.String(`{"source":["v7"]}`), Event: aws.String(ev)})
+	if err != nil || !out.Result {
+		t.Fatalf("a short pattern: %v %+v", err, out)
 	}
 }
 

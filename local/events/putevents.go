@@ -102,7 +102,14 @@ func (h *Handler) putEntry(r *http.Request, e putEventsEntry) putEventsResult {
 	// EventBridge answers an EventId for an entry naming a bus that does
 	// not exist and drops the event (aws/aws-cli#9186); the local edge
 	// reports it instead, so that a typo in a bus name shows at once.
-	busName := h.busName(e.EventBusName)
+	busName, aerr := h.busName(e.EventBusName)
+	if aerr != nil {
+		code := aerr.Type
+		if code == "ValidationException" {
+			code = "InvalidArgument"
+		}
+		return putEventsResult{ErrorCode: code, ErrorMessage: aerr.Message}
+	}
 	if !h.Router.HasBus(busName) {
 		return putEventsResult{ErrorCode: "ResourceNotFoundException", ErrorMessage: "Event bus " + busName + " does not exist."}
 	}

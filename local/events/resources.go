@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -49,12 +50,27 @@ func (h *Handler) parseRuleARN(arn string) (bus, rule string, ok bool) {
 	return "default", rest, true
 }
 
-// busName accepts a bus name or ARN; empty is the default bus.
-func (h *Handler) busName(s string) string {
-	if name, ok := h.resourceOf(s, "event-bus"); ok {
-		return name
+// busName accepts a bus name or ARN; empty is the default bus. An ARN of
+// another account is refused as EventBridge refuses a bus whose policy does
+// not let us in (AccessDeniedException), an ARN of another region or not
+// an event bus ARN as invalid.
+func (h *Handler) busName(s string) (string, *apiError) {
+	if !strings.HasPrefix(s, "arn:") {
+		return busNameOf(s), nil
 	}
-	return busNameOf(s)
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[2] != "events" || !strings.HasPrefix(parts[5], "event-bus/") || len(parts[5]) == len("event-bus/") {
+		return "", validation("Parameter EventBusName is not valid. Reason: %s is not an event bus ARN.", s)
+	}
+	region, account := parts[3], parts[4]
+	if account != h.Router.Account {
+		return "", &apiError{Status: http.StatusBadRequest, Type: "AccessDeniedException",
+			Message: fmt.Sprintf("User: arn:aws:iam::%s:root is not authorized to access resource %s: the event bus belongs to account %s and no resource-based policy allows it.", h.Router.Account, s, account)}
+	}
+	if region != h.Router.Region {
+		return "", validation("Parameter EventBusName is not valid. Reason: the event bus %s is in region %s; this endpoint serves %s.", s, region, h.Router.Region)
+	}
+	return strings.TrimPrefix(parts[5], "event-bus/"), nil
 }
 
 // page cuts one page out of n items for Limit and NextToken (an opaque

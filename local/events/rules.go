@@ -39,7 +39,10 @@ func (h *Handler) listRules(_ *http.Request, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	busName := h.busName(in.EventBusName)
+	busName, aerr := h.busName(in.EventBusName)
+	if aerr != nil {
+		return nil, aerr
+	}
 	if !h.Router.HasBus(busName) {
 		return nil, notFound("Event bus %s does not exist.", busName)
 	}
@@ -69,7 +72,10 @@ func (h *Handler) describeRule(_ *http.Request, body []byte) (any, error) {
 	if in.Name == "" {
 		return nil, validation("1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
 	}
-	busName := h.busName(in.EventBusName)
+	busName, aerr := h.busName(in.EventBusName)
+	if aerr != nil {
+		return nil, aerr
+	}
 	for _, r := range h.Router.Rules(busName) {
 		if r.Name == in.Name {
 			return ruleOut{Name: r.Name, Arn: h.ruleARN(r.Bus, r.Name), EventPattern: r.Pattern, State: "ENABLED", Description: r.Description, EventBusName: r.Bus, CreatedBy: h.Router.Account}, nil

@@ -38,6 +38,9 @@ func (h *Handler) testEventPattern(_ *http.Request, body []byte) (any, error) {
 		}
 		return nil, validation("%d validation error(s) detected: Value null at %s failed to satisfy constraint: Member must not be null", len(missing), strings.Join(missing, ", "))
 	}
+	if !eventbus.PatternLengthOK(*in.EventPattern) {
+		return nil, validation("1 validation error detected: Value at 'eventPattern' failed to satisfy constraint: Member must have length less than or equal to %d", eventbus.MaxPatternLength)
+	}
 	p, err := eventbus.ParsePattern(*in.EventPattern)
 	if err != nil {
 		var pe *eventbus.PatternError
