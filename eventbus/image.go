@@ -1,5 +1,7 @@
 package eventbus
 
+import "strings"
+
 // Completion events, put on the imagepipe bus by the process function.
 const (
 	SourceProcess       = "imagepipe.process"
@@ -12,16 +14,36 @@ const (
 // ImageDetail is the detail of "Image Processed" and "Image Processing
 // Failed" (DESIGN.md §4).
 type ImageDetail struct {
-	ImageID    string      `json:"image_id"`
-	Source     ImageSource `json:"source"`
-	Outputs    []Output    `json:"outputs,omitempty"`
-	DurationMS int64       `json:"duration_ms"`
-	Attempt    int         `json:"attempt"`
-	Error      *ImageError `json:"error,omitempty"`
-	Warnings   []string    `json:"warnings,omitempty"`
+	ImageID string `json:"image_id"`
+	// CompletionID names the source version the event completes:
+	// CompletionID(ImageID, Source.ETag). Every completion event of one
+	// version carries the same id, so a consumer applies it once however
+	// many times it is delivered.
+	CompletionID string      `json:"completion_id"`
+	Source       ImageSource `json:"source"`
+	Outputs      []Output    `json:"outputs,omitempty"`
+	DurationMS   int64       `json:"duration_ms"`
+	Attempt      int         `json:"attempt"`
+	Error        *ImageError `json:"error,omitempty"`
+	Warnings     []string    `json:"warnings,omitempty"`
 	// ReplayName is the replay-name of the upload event this completion
 	// answers: set when an archive replay caused the work.
 	ReplayName string `json:"replay_name,omitempty"`
+}
+
+// CompletionID is the completion id of a source version: the image id and
+// the source object's ETag (without quotes), joined by ":".
+func CompletionID(imageID, etag string) string {
+	return imageID + ":" + strings.Trim(etag, `"`)
+}
+
+// ID returns d.CompletionID, or derives it for an event made before the
+// field existed.
+func (d ImageDetail) ID() string {
+	if d.CompletionID != "" {
+		return d.CompletionID
+	}
+	return CompletionID(d.ImageID, d.Source.ETag)
 }
 
 // ImageSource is the uploaded object an event is about.

@@ -30,6 +30,10 @@ type Config struct {
 	// Stack is the value of the metrics' Stack dimension; empty means
 	// metrics.DefaultStack.
 	Stack string
+	// Function is the value of the metrics' Function dimension; empty
+	// means "notify" (the deadletter function, which applies stranded
+	// completions, sets its own).
+	Function string
 }
 
 // ConfigFromEnv reads the configuration from the environment.
@@ -53,6 +57,7 @@ func (c Config) Validate() error {
 type Handler struct {
 	statuses status.Store
 	stack    string
+	function string
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -77,7 +82,11 @@ func newHandler(cfg Config, client status.S3API, logger *slog.Logger) (*Handler,
 	if stack == "" {
 		stack = metrics.DefaultStack
 	}
-	return &Handler{statuses: status.Store{Client: client, Bucket: cfg.ProcessedBucket}, stack: stack, log: logger, now: time.Now}, nil
+	function := cfg.Function
+	if function == "" {
+		function = "notify"
+	}
+	return &Handler{statuses: status.Store{Client: client, Bucket: cfg.ProcessedBucket}, stack: stack, function: function, log: logger, now: time.Now}, nil
 }
 
 // Handle logs one completion event and records the image's status. An
@@ -98,37 +107,70 @@ func (h *Handler) Handle(ctx context.Context, ev eventbus.Event) error {
 		h.log.Error("ignoring a completion event without a valid image id", "event_id", ev.ID, "err", err)
 		return nil
 	}
-	rec, err := h.statuses.Get(ctx, d.ImageID)
-	switch {
-	case errors.Is(err, status.ErrNotFound):
-		rec = &status.Record{ImageID: d.ImageID, Key: d.Source.Key, ContentType: d.Source.ContentType, Size: d.Source.Size, CreatedAt: ev.Time}
-	case err != nil:
+	// The record is updated compare-and-swap (status.Store.Update): of two
+	// deliveries of one completion at once, one applies it and the other
+	// finds it applied.
+	now := h.now().UTC()
+	var kept string
+	written, err := h.statuses.Update(ctx, d.ImageID, func(cur *status.Record) *status.Record {
+		next := &status.Record{ImageID: d.ImageID, Key: d.Source.Key, ContentType: d.Source.ContentType, Size: d.Source.Size, CreatedAt: ev.Time}
+		if cur != nil {
+			if kept = skip(cur, outcome, d); kept != "" {
+				return nil
+			}
+			c := *cur
+			next = &c
+		}
+		next.Status = outcome
+		next.UpdatedAt = now
+		next.SourceETag = d.Source.ETag
+		next.Outputs = d.Outputs
+		next.DurationMS = d.DurationMS
+		next.Error = d.Error
+		next.Warnings = d.Warnings
+		next.CompletionID = d.ID()
+		next.History = append([]status.Transition(nil), next.History...)
+		next.AddTransition(status.Transition{Status: outcome, CompletionID: d.ID(), ErrorCode: errorCode(d.Error), At: now})
+		return next
+	})
+	if err != nil {
 		return err
 	}
-	// Records only move forward: a late failure (a replay whose source has
-	// expired, say) must not hide a result that is there.
-	if !rec.Accepts(outcome, d.Source.ETag) {
-		h.logLine(ctx, ev, outcome, d, false)
+	if written == nil {
+		h.logLine(ctx, ev, outcome, d, kept)
 		return nil
 	}
-	rec.Status = outcome
-	rec.UpdatedAt = h.now().UTC()
-	rec.SourceETag = d.Source.ETag
-	rec.Outputs = d.Outputs
-	rec.DurationMS = d.DurationMS
-	rec.Error = d.Error
-	rec.Warnings = d.Warnings
-	if err := h.statuses.Put(ctx, rec); err != nil {
-		return err
-	}
-	h.logLine(ctx, ev, outcome, d, true)
+	h.logLine(ctx, ev, outcome, d, "")
 	return nil
 }
 
+// skip says why a completion is not applied to a record ("" to apply it):
+// the record already shows it (a duplicate delivery, a replay of the
+// completions archive), or the record does not move that way (records only
+// move forward: a late failure, a replay whose source has expired say, must
+// not hide a result that is there).
+func skip(rec *status.Record, outcome string, d eventbus.ImageDetail) string {
+	if rec.CompletionID == d.ID() && rec.Status == outcome && errorCode(rec.Error) == errorCode(d.Error) {
+		return "this completion is applied already"
+	}
+	if !rec.Accepts(outcome, d.Source.ETag) {
+		return "a record only moves forward"
+	}
+	return ""
+}
+
+func errorCode(e *eventbus.ImageError) string {
+	if e == nil {
+		return ""
+	}
+	return e.Code
+}
+
 // logLine writes the event's one log line, with embedded metrics: the
-// status update by outcome (when the record was written) and how long the
-// completion took to reach it.
-func (h *Handler) logLine(ctx context.Context, ev eventbus.Event, outcome string, d eventbus.ImageDetail, recorded bool) {
+// status update by outcome (when the record was written: kept is "") and
+// how long the completion took to reach it; kept says why the record was
+// not written.
+func (h *Handler) logLine(ctx context.Context, ev eventbus.Event, outcome string, d eventbus.ImageDetail, kept string) {
 	now := h.now()
 	attrs := []slog.Attr{
 		slog.String("image_id", d.ImageID),
@@ -150,17 +192,18 @@ func (h *Handler) logLine(ctx context.Context, ev eventbus.Event, outcome string
 		attrs = append(attrs, slog.Group("output_"+o.Name, "key", o.Key, "width", o.Width, "height", o.Height, "bytes", o.Bytes))
 	}
 	line := metrics.Line{
-		Dimensions: map[string]string{metrics.Stack: h.stack, metrics.Outcome: outcome, metrics.Function: "notify"},
+		Dimensions: map[string]string{metrics.Stack: h.stack, metrics.Outcome: outcome, metrics.Function: h.function},
 		Samples:    []metrics.Sample{{Metric: metrics.PeakMemory, Value: metrics.PeakMemoryMB()}},
 	}
 	msg := "image " + outcome
-	if recorded {
+	attrs = append(attrs, slog.String("completion_id", d.ID()))
+	if kept == "" {
 		line.Samples = append(line.Samples, metrics.Sample{Metric: metrics.StatusUpdates, Value: 1})
 		if !ev.Time.IsZero() {
 			line.Samples = append(line.Samples, metrics.Sample{Metric: metrics.StatusDelay, Value: float64(max(now.Sub(ev.Time).Milliseconds(), 0))})
 		}
 	} else {
-		msg += " (status kept: a record only moves forward)"
+		msg += " (status kept: " + kept + ")"
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, msg, append(attrs, line.Attrs(now)...)...)
 }

@@ -3,6 +3,8 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,7 +25,8 @@ import (
 	"github.com/imagepipe/imagepipe/metrics"
 )
 
-// memS3 keeps objects in memory; err, when set, answers every call.
+// memS3 keeps objects in memory, with ETags and S3's conditional writes;
+// err, when set, answers every call.
 type memS3 struct {
 	mu      sync.Mutex
 	objects map[string][]byte
@@ -31,6 +34,11 @@ type memS3 struct {
 }
 
 var _ status.S3API = (*memS3)(nil)
+
+func etagOf(b []byte) string {
+	sum := md5.Sum(b)
+	return `"` + hex.EncodeToString(sum[:]) + `"`
+}
 
 func (m *memS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
 	m.mu.Lock()
@@ -42,7 +50,7 @@ func (m *memS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s
 	if !ok {
 		return nil, &smithy.OperationError{ServiceID: "S3", OperationName: "GetObject", Err: &s3types.NoSuchKey{}}
 	}
-	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(b))}, nil
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(b)), ETag: aws.String(etagOf(b))}, nil
 }
 
 func (m *memS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
@@ -55,8 +63,18 @@ func (m *memS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s
 	if m.err != nil {
 		return nil, m.err
 	}
-	m.objects[aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key)] = b
-	return &s3.PutObjectOutput{}, nil
+	key := aws.ToString(in.Bucket) + "/" + aws.ToString(in.Key)
+	old, exists := m.objects[key]
+	failed := &smithy.OperationError{ServiceID: "S3", OperationName: "PutObject",
+		Err: &smithy.GenericAPIError{Code: "PreconditionFailed", Message: "At least one of the pre-conditions you specified did not hold"}}
+	if in.IfNoneMatch != nil && exists {
+		return nil, failed
+	}
+	if in.IfMatch != nil && (!exists || aws.ToString(in.IfMatch) != etagOf(old)) {
+		return nil, failed
+	}
+	m.objects[key] = b
+	return &s3.PutObjectOutput{ETag: aws.String(etagOf(b))}, nil
 }
 
 const imageID = "0123456789abcdef0123456789abcdef"
@@ -228,4 +246,58 @@ func extracted(t *testing.T, lines []byte) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// TestCompletionAppliedOnce: a completion delivered again (a duplicate, a
+// replay of the completions archive), or delivered twice at once, changes
+// the record once and logs one metric line; a completion of the same
+// version with another outcome still applies (a retry after the dead-letter
+// queue makes a failed image done).
+func TestCompletionAppliedOnce(t *testing.T) {
+	var buf bytes.Buffer // slog's handler serializes the writes
+	store := &memS3{objects: map[string][]byte{}}
+	h, err := newHandler(Config{ProcessedBucket: "processed"}, store, slog.New(slog.NewJSONHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	statuses := status.Store{Client: store, Bucket: "processed"}
+	exhausted := eventbus.ImageDetail{Attempt: 5, Error: &eventbus.ImageError{Code: "retries_exhausted", Message: "gave up", Retryable: true}}
+	failed := completion(t, eventbus.DetailTypeFailed, "e1", exhausted)
+	done := completion(t, eventbus.DetailTypeProcessed, "e1", processedDetail)
+	replayed := done
+	replayed.ReplayName = "replay-1"
+	replayed.ID = "another-event-id"
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if err := h.Handle(ctx, failed); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, ev := range []eventbus.Event{done, done, replayed} {
+		if err := h.Handle(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := statuses.Get(ctx, imageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != status.Done || rec.CompletionID != imageID+":e1" {
+		t.Fatalf("record %s %s, want done for %s:e1", rec.Status, rec.CompletionID, imageID)
+	}
+	var got []string
+	for _, tr := range rec.History {
+		got = append(got, tr.Status+"/"+tr.ErrorCode)
+	}
+	if strings.Join(got, ",") != "failed/retries_exhausted,done/" {
+		t.Fatalf("history %v, want one failed/retries_exhausted then one done", got)
+	}
+	if n := strings.Count(buf.String(), `"StatusUpdates":1`); n != 2 {
+		t.Fatalf("%d status updates counted, want 2 (one per transition):\n%s", n, buf.String())
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/imaging"
@@ -22,7 +23,12 @@ const (
 	EnvJPEGQuality     = "JPEG_QUALITY"
 	EnvThumbnailSizes  = "THUMBNAIL_SIZES"
 	EnvMaxReceiveCount = "MAX_RECEIVE_COUNT"
-	EnvPixelBudget     = "PIXEL_BUDGET"
+	EnvMemoryBudgetMB  = "MEMORY_BUDGET_MB"
+	EnvStartMargin     = "START_MARGIN"
+	EnvFinishMargin    = "FINISH_MARGIN"
+	// envPixelBudget is the setting MEMORY_BUDGET_MB replaced; it is
+	// refused so that an old deployment does not silently lose it.
+	envPixelBudget = "PIXEL_BUDGET"
 )
 
 // Config is what the worker needs to know.
@@ -36,11 +42,26 @@ type Config struct {
 	MaxReceiveCount int
 	// Concurrency is how many images of a batch are worked on at once.
 	Concurrency int
-	// PixelBudget bounds the pixels decoded at once across the batch, so
-	// memory stays bounded whatever the images' sizes.
-	PixelBudget int64
+	// MemoryBudget bounds, in bytes, the memory of the images worked on at
+	// once across the batch (each image weighs its pixels times what its
+	// format takes per pixel), so a batch fits the function's memory
+	// whatever the images. ConfigFromEnv derives it from the Go memory
+	// limit (GOMEMLIMIT, 90 % of the function's memory on Lambda). An image
+	// that alone needs more is refused as too_many_pixels.
+	MemoryBudget int64
+	// StartMargin: no image is started when less time than this is left
+	// before the invocation's deadline; those messages come back.
+	StartMargin time.Duration
+	// FinishMargin: the work under way is cancelled this long before the
+	// deadline, so that the answer (with its partial batch failures) gets
+	// back to Lambda before the function is stopped.
+	FinishMargin time.Duration
 	// Stack is the value of the metrics' Stack dimension (metrics.EnvStack).
 	Stack string
+	// Function is the value of the metrics' Function dimension; empty
+	// means "process" (the deadletter function, which runs GiveUp, sets
+	// its own).
+	Function string
 }
 
 // DefaultConfig returns the defaults with the given bucket.
@@ -49,9 +70,11 @@ func DefaultConfig(processedBucket string) Config {
 		ProcessedBucket: processedBucket,
 		EventBusName:    eventbus.DefaultBusName,
 		Imaging:         imaging.DefaultOptions(),
-		MaxReceiveCount: 3,
+		MaxReceiveCount: 5,
 		Concurrency:     runtime.GOMAXPROCS(0),
-		PixelBudget:     100_000_000,
+		MemoryBudget:    1 << 30,
+		StartMargin:     10 * time.Second,
+		FinishMargin:    2 * time.Second,
 		Stack:           metrics.DefaultStack,
 	}
 }
@@ -76,7 +99,27 @@ func ConfigFromEnv() (Config, error) {
 	}
 	intEnv(EnvMaxInputBytes, &c.Imaging.MaxBytes)
 	intEnv(EnvMaxPixels, &c.Imaging.MaxPixels)
-	intEnv(EnvPixelBudget, &c.PixelBudget)
+	if limit := memoryLimit(); limit > 0 {
+		c.MemoryBudget = DeriveMemoryBudget(limit, c.Concurrency, c.Imaging.MaxBytes)
+	}
+	budgetMB := c.MemoryBudget >> 20
+	intEnv(EnvMemoryBudgetMB, &budgetMB)
+	c.MemoryBudget = budgetMB << 20
+	if os.Getenv(envPixelBudget) != "" {
+		errs = append(errs, fmt.Errorf("%s is no longer read: set %s (the default is derived from the function's memory)", envPixelBudget, EnvMemoryBudgetMB))
+	}
+	durEnv := func(name string, dst *time.Duration) {
+		if v := os.Getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				return
+			}
+			*dst = d
+		}
+	}
+	durEnv(EnvStartMargin, &c.StartMargin)
+	durEnv(EnvFinishMargin, &c.FinishMargin)
 	var q, mrc int64 = int64(c.Imaging.JPEGQuality), int64(c.MaxReceiveCount)
 	intEnv(EnvJPEGQuality, &q)
 	intEnv(EnvMaxReceiveCount, &mrc)
@@ -128,8 +171,11 @@ func (c Config) Validate() error {
 	if c.Concurrency < 1 {
 		errs = append(errs, errors.New("concurrency must be at least 1"))
 	}
-	if c.PixelBudget < 1 {
-		errs = append(errs, fmt.Errorf("%s must be at least 1", EnvPixelBudget))
+	if c.MemoryBudget < 1<<20 {
+		errs = append(errs, fmt.Errorf("%s must be at least 1", EnvMemoryBudgetMB))
+	}
+	if c.StartMargin < 0 || c.FinishMargin < 0 {
+		errs = append(errs, fmt.Errorf("%s and %s must not be negative", EnvStartMargin, EnvFinishMargin))
 	}
 	return errors.Join(errs...)
 }

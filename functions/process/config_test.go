@@ -10,7 +10,7 @@ import (
 // TestConfigFromEnvNeedsTheResources: the bucket, the bus and the stack
 // (the metrics' Stack dimension) have no default on Lambda; the tunables do.
 func TestConfigFromEnvNeedsTheResources(t *testing.T) {
-	for _, name := range []string{EnvProcessedBucket, EnvEventBusName, metrics.EnvStack, EnvMaxInputBytes, EnvMaxPixels, EnvJPEGQuality, EnvThumbnailSizes, EnvMaxReceiveCount, EnvPixelBudget} {
+	for _, name := range []string{EnvProcessedBucket, EnvEventBusName, metrics.EnvStack, EnvMaxInputBytes, EnvMaxPixels, EnvJPEGQuality, EnvThumbnailSizes, EnvMaxReceiveCount, EnvMemoryBudgetMB, envPixelBudget, EnvStartMargin, EnvFinishMargin} {
 		t.Setenv(name, "")
 	}
 	_, err := ConfigFromEnv()
@@ -25,7 +25,7 @@ func TestConfigFromEnvNeedsTheResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.EventBusName != "bus" || c.ProcessedBucket != "b" || c.MaxReceiveCount != 3 || c.Stack != "prod" {
+	if c.EventBusName != "bus" || c.ProcessedBucket != "b" || c.MaxReceiveCount != 5 || c.Stack != "prod" {
 		t.Errorf("config %+v", c)
 	}
 }

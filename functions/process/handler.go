@@ -48,6 +48,7 @@ type s3API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
 // Handler is the worker.
@@ -56,8 +57,10 @@ type Handler struct {
 	s3     s3API
 	pub    eventbus.Publisher
 	log    *slog.Logger
-	pixels *semaphore.Weighted
+	memory *semaphore.Weighted
 	now    func() time.Time
+	// statuses reads the status records (has notify applied a completion?).
+	statuses status.Store
 }
 
 // New returns the worker.
@@ -78,11 +81,18 @@ func newHandler(cfg Config, client s3API, pub eventbus.Publisher, logger *slog.L
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, s3: client, pub: pub, log: logger, pixels: semaphore.NewWeighted(cfg.PixelBudget), now: time.Now}, nil
+	return &Handler{cfg: cfg, s3: client, pub: pub, log: logger, memory: semaphore.NewWeighted(cfg.MemoryBudget), now: time.Now,
+		statuses: status.Store{Client: client, Bucket: cfg.ProcessedBucket}}, nil
 }
 
 // Handle works on one SQS batch. Messages that failed transiently are
 // returned in BatchItemFailures so that only they come back.
+//
+// Lambda stops a function at its deadline without a word: nothing it was
+// about to answer gets out. So no image is started when less than
+// StartMargin is left (those messages are returned as failures), and the
+// work under way is cancelled FinishMargin before the deadline, so that the
+// answer with the partial batch failures always gets back in time.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var (
 		mu       sync.Mutex
@@ -90,15 +100,32 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		wg       sync.WaitGroup
 		slots    = make(chan struct{}, h.cfg.Concurrency)
 	)
+	fail := func(id string) {
+		mu.Lock()
+		failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: id})
+		mu.Unlock()
+	}
+	workCtx, startBy := ctx, time.Time{}
+	if deadline, ok := ctx.Deadline(); ok {
+		left := max(deadline.Sub(h.now()), 0)
+		startBy = deadline.Add(-min(h.cfg.StartMargin, left/4))
+		var cancel context.CancelFunc
+		workCtx, cancel = context.WithDeadline(ctx, deadline.Add(-min(h.cfg.FinishMargin, left/10)))
+		defer cancel()
+	}
 	for _, msg := range ev.Records {
 		slots <- struct{}{}
+		if !startBy.IsZero() && !h.now().Before(startBy) {
+			<-slots
+			h.notStarted(ctx, msg)
+			fail(msg.MessageId)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			if err := h.handleMessage(ctx, msg); err != nil {
-				mu.Lock()
-				failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
-				mu.Unlock()
+			if err := h.handleMessage(workCtx, ctx, msg); err != nil {
+				fail(msg.MessageId)
 			}
 		}()
 	}
@@ -106,12 +133,45 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	return events.SQSEventResponse{BatchItemFailures: failures}, nil
 }
 
+// notStarted handles a message the invocation had no time left for: it
+// comes back; on its last receive its image is failed now (the dead-letter
+// function would find it failed already).
+func (h *Handler) notStarted(ctx context.Context, msg events.SQSMessage) {
+	j, _, err := h.parse(msg)
+	if err != nil || j == nil {
+		return
+	}
+	j.log.Info("not started: too little time left in this invocation")
+	if j.attempt < h.cfg.MaxReceiveCount {
+		return
+	}
+	pctx, cancel := lastWords(ctx)
+	defer cancel()
+	ie := &eventbus.ImageError{Code: CodeRetriesExhausted, Retryable: true,
+		Message: fmt.Sprintf("gave up after %d attempts: the last invocation ran out of time before it could start the image", j.attempt)}
+	if err := h.fail(pctx, j, ie); err != nil {
+		j.log.Warn("retries_exhausted event not sent: the dead-letter function will send it", "err", err)
+	}
+}
+
+// lastWords is a context for an event that must go out even when the
+// invocation's own context is done: until the function's real deadline
+// (10 s when it has none or it has passed).
+func lastWords(ctx context.Context) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 100*time.Millisecond {
+		return context.WithDeadline(base, deadline.Add(-50*time.Millisecond))
+	}
+	return context.WithTimeout(base, 10*time.Second)
+}
+
 // job is one message being worked on.
 type job struct {
-	imageID string
-	src     eventbus.ImageSource
-	attempt int
-	started time.Time
+	messageID string
+	imageID   string
+	src       eventbus.ImageSource
+	attempt   int
+	started   time.Time
 	// queued is when the message entered the queue (SentTimestamp).
 	queued time.Time
 	replay string
@@ -122,11 +182,16 @@ type job struct {
 	pixels int64
 }
 
-// handleMessage returns an error only for transient failures: everything
-// else is acknowledged, with a failure event where there is an image.
-func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) error {
+// completionID is the completion id of the job's source version.
+func (j *job) completionID() string { return eventbus.CompletionID(j.imageID, j.src.ETag) }
+
+// parse reads an SQS message holding an EventBridge S3 event. A message
+// that is not one gives a nil job (it is logged and acknowledged); an event
+// whose key is not under uploads/ gives a job without an image id and the
+// failure to report.
+func (h *Handler) parse(msg events.SQSMessage) (*job, *eventbus.ImageError, error) {
 	attempt, _ := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
-	j := &job{attempt: max(attempt, 1), started: h.now(), partition: "aws", log: h.log.With("message_id", msg.MessageId)}
+	j := &job{messageID: msg.MessageId, attempt: max(attempt, 1), started: h.now(), partition: "aws", log: h.log.With("message_id", msg.MessageId)}
 	if ms, err := strconv.ParseInt(msg.Attributes["SentTimestamp"], 10, 64); err == nil {
 		j.queued = time.UnixMilli(ms)
 	}
@@ -134,11 +199,11 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 	var detail eventbus.ObjectCreated
 	if err := json.Unmarshal([]byte(msg.Body), &ev); err != nil {
 		h.log.Error("dropping a message that is not an EventBridge event", "message_id", msg.MessageId, "err", err)
-		return nil
+		return nil, nil, nil
 	}
 	if err := json.Unmarshal(ev.Detail, &detail); err != nil || detail.Bucket.Name == "" || detail.Object.Key == "" {
 		h.log.Error("dropping an event without bucket and key", "message_id", msg.MessageId, "event_id", ev.ID, "detail_type", ev.DetailType)
-		return nil
+		return nil, nil, nil
 	}
 	j.replay = ev.ReplayName
 	if len(ev.Resources) > 0 {
@@ -150,11 +215,25 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 	id, ok := ImageIDFromKey(detail.Object.Key)
 	j.log = j.log.With("key", j.src.Key, "attempt", j.attempt)
 	if !ok {
-		return h.fail(ctx, j, &eventbus.ImageError{Code: CodeInvalidEvent, Message: fmt.Sprintf("key %q is not under uploads/", detail.Object.Key)})
+		return j, &eventbus.ImageError{Code: CodeInvalidEvent, Message: fmt.Sprintf("key %q is not under uploads/", detail.Object.Key)}, nil
 	}
 	j.imageID = id
 	j.log = j.log.With("image_id", id)
+	return j, nil, nil
+}
 
+// handleMessage returns an error only for transient failures: everything
+// else is acknowledged, with a failure event where there is an image. ctx
+// is the work's context (cancelled before the deadline); callCtx the
+// invocation's.
+func (h *Handler) handleMessage(ctx, callCtx context.Context, msg events.SQSMessage) error {
+	j, invalid, _ := h.parse(msg)
+	if j == nil {
+		return nil
+	}
+	if invalid != nil {
+		return h.fail(ctx, j, invalid)
+	}
 	err := h.work(ctx, j)
 	if err == nil {
 		return nil
@@ -167,7 +246,7 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 	// to the dead-letter queue next.
 	if j.attempt >= h.cfg.MaxReceiveCount {
 		// The failure may be the deadline itself: the event still goes out.
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		pctx, cancel := lastWords(callCtx)
 		defer cancel()
 		pe := h.fail(pctx, j, &eventbus.ImageError{Code: CodeRetriesExhausted, Message: fmt.Sprintf("gave up after %d attempts: %v", j.attempt, err), Retryable: true})
 		return errors.Join(err, pe)
@@ -179,34 +258,50 @@ func (h *Handler) handleMessage(ctx context.Context, msg events.SQSMessage) erro
 // work makes and stores the outputs and emits "Image Processed". It returns
 // an *eventbus.ImageError for a permanent failure, any other error for a
 // transient one.
+//
+// Exactly one completion per source version: the manifest
+// (processed/<id>/manifest.json) is the commit point. It is written once
+// the outputs are stored, marked unpublished, then the event is published,
+// then the manifest is marked published. A retry that finds the manifest of
+// its source version re-publishes the event only if it is not marked
+// published, with the same completion_id. And a lease (processed/<id>/
+// lease.json, taken with S3's If-None-Match: *) keeps two deliveries of one
+// image from working on it at the same time.
 func (h *Handler) work(ctx context.Context, j *job) error {
-	if done, err := h.alreadyDone(ctx, j); err != nil {
-		return err
-	} else if done {
-		if err := h.recordReplay(ctx, j, ReplayDuplicate, nil); err != nil {
-			return err
-		}
-		h.logMetrics(ctx, j, slog.LevelInfo, "duplicate of a finished image: nothing to do", "", []any{"etag", j.src.ETag},
-			metrics.Sample{Metric: metrics.DuplicatesSkipped, Value: 1})
+	if done, err := h.finishCommitted(ctx, j, false); err != nil || done {
+		return h.duplicate(ctx, j, done, err)
+	}
+	release, done, err := h.lease(ctx, j)
+	if err != nil || done {
+		return h.duplicate(ctx, j, done, err)
+	}
+	defer release()
+	data, err := h.getSource(ctx, j)
+	if errors.Is(err, errSuperseded) {
+		j.log.Info("the object has been overwritten since this event: the newer version's event does the work", "etag", j.src.ETag)
 		return nil
 	}
-	defer h.markProcessing(ctx, j, j.log)()
-	data, err := h.getSource(ctx, j)
 	if err != nil {
 		return err
 	}
+	defer h.markProcessing(ctx, j, j.log)()
 	info, err := imaging.Probe(data)
 	if err != nil {
 		return imageError(err)
 	}
 	j.src.Format = info.Format
 	j.pixels = int64(info.Width) * int64(info.Height)
-	pixels := min(max(j.pixels, 1), h.cfg.PixelBudget)
-	if err := h.pixels.Acquire(ctx, pixels); err != nil {
-		return fmt.Errorf("wait for pixel budget: %w", err)
+	need := memoryNeed(info)
+	if need > h.cfg.MemoryBudget {
+		return &eventbus.ImageError{Code: imaging.ErrTooManyPixels.Code, Message: fmt.Sprintf(
+			"a %dx%d %s needs about %d MiB to process, more than this function's memory budget of %d MiB: give the function more memory or lower MAX_PIXELS",
+			info.Width, info.Height, info.Format, need>>20, h.cfg.MemoryBudget>>20)}
+	}
+	if err := h.memory.Acquire(ctx, need); err != nil {
+		return fmt.Errorf("wait for memory budget: %w", err)
 	}
 	res, err := imaging.Process(ctx, data, h.cfg.Imaging)
-	h.pixels.Release(pixels)
+	h.memory.Release(need)
 	if err != nil {
 		if imaging.Code(err) != "" {
 			return imageError(err)
@@ -218,65 +313,187 @@ func (h *Handler) work(ctx context.Context, j *job) error {
 		return err
 	}
 	detail := eventbus.ImageDetail{
-		ImageID:    j.imageID,
-		Source:     j.src,
-		Outputs:    outputs,
-		DurationMS: h.now().Sub(j.started).Milliseconds(),
-		Attempt:    j.attempt,
-		ReplayName: j.replay,
+		ImageID:      j.imageID,
+		CompletionID: j.completionID(),
+		Source:       j.src,
+		Outputs:      outputs,
+		DurationMS:   h.now().Sub(j.started).Milliseconds(),
+		Attempt:      j.attempt,
+		ReplayName:   j.replay,
 	}
 	detail.Warnings = append(detail.Warnings, res.Warnings...) // e.g. an ICC profile not applied
 	if declared := path.Ext(j.src.Key); declared != "" && !sameFamily(declared[1:], info.Format) {
 		detail.Warnings = append(detail.Warnings, fmt.Sprintf("content_mismatch: the key says %s but the bytes are %s", declared[1:], info.Format))
 	}
-	if err := h.publish(ctx, j, eventbus.DetailTypeProcessed, detail); err != nil {
+	etag, err := h.putManifest(ctx, j.imageID, manifest{ImageDetail: detail, Unpublished: true}, "")
+	if err != nil {
+		return err
+	}
+	if err := h.publishCommitted(ctx, j, manifest{ImageDetail: detail, Unpublished: true}, etag); err != nil {
 		return err
 	}
 	if err := h.recordReplay(ctx, j, ReplayRedone, nil); err != nil {
 		return err
 	}
-	done := []metrics.Sample{
+	samples := []metrics.Sample{
 		{Metric: metrics.ImagesDone, Value: 1},
 		{Metric: metrics.ProcessingTime, Value: float64(detail.DurationMS)},
 		{Metric: metrics.InputBytes, Value: float64(len(data))},
 		{Metric: metrics.InputMegapixels, Value: float64(j.pixels) / 1e6},
 	}
 	if !j.queued.IsZero() {
-		done = append(done, metrics.Sample{Metric: metrics.QueueToDoneTime, Value: float64(max(h.now().Sub(j.queued).Milliseconds(), 0))})
+		samples = append(samples, metrics.Sample{Metric: metrics.QueueToDoneTime, Value: float64(max(h.now().Sub(j.queued).Milliseconds(), 0))})
 	}
 	h.logMetrics(ctx, j, slog.LevelInfo, "image processed", "",
-		[]any{"duration_ms", detail.DurationMS, "format", info.Format, "width", info.Width, "height", info.Height}, done...)
-	return h.putManifest(ctx, j, detail)
+		[]any{"duration_ms", detail.DurationMS, "format", info.Format, "width", info.Width, "height", info.Height}, samples...)
+	return nil
 }
 
-// alreadyDone reports whether the manifest says this source ETag was
-// finished and its outputs are all still there.
-func (h *Handler) alreadyDone(ctx context.Context, j *job) (bool, error) {
-	out, err := h.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.cfg.ProcessedBucket), Key: aws.String(manifestKey(j.imageID))})
-	if isNotFound(err) {
+// duplicate ends the work on a version found committed (done): a replay
+// record and the duplicates metric. With done false it passes err on.
+func (h *Handler) duplicate(ctx context.Context, j *job, done bool, err error) error {
+	if err != nil || !done {
+		return err
+	}
+	if err := h.recordReplay(ctx, j, ReplayDuplicate, nil); err != nil {
+		return err
+	}
+	h.logMetrics(ctx, j, slog.LevelInfo, "duplicate of a finished image: nothing to do", "", []any{"etag", j.src.ETag},
+		metrics.Sample{Metric: metrics.DuplicatesSkipped, Value: 1})
+	return nil
+}
+
+// lease takes the image's lease, then looks again whether its version is
+// committed (the holder before us may have finished meanwhile, or died
+// before its event went out: then the event is published here). When done
+// is false the caller works under the lease and calls release.
+func (h *Handler) lease(ctx context.Context, j *job) (release func(), done bool, err error) {
+	release, err = h.takeLease(ctx, j)
+	if err != nil {
+		return nil, false, err
+	}
+	if done, err = h.finishCommitted(ctx, j, true); err != nil || done {
+		release()
+		return nil, done, err
+	}
+	return release, false, nil
+}
+
+// manifest is processed/<id>/manifest.json: the completion of the image's
+// last finished source version. Unpublished is set until its "Image
+// Processed" event is known to have gone out (a manifest without the field
+// was written after its event).
+type manifest struct {
+	eventbus.ImageDetail
+	Unpublished bool      `json:"unpublished,omitempty"`
+	modified    time.Time // the object's Last-Modified, when read
+}
+
+// finishCommitted reports whether the job's source version is already
+// committed (its manifest is there with every output) and published. A
+// manifest still marked unpublished is finished only under the lease
+// (leased): its writer may be publishing right now, unless the lease is
+// ours, and then the event is published here if notify has not applied it.
+func (h *Handler) finishCommitted(ctx context.Context, j *job, leased bool) (bool, error) {
+	m, etag, err := h.committed(ctx, j.imageID, j.src.ETag)
+	if err != nil || m == nil {
+		return false, err
+	}
+	if !m.Unpublished {
+		return true, nil
+	}
+	if !leased {
 		return false, nil
+	}
+	// The event may have gone out just before a crash: if notify has
+	// applied it already, only the mark is missing.
+	if h.completionApplied(ctx, j.imageID, m) {
+		j.log.Info("finished and its event applied: marking the manifest published", "completion_id", m.ID())
+		m.Unpublished = false
+		if _, err := h.putManifest(ctx, m.ImageID, *m, etag); err != nil {
+			j.log.Warn("manifest not marked published", "completion_id", m.ID(), "err", err)
+		}
+		return true, nil
+	}
+	j.log.Info("finished before but its event may not have gone out: publishing it", "completion_id", m.ID())
+	return true, h.publishCommitted(ctx, j, *m, etag)
+}
+
+// completionApplied reports whether the status record shows m's completion
+// applied. A manifest written moments ago (a retry right after a crash, as
+// after a local restart) is given up to a second for a delivery of its
+// event that may be under way: a second copy of the event is then avoided.
+func (h *Handler) completionApplied(ctx context.Context, imageID string, m *manifest) bool {
+	wait := time.Duration(0)
+	if !m.modified.IsZero() && h.now().Sub(m.modified) < time.Minute {
+		wait = time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		rec, err := h.statuses.Get(ctx, imageID)
+		if err == nil && rec.CompletionID == m.ID() && rec.Status == status.Done {
+			return true
+		}
+		if !time.Now().Before(deadline) || ctx.Err() != nil {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// publishCommitted publishes a committed manifest's "Image Processed" and
+// marks the manifest published (only if it has not changed meanwhile).
+func (h *Handler) publishCommitted(ctx context.Context, j *job, m manifest, etag string) error {
+	m.CompletionID = m.ID()
+	if err := h.publish(ctx, j, eventbus.DetailTypeProcessed, m.ImageDetail); err != nil {
+		return err
+	}
+	m.Unpublished = false
+	if _, err := h.putManifest(ctx, m.ImageID, m, etag); err != nil {
+		// The event is out; a later duplicate would publish it again, with
+		// the same completion_id, which notify ignores.
+		j.log.Warn("event published but the manifest not marked so", "completion_id", m.CompletionID, "err", err)
+	}
+	return nil
+}
+
+// committed returns the manifest of imageID when it is for source ETag
+// sourceETag and all its outputs are still there from that source, with the
+// manifest's own ETag; nil when not.
+func (h *Handler) committed(ctx context.Context, imageID, sourceETag string) (*manifest, string, error) {
+	if sourceETag == "" {
+		return nil, "", nil
+	}
+	out, err := h.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(h.cfg.ProcessedBucket), Key: aws.String(manifestKey(imageID))})
+	if isNotFound(err) {
+		return nil, "", nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("get manifest of %s: %w", j.imageID, err)
+		return nil, "", fmt.Errorf("get manifest of %s: %w", imageID, err)
 	}
 	defer out.Body.Close()
-	var m eventbus.ImageDetail
-	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&m); err != nil || m.Source.ETag != j.src.ETag || j.src.ETag == "" {
-		return false, nil
+	var m manifest
+	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&m); err != nil || m.Source.ETag != sourceETag {
+		return nil, "", nil
 	}
 	for _, o := range m.Outputs {
 		head, err := h.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
 		if isNotFound(err) {
-			return false, nil
+			return nil, "", nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("head %s/%s: %w", o.Bucket, o.Key, err)
+			return nil, "", fmt.Errorf("head %s/%s: %w", o.Bucket, o.Key, err)
 		}
-		if head.Metadata[metaSourceETag] != j.src.ETag {
-			return false, nil
+		if head.Metadata[metaSourceETag] != sourceETag {
+			return nil, "", nil
 		}
 	}
-	return true, nil
+	m.modified = aws.ToTime(out.LastModified)
+	return &m, aws.ToString(out.ETag), nil
 }
 
 func (h *Handler) getSource(ctx context.Context, j *job) ([]byte, error) {
@@ -294,8 +511,12 @@ func (h *Handler) getSource(ctx context.Context, j *job) ([]byte, error) {
 	if out.ContentType != nil {
 		j.src.ContentType = *out.ContentType
 	}
-	if out.ETag != nil && j.src.ETag == "" {
-		j.src.ETag = strings.Trim(*out.ETag, `"`)
+	if etag := strings.Trim(aws.ToString(out.ETag), `"`); etag != "" {
+		if j.src.ETag == "" {
+			j.src.ETag = etag
+		} else if etag != j.src.ETag {
+			return nil, errSuperseded
+		}
 	}
 	data, err := io.ReadAll(io.LimitReader(out.Body, h.cfg.Imaging.MaxBytes+1))
 	if err != nil {
@@ -335,26 +556,33 @@ func (h *Handler) putOutputs(ctx context.Context, j *job, res *imaging.Result) (
 	return outputs, errors.Join(errs...)
 }
 
-func (h *Handler) putManifest(ctx context.Context, j *job, d eventbus.ImageDetail) error {
-	raw, err := json.Marshal(d)
+// putManifest writes the manifest of imageID: only over the version with
+// ETag ifMatch when set (S3's If-Match). It returns the new ETag.
+func (h *Handler) putManifest(ctx context.Context, imageID string, m manifest, ifMatch string) (string, error) {
+	raw, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
+		return "", fmt.Errorf("encode manifest: %w", err)
 	}
-	_, err = h.s3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(h.cfg.ProcessedBucket), Key: aws.String(manifestKey(j.imageID)),
+	in := &s3.PutObjectInput{
+		Bucket: aws.String(h.cfg.ProcessedBucket), Key: aws.String(manifestKey(imageID)),
 		Body: bytes.NewReader(raw), ContentLength: aws.Int64(int64(len(raw))), ContentType: aws.String("application/json"),
-	})
-	if err != nil {
-		// The event is out; a retry would only find no manifest and redo
-		// the work, which is safe. Report it so the message comes back.
-		return fmt.Errorf("put manifest of %s: %w", j.imageID, err)
 	}
-	return nil
+	if ifMatch != "" {
+		in.IfMatch = aws.String(ifMatch)
+	}
+	out, err := h.s3.PutObject(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("put manifest of %s: %w", imageID, err)
+	}
+	return aws.ToString(out.ETag), nil
 }
 
 // fail emits "Image Processing Failed"; its error is transient.
 func (h *Handler) fail(ctx context.Context, j *job, ie *eventbus.ImageError) error {
 	d := eventbus.ImageDetail{ImageID: j.imageID, Source: j.src, DurationMS: h.now().Sub(j.started).Milliseconds(), Attempt: j.attempt, ReplayName: j.replay, Error: ie}
+	if j.imageID != "" {
+		d.CompletionID = j.completionID()
+	}
 	if err := h.publish(ctx, j, eventbus.DetailTypeFailed, d); err != nil {
 		return err
 	}
@@ -377,7 +605,11 @@ func (h *Handler) fail(ctx context.Context, j *job, ie *eventbus.ImageError) err
 // metrics in embedded metric format; errorCode, when set, is the ErrorCode
 // dimension.
 func (h *Handler) logMetrics(ctx context.Context, j *job, level slog.Level, msg, errorCode string, fields []any, samples ...metrics.Sample) {
-	dims := map[string]string{metrics.Stack: h.cfg.Stack, metrics.Function: "process", metrics.ErrorCode: errorCode}
+	function := h.cfg.Function
+	if function == "" {
+		function = "process"
+	}
+	dims := map[string]string{metrics.Stack: h.cfg.Stack, metrics.Function: function, metrics.ErrorCode: errorCode}
 	line := metrics.Line{Dimensions: dims, Samples: append(samples, metrics.Sample{Metric: metrics.PeakMemory, Value: metrics.PeakMemoryMB()})}
 	attrs := make([]slog.Attr, 0, len(fields)/2+16)
 	if j.replay != "" {
@@ -406,6 +638,9 @@ func (h *Handler) publish(ctx context.Context, j *job, detailType string, d even
 }
 
 func manifestKey(imageID string) string { return "processed/" + imageID + "/manifest.json" }
+
+// errSuperseded: the source object has been overwritten since the event.
+var errSuperseded = errors.New("the source object has a newer version")
 
 // ImageIDFromKey takes the id out of uploads/<id>.<ext>, the keys the API
 // makes. Any other key under uploads/ (an object copied there with the aws

@@ -48,7 +48,9 @@ type fakeS3 struct {
 	mu      sync.Mutex
 	objects map[string]fakeObject // by bucket + "/" + key
 	puts    []string              // bucket/key of every PutObject, in order
+	deletes []string              // bucket/key of every DeleteObject
 	getErr  func(bucket, key string) error
+	putErr  func(bucket, key string) error
 }
 
 type fakeObject struct {
@@ -56,6 +58,7 @@ type fakeObject struct {
 	contentType string
 	meta        map[string]string
 	etag        string
+	modified    time.Time
 }
 
 var _ s3API = (*fakeS3)(nil)
@@ -101,6 +104,7 @@ func (f *fakeS3) GetObject(ctx context.Context, in *s3.GetObjectInput, _ ...func
 		ContentType:   aws.String(o.contentType),
 		ETag:          aws.String(`"` + o.etag + `"`),
 		Metadata:      o.meta,
+		LastModified:  aws.Time(o.modified),
 	}, nil
 }
 
@@ -115,9 +119,46 @@ func (f *fakeS3) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...func
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	key := aws.ToString(in.Bucket) + "/" + aws.ToString(in.Key)
+	if err := f.condition(key, in.IfMatch, in.IfNoneMatch, "PutObject"); err != nil {
+		return nil, err
+	}
+	if f.putErr != nil {
+		if err := f.putErr(aws.ToString(in.Bucket), aws.ToString(in.Key)); err != nil {
+			return nil, err
+		}
+	}
 	etag := f.store(key, data, aws.ToString(in.ContentType), in.Metadata)
 	f.puts = append(f.puts, key)
 	return &s3.PutObjectOutput{ETag: aws.String(`"` + etag + `"`)}, nil
+}
+
+// condition applies S3's If-Match / If-None-Match rules; the caller holds mu.
+func (f *fakeS3) condition(key string, ifMatch, ifNoneMatch *string, op string) error {
+	o, exists := f.objects[key]
+	if ifNoneMatch != nil && exists {
+		return httpError(op, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+	}
+	if ifMatch != nil {
+		if !exists {
+			return opError(op, &s3types.NoSuchKey{Message: aws.String("The specified key does not exist.")})
+		}
+		if strings.Trim(*ifMatch, `"`) != o.etag {
+			return httpError(op, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+		}
+	}
+	return nil
+}
+
+func (f *fakeS3) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, _ ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := aws.ToString(in.Bucket) + "/" + aws.ToString(in.Key)
+	if err := f.condition(key, in.IfMatch, nil, "DeleteObject"); err != nil {
+		return nil, err
+	}
+	delete(f.objects, key)
+	f.deletes = append(f.deletes, key)
+	return &s3.DeleteObjectOutput{}, nil
 }
 
 func (f *fakeS3) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
@@ -137,7 +178,7 @@ func (f *fakeS3) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ...fu
 func (f *fakeS3) store(key string, data []byte, contentType string, meta map[string]string) string {
 	sum := md5.Sum(data)
 	etag := hex.EncodeToString(sum[:])
-	f.objects[key] = fakeObject{data: data, contentType: contentType, meta: meta, etag: etag}
+	f.objects[key] = fakeObject{data: data, contentType: contentType, meta: meta, etag: etag, modified: time.Now()}
 	return etag
 }
 
@@ -417,9 +458,12 @@ func TestErrorClasses(t *testing.T) {
 			failed := handle(t, ctx, h, message(t, "msg-1", 1, d, ""))
 			evs := rec.events(t)
 			for _, k := range fs.puts {
-				if strings.HasPrefix(k, processedBucket+"/") && k != processedBucket+"/"+status.Key(imageID) {
+				if strings.HasPrefix(k, processedBucket+"/") && k != processedBucket+"/"+status.Key(imageID) && k != processedBucket+"/"+leaseKey(imageID) {
 					t.Errorf("wrote %s for a failed image", k)
 				}
+			}
+			if _, held := fs.object(processedBucket + "/" + leaseKey(imageID)); held {
+				t.Error("the lease was not released")
 			}
 			if tt.retried {
 				if !slices.Equal(failed, []string{"msg-1"}) {

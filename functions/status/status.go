@@ -63,6 +63,32 @@ type Record struct {
 	DurationMS      int64                `json:"duration_ms,omitempty"`
 	Error           *eventbus.ImageError `json:"error,omitempty"`
 	Warnings        []string             `json:"warnings,omitempty"`
+	// CompletionID is the completion_id of the completion event applied
+	// last (eventbus.ImageDetail.CompletionID).
+	CompletionID string `json:"completion_id,omitempty"`
+	// History lists the completions applied, oldest first (at most
+	// MaxHistory): one entry per transition to done or failed.
+	History []Transition `json:"history,omitempty"`
+}
+
+// Transition is one completion applied to a record.
+type Transition struct {
+	Status       string    `json:"status"`
+	CompletionID string    `json:"completion_id"`
+	ErrorCode    string    `json:"error_code,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// MaxHistory bounds Record.History.
+const MaxHistory = 20
+
+// AddTransition appends a transition to the history, dropping the oldest
+// beyond MaxHistory.
+func (r *Record) AddTransition(tr Transition) {
+	r.History = append(r.History, tr)
+	if n := len(r.History); n > MaxHistory {
+		r.History = append([]Transition(nil), r.History[n-MaxHistory:]...)
+	}
 }
 
 // ErrNotFound is returned by Get when an image has no status record.

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -26,6 +27,8 @@ import (
 const (
 	imageID   = "5f2b3c4d6e7f80912a3b4c5d6e7f8091"
 	uploadKey = "uploads/" + imageID + ".jpg"
+	// fixtureETag is the ETag the fixture's event carries.
+	fixtureETag = "b1946ac92492d2347c6235b4d2611184"
 )
 
 // TestProcessFunction puts a JPEG where the fixture's event says, runs the
@@ -48,10 +51,11 @@ func TestProcessFunction(t *testing.T) {
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{
+	put, err := s3c.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(local.UploadsBucket), Key: aws.String(uploadKey),
 		Body: bytes.NewReader(buf.Bytes()), ContentType: aws.String("image/jpeg"),
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -59,7 +63,11 @@ func TestProcessFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := lambdatest.Invoke(t, h, "sqs-object-created.json")
+	// The event is about the object put above: its ETag (an event about
+	// another version of the key would be acknowledged as superseded).
+	raw := lambdatest.InvokeEdited(t, h, "sqs-object-created.json", func(s string) string {
+		return strings.ReplaceAll(s, fixtureETag, strings.Trim(aws.ToString(put.ETag), `"`))
+	})
 	var resp events.SQSEventResponse
 	if err := json.Unmarshal(raw, &resp); err != nil {
 		t.Fatalf("response %s: %v", raw, err)

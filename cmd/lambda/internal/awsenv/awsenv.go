@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -42,12 +44,39 @@ func S3(cfg aws.Config) *s3.Client {
 // Lambda reports as an init error.
 func Main[H any](build func(context.Context, aws.Config, *slog.Logger) (H, error)) {
 	logger := lambdacontext.NewLogger()
+	if limit, ok := SetMemoryLimit(); ok {
+		logger.Debug("Go memory limit set from the function's memory", "bytes", limit)
+	}
 	h, err := Build(context.Background(), logger, build)
 	if err != nil {
 		logger.Error("start", "err", err)
 		os.Exit(1)
 	}
 	lambda.Start(h)
+}
+
+// MemoryLimitShare is the share of the function's memory given to the Go
+// runtime as its soft memory limit: the GC works harder as the heap nears
+// it, well before Lambda stops the function for running out of memory. The
+// rest is for what the Go runtime does not count (stacks outside the heap,
+// the runtime API client's buffers).
+const MemoryLimitShare = 0.9
+
+// SetMemoryLimit sets the Go runtime's memory limit to MemoryLimitShare of
+// the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, in MB), unless
+// GOMEMLIMIT is set (the runtime has read it already). It returns the limit
+// it set.
+func SetMemoryLimit() (int64, bool) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	mb, err := strconv.ParseInt(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64)
+	if err != nil || mb <= 0 {
+		return 0, false
+	}
+	limit := int64(float64(mb<<20) * MemoryLimitShare)
+	debug.SetMemoryLimit(limit)
+	return limit, true
 }
 
 // Build is what Main does before lambda.Start; the entry points' tests

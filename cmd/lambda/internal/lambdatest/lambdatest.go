@@ -51,9 +51,19 @@ func Start(t *testing.T, env map[string]string) *local.Stack {
 // library's JSON decoding and returns the response JSON.
 func Invoke(t *testing.T, handler any, name string) []byte {
 	t.Helper()
+	return InvokeEdited(t, handler, name, nil)
+}
+
+// InvokeEdited is Invoke with the fixture's text passed through edit first
+// (for values only known when the test runs, such as an object's ETag).
+func InvokeEdited(t *testing.T, handler any, name string, edit func(string) string) []byte {
+	t.Helper()
 	payload, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		payload = []byte(edit(string(payload)))
 	}
 	resp, err := lambda.NewHandler(handler).Invoke(context.Background(), payload)
 	if err != nil {
