@@ -41,6 +41,11 @@ const (
 	CompletionsArchive = StackName + "-" + eventbus.ArchiveCompletions
 	Region             = "us-east-1"
 	Account            = "000000000000"
+	// The dead-letter inboxes: a message whose receives ran out lands
+	// here, the dead-letter function ends its image and parks it in the
+	// dead-letter queue proper (ProcessDLQ, NotifyDLQ).
+	ProcessDLQInbox = "imagepipe-process-dlq-inbox"
+	NotifyDLQInbox  = "imagepipe-notify-dlq-inbox"
 )
 
 // RuleVars fills the placeholders of eventbus/patterns with the local
@@ -68,7 +73,8 @@ type Config struct {
 	// FunctionTimeout is the process function's timeout (default 60 s);
 	// the process queue's visibility timeout is twice that.
 	FunctionTimeout time.Duration
-	// MaxReceiveCount is the process queue's redrive count (default 3).
+	// MaxReceiveCount is the process queue's redrive count (default 5, as
+	// AWS advises for a queue behind a Lambda event source mapping).
 	MaxReceiveCount int
 	// Paused starts the stack without running the functions: uploads and
 	// events queue up durably and are processed by a later, unpaused start.
@@ -134,7 +140,7 @@ func (c *Config) defaults() {
 		c.FunctionTimeout = 60 * time.Second
 	}
 	if c.MaxReceiveCount <= 0 {
-		c.MaxReceiveCount = 3
+		c.MaxReceiveCount = 5
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -22,14 +22,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/functions/deadletter"
 	"github.com/imagepipe/imagepipe/functions/notify"
 	"github.com/imagepipe/imagepipe/functions/presign"
 	"github.com/imagepipe/imagepipe/functions/process"
 	"github.com/imagepipe/imagepipe/local/bus"
 	"github.com/imagepipe/imagepipe/local/cloudwatch"
 	"github.com/imagepipe/imagepipe/local/events"
+	"github.com/imagepipe/imagepipe/local/guard"
 	"github.com/imagepipe/imagepipe/local/lambdarie"
 	"github.com/imagepipe/imagepipe/local/queue"
 	"github.com/imagepipe/imagepipe/local/runner"
@@ -109,6 +112,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		apiLn.Close()
 		return nil, err
 	}
+	if st.store.Released > 0 {
+		st.log.Info("resuming the messages the previous run was working on", "messages", st.store.Released)
+	}
 	verifier := &sigv4.Verifier{Credentials: sigv4.StaticCredentials(creds.AccessKeyID, creds.SecretAccessKey)}
 	st.s3, err = s3server.New(s3server.Config{
 		Dir:            filepath.Join(cfg.DataDir, "s3"),
@@ -152,13 +158,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}()
 
 	eb := &events.Handler{Router: st.router, Replays: st.replayer, Verifier: verifier, Logger: st.log.With("component", "events")}
-	st.edgeSrv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	st.edgeSrv = guard.Server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if events.IsEventBridge(r) {
 			eb.ServeHTTP(w, r)
 			return
 		}
 		st.s3.ServeHTTP(w, r)
-	}), ReadHeaderTimeout: 30 * time.Second}
+	}), guard.Config{})
 	go st.edgeSrv.Serve(edgeLn)
 
 	st.awsCfg = aws.Config{
@@ -174,15 +180,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if !st.ready.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"status":"starting"}` + "\n"))
-			return
-		}
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
+	mux.HandleFunc("GET /healthz", st.healthz)
 	mux.Handle("GET /metrics", st.metrics)
 	mux.Handle("/v1/", api)
 	mux.Handle("/", web.HandlerFor(func(r *http.Request) web.Config {
@@ -194,11 +192,27 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		return c
 	}))
-	st.api = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	st.api = guard.Server(mux, guard.Config{})
 	go st.api.Serve(apiLn)
 	st.ready.Store(true)
 	st.log.Info("imagepipe is ready", "api", st.apiURL, "edge", st.edge, "data", cfg.DataDir)
 	return st, nil
+}
+
+// healthz answers 200 {"status":"ok","queue_store":"ok"} when the stack is
+// ready and its queue store reads and writes; 503 with the reason otherwise.
+func (st *Stack) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	body := map[string]string{"status": "ok", "queue_store": "ok"}
+	code := http.StatusOK
+	if !st.ready.Load() {
+		body["status"], code = "starting", http.StatusServiceUnavailable
+	}
+	if err := st.store.Health(r.Context()); err != nil {
+		body["status"], body["queue_store"], code = "unhealthy", err.Error(), http.StatusServiceUnavailable
+	}
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // buildBus makes the buses, the rules from eventbus/patterns and the
@@ -210,9 +224,14 @@ func (st *Stack) buildBus() error {
 	}
 	st.router.AddBus(CustomBus)
 	visibility := 2 * st.cfg.FunctionTimeout
-	st.queues[ProcessQueue] = st.store.Queue(ProcessQueue, queue.Options{VisibilityTimeout: visibility, MaxReceiveCount: st.cfg.MaxReceiveCount, DeadLetter: ProcessDLQ})
+	inbox := queue.Options{VisibilityTimeout: 2 * deadLetterTimeout, MaxReceiveCount: 10}
+	st.queues[ProcessQueue] = st.store.Queue(ProcessQueue, queue.Options{VisibilityTimeout: visibility, MaxReceiveCount: st.cfg.MaxReceiveCount, DeadLetter: ProcessDLQInbox})
+	inbox.DeadLetter = ProcessDLQ
+	st.queues[ProcessDLQInbox] = st.store.Queue(ProcessDLQInbox, inbox)
 	st.queues[ProcessDLQ] = st.store.Queue(ProcessDLQ, queue.Options{})
-	st.queues[NotifyQueue] = st.store.Queue(NotifyQueue, queue.Options{VisibilityTimeout: visibility, MaxReceiveCount: 3, DeadLetter: NotifyDLQ})
+	st.queues[NotifyQueue] = st.store.Queue(NotifyQueue, queue.Options{VisibilityTimeout: visibility, MaxReceiveCount: 3, DeadLetter: NotifyDLQInbox})
+	inbox.DeadLetter = NotifyDLQ
+	st.queues[NotifyDLQInbox] = st.store.Queue(NotifyDLQInbox, inbox)
 	st.queues[NotifyDLQ] = st.store.Queue(NotifyDLQ, queue.Options{})
 
 	vars := RuleVars()
@@ -272,7 +291,7 @@ func (st *Stack) objectCreated(ctx context.Context, o s3server.ObjectCreated) er
 	return err
 }
 
-// startFunctions builds the three functions over SDK clients pointed at the
+// startFunctions builds the four functions over SDK clients pointed at the
 // edge and starts the runners. It returns the handler of /v1/, the API
 // key check included.
 func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
@@ -288,6 +307,10 @@ func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	deadLetters, err := st.deadLetterFunction(s3Client)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st.cancelRunners = cancel
 	mappings := []*runner.Mapping{
@@ -297,6 +320,11 @@ func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
 		{Name: "imagepipe-notify", Queue: st.queues[NotifyQueue], Region: Region,
 			Function: fns.notify, Mode: runner.Async, Concurrency: 2, Timeout: 10 * time.Second,
 			Logger: st.log.With("component", "runner", "function", "notify")},
+	}
+	for _, q := range []string{ProcessDLQInbox, NotifyDLQInbox} {
+		mappings = append(mappings, &runner.Mapping{Name: "imagepipe-deadletter", Queue: st.queues[q], QueueARN: st.queueARN(q), Region: Region,
+			Function: deadLetters, Mode: runner.SQS, BatchSize: 10, Concurrency: 1, Timeout: deadLetterTimeout,
+			Logger: st.log.With("component", "runner", "function", "deadletter")})
 	}
 	if st.cfg.Paused {
 		st.log.Info("paused: events are queued, no function runs")
@@ -310,6 +338,23 @@ func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
 		}()
 	}
 	return fns.api, nil
+}
+
+// deadLetterFunction is the dead-letter function, in this process in both
+// modes: it parks messages with SQS's SendMessage, which the edge does not
+// speak, so its binary could not (on AWS and in the moto test it runs as
+// its binary).
+func (st *Stack) deadLetterFunction(s3Client *s3.Client) (lambda.Handler, error) {
+	cfg := process.DefaultConfig(ProcessedBucket)
+	cfg.EventBusName = CustomBus
+	cfg.MaxReceiveCount = st.cfg.MaxReceiveCount
+	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(st.awsCfg), CustomBus)
+	dl, err := deadletter.New(deadletter.Config{Worker: cfg, ProcessDLQURL: st.QueueURL(ProcessDLQ), EventsDLQURL: st.QueueURL(NotifyDLQ)},
+		s3Client, pub, queueSender{st}, st.log.With("function", "deadletter"))
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(dl.Handle), nil
 }
 
 // inProcessFunctions builds the three functions' handlers in this process.
@@ -457,6 +502,34 @@ func (st *Stack) NewQueue(name string, opts queue.Options) *queue.Queue {
 
 func (st *Stack) queueARN(name string) string {
 	return "arn:aws:sqs:" + Region + ":" + Account + ":" + name
+}
+
+// QueueURL is the URL of one of the stack's queues, in the shape of an SQS
+// queue URL on the edge (<edge>/<account>/<name>).
+func (st *Stack) QueueURL(name string) string {
+	return st.edge + "/" + Account + "/" + name
+}
+
+// deadLetterTimeout is the dead-letter function's timeout.
+const deadLetterTimeout = 30 * time.Second
+
+// queueSender is SQS's SendMessage on the stack's queues, by queue URL,
+// for a function that sends to a queue (the dead-letter function parking
+// its messages). Message attributes are not kept: the local queue has none.
+type queueSender struct{ st *Stack }
+
+func (q queueSender) SendMessage(ctx context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	url := aws.ToString(in.QueueUrl)
+	name := url[strings.LastIndex(url, "/")+1:]
+	target, ok := q.st.queues[name]
+	if !ok || url != q.st.QueueURL(name) {
+		return nil, fmt.Errorf("send to %s: no such local queue", url)
+	}
+	id, err := target.Send(ctx, []byte(aws.ToString(in.MessageBody)))
+	if err != nil {
+		return nil, err
+	}
+	return &sqs.SendMessageOutput{MessageId: aws.String(id)}, nil
 }
 
 func listen(addr string) (net.Listener, error) {

@@ -389,8 +389,10 @@ func TestNotAnImageFailsWithAReason(t *testing.T) {
 	}
 }
 
-func TestQueuedUploadSurvivesRestart(t *testing.T) {
-	dir := t.TempDir()
+// uploadPaused uploads a 64x48 PNG to a paused stack on dir: its event
+// waits in the process queue.
+func uploadPaused(t *testing.T, dir string) (*local.Stack, presign.UploadResponse) {
+	t.Helper()
 	paused := localtest.Start(t, func(c *local.Config) { c.DataDir = dir; c.Paused = true })
 	a := newAPI(t, paused)
 	data := encodePNG(t, colourful(64, 48))
@@ -398,6 +400,12 @@ func TestQueuedUploadSurvivesRestart(t *testing.T) {
 	if code, body := put(t, up.Upload.URL, up.Upload.Headers, data); code != http.StatusOK {
 		t.Fatalf("PUT: %d %s", code, body)
 	}
+	return paused, up
+}
+
+func TestQueuedUploadSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	paused, up := uploadPaused(t, dir)
 	stats, err := paused.Queue(local.ProcessQueue).Stats(context.Background())
 	if err != nil || stats.Visible != 1 {
 		t.Fatalf("queued before the restart: %+v %v", stats, err)
@@ -424,9 +432,16 @@ func TestHealthz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz: %d", resp.StatusCode)
+	defer resp.Body.Close()
+	var body struct {
+		Status     string `json:"status"`
+		QueueStore string `json:"queue_store"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || body.Status != "ok" || body.QueueStore != "ok" {
+		t.Fatalf("healthz: %d %+v", resp.StatusCode, body)
 	}
 }
 

@@ -47,9 +47,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), `Usage: imagepipe dev [--data DIR] [--api ADDR] [--edge ADDR] [--cors-origin ORIGIN]... [--lambda-binaries DIR] [--log-format text|json]
 
 Runs the whole pipeline in this process, with no AWS account: an S3 and
-EventBridge edge (SigV4 verified), a durable queue, the presign, process and
-notify functions, and the upload page. State lives in the data directory;
-kill it at any moment and start it again without losing an upload or an event.
+EventBridge edge (SigV4 verified), a durable queue, the presign, process,
+notify and dead-letter functions, and the upload page. State lives in the
+data directory; kill it at any moment (kill -9 too) and start it again
+without losing an upload or an event: the work under way resumes at once.
 With --lambda-binaries the functions run as the bootstraps that deploy to
 Lambda (make lambda-host builds them for this machine into dist/host), each
 under AWS's Lambda runtime emulator, behind an API Gateway-like proxy, an SQS
