@@ -45,6 +45,8 @@ type stackOutputs struct {
 	ProcessQueueURL        string                       `json:"process_queue_url"`
 	ProcessDLQURL          string                       `json:"process_dlq_url"`
 	EventsDLQURL           string                       `json:"events_dlq_url"`
+	ProcessDLQInboxURL     string                       `json:"process_dlq_inbox_url"`
+	EventsDLQInboxURL      string                       `json:"events_dlq_inbox_url"`
 	TapQueueURL            string                       `json:"tap_queue_url"`
 	RuleARNs               map[string]string            `json:"rule_arns"`
 	FunctionNames          map[string]string            `json:"function_names"`
@@ -127,7 +129,7 @@ func TestMotoApplyAndFlow(t *testing.T) {
 
 	endpoint := startMoto(t, motoBin)
 	dist := filepath.Join(t.TempDir(), "dist")
-	writeStandInZips(t, dist, "presign", "process", "notify")
+	writeStandInZips(t, dist, "presign", "process", "notify", "deadletter")
 
 	// The CLI, built while terraform applies, for `imagepipe replay --aws`.
 	cliBin := filepath.Join(t.TempDir(), "imagepipe")
@@ -242,7 +244,7 @@ func TestMotoApplyAndFlow(t *testing.T) {
 	t.Run("nothing left in either stack's queues", func(t *testing.T) {
 		c := sqs.NewFromConfig(awsConfig(endpoint))
 		for _, s := range []*testStack{main, second} {
-			for _, q := range []string{s.out.ProcessQueueURL, s.out.ProcessDLQURL, s.out.EventsDLQURL, s.out.TapQueueURL} {
+			for _, q := range []string{s.out.ProcessQueueURL, s.out.ProcessDLQURL, s.out.EventsDLQURL, s.out.ProcessDLQInboxURL, s.out.EventsDLQInboxURL, s.out.TapQueueURL} {
 				for _, attr := range []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
 					if n := queueAttribute(ctx, t, c, q, attr); n != "0" {
 						t.Errorf("%s: %s = %s, want 0 (another stack's event, or one left behind)", q, attr, n)

@@ -34,7 +34,7 @@ resource "aws_cloudwatch_event_target" "uploads_to_queue" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.events_dlq.arn
+    arn = aws_sqs_queue.events_dlq_inbox.arn
   }
 }
 
@@ -63,7 +63,7 @@ resource "aws_cloudwatch_event_target" "completions_to_notify" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.events_dlq.arn
+    arn = aws_sqs_queue.events_dlq_inbox.arn
   }
 }
 
@@ -81,7 +81,7 @@ resource "aws_cloudwatch_event_target" "completions_tap" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.events_dlq.arn
+    arn = aws_sqs_queue.events_dlq_inbox.arn
   }
 }
 

@@ -252,8 +252,11 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 	// --- 6. a missing variable fails the init, with a log line naming it
 	missingVariables(ctx, t, h)
 
-	// Nothing went to a dead-letter queue.
-	for _, q := range []string{out.ProcessDLQURL, out.EventsDLQURL} {
+	// --- 7. a dead letter ends its image failed, and its redrive done
+	deadLetterFlow(ctx, t, h, s3c, sqsc, out)
+
+	// Nothing is left in a dead-letter queue or inbox.
+	for _, q := range []string{out.ProcessDLQURL, out.EventsDLQURL, out.ProcessDLQInboxURL, out.EventsDLQInboxURL} {
 		if n := queueAttribute(ctx, t, sqsc, q, sqstypes.QueueAttributeNameApproximateNumberOfMessages); n != "0" {
 			t.Errorf("%s holds %s messages, want 0", q, n)
 		}

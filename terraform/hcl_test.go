@@ -524,6 +524,8 @@ var emulatorSwaps = []string{
 	"resource.aws_api_gateway_account.this",
 	"resource.aws_cloudwatch_event_target.completions_tap",
 	"resource.aws_cloudwatch_event_target.completions_to_notify",
+	"resource.aws_lambda_event_source_mapping.deadletter_events",
+	"resource.aws_lambda_event_source_mapping.deadletter_process",
 	"resource.aws_lambda_event_source_mapping.process",
 	"resource.aws_s3_bucket_policy.tls_only",
 	"resource.aws_sqs_queue.tap",

@@ -4,13 +4,16 @@
 # stack name can be deployed to a second region.
 #
 # Key layout (DESIGN.md §1): uploads/<id>.<ext> in the uploads bucket;
-# processed/<id>/{gray,thumb}.<ext> and processed/status/<id>.json in the
-# processed bucket.
+# processed/<id>/{gray,thumb}.<ext>, processed/<id>/manifest.json,
+# processed/<id>/lease.json and processed/status/<id>.json in the processed
+# bucket.
 
 locals {
   uploads_objects          = "${aws_s3_bucket.uploads.arn}/uploads/*"
   processed_objects        = "${aws_s3_bucket.processed.arn}/processed/*"
   processed_status_objects = "${aws_s3_bucket.processed.arn}/processed/status/*"
+  processed_leases         = "${aws_s3_bucket.processed.arn}/processed/*/lease.json"
+  processed_manifests      = "${aws_s3_bucket.processed.arn}/processed/*/manifest.json"
 }
 
 data "aws_iam_policy_document" "lambda_assume" {
@@ -105,10 +108,18 @@ data "aws_iam_policy_document" "process" {
     resources = [local.uploads_objects]
   }
   statement {
-    # GetObject also grants HeadObject (the idempotency check on outputs).
+    # GetObject also grants HeadObject (the idempotency check on outputs);
+    # outputs, manifest and lease are written with PutObject (the lease and
+    # the manifest conditionally: If-None-Match / If-Match).
     sid       = "ReadWriteOutputs"
     actions   = ["s3:GetObject", "s3:PutObject"]
     resources = [local.processed_objects]
+  }
+  statement {
+    # The lease is deleted when the work is done (If-Match: only ours).
+    sid       = "ReleaseLease"
+    actions   = ["s3:DeleteObject"]
+    resources = [local.processed_leases]
   }
   statement {
     # 404 instead of 403 for missing keys: a source gone after the 7-day
@@ -165,7 +176,7 @@ data "aws_iam_policy_document" "notify" {
     # Lambda's on-failure destination sends with the function's role.
     sid       = "FailedEventsToDLQ"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.events_dlq.arn]
+    resources = [aws_sqs_queue.events_dlq_inbox.arn]
   }
 }
 
@@ -173,6 +184,69 @@ resource "aws_iam_role_policy" "notify" {
   name   = "notify"
   role   = aws_iam_role.notify.id
   policy = data.aws_iam_policy_document.notify.json
+}
+
+# --- deadletter
+
+resource "aws_iam_role" "deadletter" {
+  name               = "${var.name}-deadletter-${local.region}"
+  description        = "imagepipe deadletter function (the dead-letter inboxes)."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "deadletter" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.deadletter.arn}:*"]
+  }
+  statement {
+    # The manifest and outputs (was the image finished after all?) and the
+    # status record (was it failed already?).
+    sid       = "ReadProcessed"
+    actions   = ["s3:GetObject"]
+    resources = [local.processed_objects]
+  }
+  statement {
+    # A stranded completion is applied to the status record; a committed
+    # manifest is marked published once its event is out; the image's lease
+    # is taken (If-None-Match) while it decides.
+    sid       = "WriteStatusManifestsAndLeases"
+    actions   = ["s3:PutObject"]
+    resources = [local.processed_status_objects, local.processed_manifests, local.processed_leases]
+  }
+  statement {
+    sid       = "ReleaseLease"
+    actions   = ["s3:DeleteObject"]
+    resources = [local.processed_leases]
+  }
+  statement {
+    # 404 instead of 403 for a missing manifest or status record.
+    sid       = "TellMissingObjects"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.processed.arn]
+  }
+  statement {
+    sid       = "PublishFailures"
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.imagepipe.arn]
+  }
+  statement {
+    sid       = "ConsumeInboxes"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.process_dlq_inbox.arn, aws_sqs_queue.events_dlq_inbox.arn]
+  }
+  statement {
+    sid       = "ParkDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.process_dlq.arn, aws_sqs_queue.events_dlq.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "deadletter" {
+  name   = "deadletter"
+  role   = aws_iam_role.deadletter.id
+  policy = data.aws_iam_policy_document.deadletter.json
 }
 
 # --- API Gateway's own role for pushing stage access logs (account + region wide)

@@ -1,4 +1,4 @@
-# The three Go functions (arm64, provided.al2023, `bootstrap` in
+# The four Go functions (arm64, provided.al2023, `bootstrap` in
 # dist/<name>.zip from `make lambda`), each with its own log group, JSON logs
 # and role.
 
@@ -10,6 +10,17 @@ locals {
   # the alarms, the dashboard and the function_names output are made for
   # each, so a new function is one more line there.
   functions = { for role, f in local.lambda_functions : role => f.function_name }
+
+  # GOMEMLIMIT: the Go runtime's soft memory limit at 90 % of each
+  # function's memory, so the GC holds the heap under it before Lambda
+  # stops the function for running out of memory (the process function
+  # derives its image memory budget from it).
+  gomemlimit = {
+    presign    = "${floor(var.presign_memory_mb * 0.9)}MiB"
+    process    = "${floor(var.process_memory_mb * 0.9)}MiB"
+    notify     = "${floor(var.notify_memory_mb * 0.9)}MiB"
+    deadletter = "${floor(var.deadletter_memory_mb * 0.9)}MiB"
+  }
 }
 
 # --- log groups (created here so they have a retention and are destroyed with the stack)
@@ -26,6 +37,11 @@ resource "aws_cloudwatch_log_group" "process" {
 
 resource "aws_cloudwatch_log_group" "notify" {
   name              = "/aws/lambda/${var.name}-notify"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_log_group" "deadletter" {
+  name              = "/aws/lambda/${var.name}-deadletter"
   retention_in_days = var.log_retention_days
 }
 
@@ -53,6 +69,7 @@ resource "aws_lambda_function" "presign" {
       DOWNLOAD_URL_TTL     = var.download_url_ttl
       # Pages on other origins; the page on CloudFront is same-origin.
       CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
+      GOMEMLIMIT           = local.gomemlimit.presign
     }
   }
 
@@ -92,6 +109,9 @@ resource "aws_lambda_function" "process" {
       MAX_RECEIVE_COUNT = tostring(var.queue_max_receive_count)
       # The Stack dimension of the embedded metrics.
       IMAGEPIPE_STACK = var.name
+      # No image is started with less than this left before the timeout.
+      START_MARGIN = "${var.process_start_margin_seconds}s"
+      GOMEMLIMIT   = local.gomemlimit.process
     }
   }
 
@@ -151,6 +171,7 @@ resource "aws_lambda_function" "notify" {
     variables = {
       PROCESSED_BUCKET = aws_s3_bucket.processed.bucket
       IMAGEPIPE_STACK  = var.name
+      GOMEMLIMIT       = local.gomemlimit.notify
     }
   }
 
@@ -165,7 +186,7 @@ resource "aws_lambda_function" "notify" {
 }
 
 # EventBridge invokes notify asynchronously: Lambda retries a failed event
-# twice, then sends it to the events DLQ (alarmed) instead of dropping it.
+# twice, then sends it to the events dead-letter inbox instead of dropping it.
 resource "aws_lambda_function_event_invoke_config" "notify" {
   function_name                = aws_lambda_function.notify.function_name
   maximum_retry_attempts       = 2
@@ -173,7 +194,7 @@ resource "aws_lambda_function_event_invoke_config" "notify" {
 
   destination_config {
     on_failure {
-      destination = aws_sqs_queue.events_dlq.arn
+      destination = aws_sqs_queue.events_dlq_inbox.arn
     }
   }
 
@@ -186,4 +207,82 @@ resource "aws_lambda_permission" "notify_from_events" {
   function_name = aws_lambda_function.notify.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.completions_to_notify.arn
+}
+
+# --- deadletter: ends the image of every dead letter, parks the message
+
+resource "aws_lambda_function" "deadletter" {
+  function_name    = "${var.name}-deadletter"
+  description      = "imagepipe dead letters -> image failed (retries_exhausted) or stranded completion applied; message parked in its DLQ."
+  role             = aws_iam_role.deadletter.arn
+  runtime          = local.lambda_runtime
+  architectures    = [local.lambda_architecture]
+  handler          = "bootstrap"
+  filename         = "${local.dist_dir}/deadletter.zip"
+  source_code_hash = filebase64sha256("${local.dist_dir}/deadletter.zip")
+  memory_size      = var.deadletter_memory_mb
+  timeout          = var.deadletter_timeout_seconds
+
+  environment {
+    variables = {
+      PROCESSED_BUCKET  = aws_s3_bucket.processed.bucket
+      EVENT_BUS_NAME    = aws_cloudwatch_event_bus.imagepipe.name
+      MAX_RECEIVE_COUNT = tostring(var.queue_max_receive_count)
+      PROCESS_DLQ_URL   = aws_sqs_queue.process_dlq.id
+      EVENTS_DLQ_URL    = aws_sqs_queue.events_dlq.id
+      IMAGEPIPE_STACK   = var.name
+      GOMEMLIMIT        = local.gomemlimit.deadletter
+    }
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.deadletter.name
+    application_log_level = var.application_log_level
+    system_log_level      = "WARN"
+  }
+
+  depends_on = [aws_iam_role_policy.deadletter]
+}
+
+locals {
+  # The settings of both dead-letter inboxes' mappings, in one place: the
+  # resources below, and the `functions` output (the runtime emulator
+  # harness plays the process inbox's).
+  deadletter_event_source = {
+    batch_size                         = 10
+    maximum_batching_window_in_seconds = 0
+    function_response_types            = ["ReportBatchItemFailures"]
+    maximum_concurrency                = 2
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "deadletter_process" {
+  # moto_server cannot run Lambdas; the tests play this mapping with the
+  # real deadletter binary under the runtime emulator.
+  count = var.emulator ? 0 : 1
+
+  event_source_arn                   = aws_sqs_queue.process_dlq_inbox.arn
+  function_name                      = aws_lambda_function.deadletter.arn
+  batch_size                         = local.deadletter_event_source.batch_size
+  maximum_batching_window_in_seconds = local.deadletter_event_source.maximum_batching_window_in_seconds
+  function_response_types            = local.deadletter_event_source.function_response_types
+
+  scaling_config {
+    maximum_concurrency = local.deadletter_event_source.maximum_concurrency
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "deadletter_events" {
+  count = var.emulator ? 0 : 1
+
+  event_source_arn                   = aws_sqs_queue.events_dlq_inbox.arn
+  function_name                      = aws_lambda_function.deadletter.arn
+  batch_size                         = local.deadletter_event_source.batch_size
+  maximum_batching_window_in_seconds = local.deadletter_event_source.maximum_batching_window_in_seconds
+  function_response_types            = local.deadletter_event_source.function_response_types
+
+  scaling_config {
+    maximum_concurrency = local.deadletter_event_source.maximum_concurrency
+  }
 }

@@ -60,12 +60,22 @@ output "process_queue_url" {
 }
 
 output "process_dlq_url" {
-  description = "URL of the process queue's dead-letter queue."
+  description = "URL of the process queue's dead-letter queue: upload events whose receives ran out, their images already marked failed (retries_exhausted) by the deadletter function. Redrive them to the process queue to process them again."
   value       = aws_sqs_queue.process_dlq.id
 }
 
+output "process_dlq_inbox_url" {
+  description = "URL of the queue the process queue redrives to; the deadletter function consumes it and parks each message in process_dlq_url."
+  value       = aws_sqs_queue.process_dlq_inbox.id
+}
+
+output "events_dlq_inbox_url" {
+  description = "URL of the queue EventBridge rule targets and notify's failed invocations send to; the deadletter function consumes it and parks each message in events_dlq_url."
+  value       = aws_sqs_queue.events_dlq_inbox.id
+}
+
 output "events_dlq_url" {
-  description = "URL of the queue holding events EventBridge could not deliver to a rule target and completion events the notify function kept failing on."
+  description = "URL of the queue holding events EventBridge could not deliver to a rule target and completion events the notify function kept failing on, once the deadletter function has handled them."
   value       = aws_sqs_queue.events_dlq.id
 }
 
@@ -75,7 +85,7 @@ output "tap_queue_url" {
 }
 
 output "function_names" {
-  description = "Lambda function names by role: presign, process, notify."
+  description = "Lambda function names by role: presign, process, notify, deadletter."
   value       = local.functions
 }
 
@@ -90,9 +100,10 @@ output "rule_arns" {
 output "function_environment" {
   description = "Environment variables of each function (what the handlers' ConfigFromEnv read), by function role; the moto test runs the handlers with exactly these."
   value = {
-    presign = aws_lambda_function.presign.environment[0].variables
-    process = aws_lambda_function.process.environment[0].variables
-    notify  = aws_lambda_function.notify.environment[0].variables
+    presign    = aws_lambda_function.presign.environment[0].variables
+    process    = aws_lambda_function.process.environment[0].variables
+    notify     = aws_lambda_function.notify.environment[0].variables
+    deadletter = aws_lambda_function.deadletter.environment[0].variables
   }
 }
 
@@ -101,9 +112,10 @@ locals {
   # sqs or eventbridge, with the settings AWS applies): the `functions`
   # output that the moto test's runtime emulator harness reads.
   lambda_functions = {
-    presign = aws_lambda_function.presign
-    process = aws_lambda_function.process
-    notify  = aws_lambda_function.notify
+    presign    = aws_lambda_function.presign
+    process    = aws_lambda_function.process
+    notify     = aws_lambda_function.notify
+    deadletter = aws_lambda_function.deadletter
   }
   function_triggers = {
     presign = {
@@ -131,9 +143,17 @@ locals {
       rule_arn                     = aws_cloudwatch_event_rule.completions_to_notify.arn
       maximum_retry_attempts       = aws_lambda_function_event_invoke_config.notify.maximum_retry_attempts
       maximum_event_age_in_seconds = aws_lambda_function_event_invoke_config.notify.maximum_event_age_in_seconds
-      on_failure_queue_url         = aws_sqs_queue.events_dlq.id
+      on_failure_queue_url         = aws_sqs_queue.events_dlq_inbox.id
       emulator_queue_url           = one(aws_sqs_queue.tap[*].id)
     }
+    # Two mappings with the same settings; the trigger names the process
+    # inbox's, other_queue_urls the rest.
+    deadletter = merge(local.deadletter_event_source, {
+      type             = "sqs"
+      queue_url        = aws_sqs_queue.process_dlq_inbox.id
+      queue_arn        = aws_sqs_queue.process_dlq_inbox.arn
+      other_queue_urls = [aws_sqs_queue.events_dlq_inbox.id]
+    })
   }
 }
 

@@ -1,5 +1,14 @@
-# The process queue (S3 events for the worker), its dead-letter queue, and a
-# dead-letter queue for events that EventBridge could not deliver to a target.
+# The process queue (S3 events for the worker) and the dead letters.
+#
+# A message whose retries ran out lands in a dead-letter INBOX: the process
+# queue redrives there after queue_max_receive_count receives; EventBridge
+# rule targets and notify's asynchronous invocations send there what they
+# could not deliver. The deadletter function (event source mapping on each
+# inbox) ends the image at once (retries_exhausted, or the stranded
+# completion applied) and parks the message in the dead-letter queue proper
+# (process-dlq, events-dlq), where it stays for an operator to inspect and
+# redrive. If the function cannot handle a message, the inbox's own redrive
+# moves it to the DLQ after dead_letter_inbox_max_receive_count receives.
 
 locals {
   # AWS: the source queue's visibility timeout must be at least 6 x the
@@ -9,10 +18,14 @@ locals {
 
   # Queue ARNs built from the names, so the inline policies can name their
   # own queue without a dependency cycle.
-  sqs_arn_prefix     = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
-  process_queue_name = "${var.name}-process"
-  events_dlq_name    = "${var.name}-events-dlq"
-  tap_queue_name     = "${var.name}-completions-tap"
+  sqs_arn_prefix          = "arn:${local.partition}:sqs:${local.region}:${local.account_id}"
+  process_queue_name      = "${var.name}-process"
+  events_dlq_inbox_name   = "${var.name}-events-dlq-inbox"
+  tap_queue_name          = "${var.name}-completions-tap"
+  dead_letter_inbox_tries = 10
+
+  # Like the process queue's, for the deadletter function's mappings.
+  dead_letter_inbox_visibility = 6 * var.deadletter_timeout_seconds
 }
 
 resource "aws_sqs_queue" "process_dlq" {
@@ -29,7 +42,7 @@ resource "aws_sqs_queue" "process" {
   sqs_managed_sse_enabled    = true
 
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.process_dlq.arn
+    deadLetterTargetArn = aws_sqs_queue.process_dlq_inbox.arn
     maxReceiveCount     = var.queue_max_receive_count
   })
 
@@ -56,20 +69,40 @@ data "aws_iam_policy_document" "process_queue" {
   }
 }
 
-# Events a rule target could not take after its retry policy ran out.
-resource "aws_sqs_queue" "events_dlq" {
-  name                      = local.events_dlq_name
-  message_retention_seconds = var.dlq_retention_seconds
-  sqs_managed_sse_enabled   = true
-  policy                    = data.aws_iam_policy_document.events_dlq.json
+# Upload events whose receives ran out, for the deadletter function.
+resource "aws_sqs_queue" "process_dlq_inbox" {
+  name                       = "${var.name}-process-dlq-inbox"
+  visibility_timeout_seconds = local.dead_letter_inbox_visibility
+  message_retention_seconds  = var.dlq_retention_seconds
+  sqs_managed_sse_enabled    = true
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.process_dlq.arn
+    maxReceiveCount     = local.dead_letter_inbox_tries
+  })
 }
 
-data "aws_iam_policy_document" "events_dlq" {
+# Events a rule target could not take after its retry policy ran out, and
+# completion events notify kept failing on (Lambda's on-failure destination).
+resource "aws_sqs_queue" "events_dlq_inbox" {
+  name                       = local.events_dlq_inbox_name
+  visibility_timeout_seconds = local.dead_letter_inbox_visibility
+  message_retention_seconds  = var.dlq_retention_seconds
+  sqs_managed_sse_enabled    = true
+  policy                     = data.aws_iam_policy_document.events_dlq_inbox.json
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.events_dlq.arn
+    maxReceiveCount     = local.dead_letter_inbox_tries
+  })
+}
+
+data "aws_iam_policy_document" "events_dlq_inbox" {
   statement {
     sid       = "EventBridgeRuleTargets"
     effect    = "Allow"
     actions   = ["sqs:SendMessage"]
-    resources = ["${local.sqs_arn_prefix}:${local.events_dlq_name}"]
+    resources = ["${local.sqs_arn_prefix}:${local.events_dlq_inbox_name}"]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com"]
@@ -83,6 +116,13 @@ data "aws_iam_policy_document" "events_dlq" {
       ]
     }
   }
+}
+
+# The dead letters, handled and kept: what the deadletter function parks.
+resource "aws_sqs_queue" "events_dlq" {
+  name                      = "${var.name}-events-dlq"
+  message_retention_seconds = var.dlq_retention_seconds
+  sqs_managed_sse_enabled   = true
 }
 
 # --- emulator only: the completions rule delivers here instead of to notify,

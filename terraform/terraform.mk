@@ -1,5 +1,5 @@
 # AWS deployment targets, included by the top Makefile:
-#   make lambda       build the three functions into reproducible dist/<name>.zip
+#   make lambda       build the four functions into reproducible dist/<name>.zip
 #   make lambda-host  the same binaries for this machine's architecture, plus
 #                     the Lambda runtime emulator, into dist/host (imagepipe
 #                     dev --lambda-binaries, the moto test, the benchmarks)
@@ -8,7 +8,7 @@
 #                     under the runtime emulator against it, destroy
 #   make deploy       lambda + terraform init + apply (real AWS, asks to confirm)
 
-LAMBDA_FUNCTIONS ?= presign process notify
+LAMBDA_FUNCTIONS ?= presign process notify deadletter
 LAMBDA_DIST      ?= dist
 LAMBDA_GOFLAGS   := -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w -buildid='
 # The deployed architecture; lambda-host builds the same with the host's.

@@ -126,7 +126,7 @@ variable "site_price_class" {
 # ---------------------------------------------------------------------------
 
 variable "lambda_dist_dir" {
-  description = "Directory holding presign.zip, process.zip and notify.zip (built by `make lambda`). null means <repo>/dist."
+  description = "Directory holding presign.zip, process.zip, notify.zip and deadletter.zip (built by `make lambda`). null means <repo>/dist."
   type        = string
   default     = null
 }
@@ -197,6 +197,17 @@ variable "process_timeout_seconds" {
   }
 }
 
+variable "process_start_margin_seconds" {
+  description = "The process function starts no image with less than this left before its timeout; the rest of the batch is returned as batchItemFailures (process START_MARGIN)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.process_start_margin_seconds >= 0 && var.process_start_margin_seconds < var.process_timeout_seconds && floor(var.process_start_margin_seconds) == var.process_start_margin_seconds
+    error_message = "process_start_margin_seconds must be a whole number from 0 to less than process_timeout_seconds (with a margin as long as the timeout the function would start no image)."
+  }
+}
+
 variable "notify_memory_mb" {
   description = "Memory of the notify function, in MB."
   type        = number
@@ -216,6 +227,28 @@ variable "notify_timeout_seconds" {
   validation {
     condition     = var.notify_timeout_seconds >= 1 && var.notify_timeout_seconds <= 900 && floor(var.notify_timeout_seconds) == var.notify_timeout_seconds
     error_message = "notify_timeout_seconds must be a whole number between 1 and 900."
+  }
+}
+
+variable "deadletter_memory_mb" {
+  description = "Memory of the deadletter function, in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.deadletter_memory_mb >= 128 && var.deadletter_memory_mb <= 10240 && floor(var.deadletter_memory_mb) == var.deadletter_memory_mb
+    error_message = "deadletter_memory_mb must be a whole number of MB between 128 and 10240 (Lambda's range)."
+  }
+}
+
+variable "deadletter_timeout_seconds" {
+  description = "Timeout of the deadletter function, in seconds. The dead-letter inboxes' visibility timeout is 6 x this."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.deadletter_timeout_seconds >= 1 && var.deadletter_timeout_seconds <= 900 && floor(var.deadletter_timeout_seconds) == var.deadletter_timeout_seconds
+    error_message = "deadletter_timeout_seconds must be a whole number between 1 and 900."
   }
 }
 
@@ -316,9 +349,9 @@ variable "thumbnail_sizes" {
 # ---------------------------------------------------------------------------
 
 variable "queue_max_receive_count" {
-  description = "Receives of a message before SQS moves it to the dead-letter queue."
+  description = "Receives of a message before SQS moves it to the dead-letter inbox (AWS advises at least 5 behind a Lambda event source mapping: throttled receives count too)."
   type        = number
-  default     = 3
+  default     = 5
 
   validation {
     condition     = var.queue_max_receive_count >= 1 && var.queue_max_receive_count <= 1000 && floor(var.queue_max_receive_count) == var.queue_max_receive_count
