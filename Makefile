@@ -4,7 +4,7 @@ BIN     := bin/imagepipe
 PKGS    := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test vet fmt-check lint bench fuzz axe corpus clean
+.PHONY: help run build test vet fmt-check lint bench fuzz axe corpus chaos lambda-memory clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,16 @@ bench: lambda-host ## benchmarks of the image steps, the whole pipeline and the 
 
 corpus: ## build the real-photo corpus in .corpus/ (Debian's and Go's test images + variants, with Pillow/libjpeg-turbo references); make test then checks it
 	scripts/corpus.sh
+
+CHAOS_KILLS   ?= 40
+CHAOS_UPLOADS ?= 300
+chaos: ## kill imagepipe dev CHAOS_KILLS times across CHAOS_UPLOADS uploads; every acknowledged upload done exactly once
+	@mkdir -p dist
+	$(GO) test -count=1 -timeout 60m -run '^TestChaos$$' -v ./cmd/imagepipe \
+		-args -chaos.kills=$(CHAOS_KILLS) -chaos.uploads=$(CHAOS_UPLOADS) -chaos.report=$(CURDIR)/dist/chaos.json
+
+lambda-memory: ## peak memory of the worst batch of the process function at its Lambda memory setting
+	IMAGEPIPE_MEMORY_TEST=1 $(GO) test -count=1 -timeout 30m -run '^TestWorstBatchPeakMemory$$' -v ./functions/process
 
 fuzz: ## fuzz the event pattern parser and matcher, and the JPEG coefficient reader, 30 s each
 	$(GO) test -run '^$$' -fuzz '^FuzzPattern$$' -fuzztime 30s ./eventbus
