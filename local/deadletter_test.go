@@ -45,15 +45,16 @@ func TestDeadLetterEndsTheImageAndStaysRetryable(t *testing.T) {
 		t.Fatalf("after the dead letter: %+v, want failed with retries_exhausted", v)
 	}
 	t.Logf("failed %s after the restart", time.Since(start).Round(time.Millisecond))
-	parked := waitFor(t, "the message parked in the dead-letter queue", func() (int, bool) {
-		s, err := st.Queue(local.ProcessDLQ).Stats(ctx)
-		return s.Visible, err == nil && s.Visible == 1
+	// The function parks the message, then the runner deletes it from the
+	// inbox once the function has answered: wait for both.
+	type queues struct{ parked, inbox queue.Stats }
+	q := waitFor(t, "the message parked in the dead-letter queue and gone from the inbox", func() (queues, bool) {
+		p, err1 := st.Queue(local.ProcessDLQ).Stats(ctx)
+		in, err2 := st.Queue(local.ProcessDLQInbox).Stats(ctx)
+		return queues{p, in}, err1 == nil && err2 == nil && p.Visible == 1 && in.Visible+in.InFlight == 0
 	})
-	if parked != 1 {
-		t.Fatal("not parked")
-	}
-	if s, _ := st.Queue(local.ProcessDLQInbox).Stats(ctx); s.Visible+s.InFlight != 0 {
-		t.Fatalf("the inbox still holds %+v", s)
+	if q.parked.Visible != 1 || q.inbox.Visible+q.inbox.InFlight != 0 {
+		t.Fatalf("dead-letter queue %+v, inbox %+v", q.parked, q.inbox)
 	}
 
 	// Redrive: the parked message goes back to the process queue.
