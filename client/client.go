@@ -12,29 +12,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/imagepipe/imagepipe/functions/presign"
+	"github.com/imagepipe/imagepipe/api"
 )
-
-// Image states, as in GET /v1/images/{id} (DESIGN.md §3).
-const (
-	StatusPending    = "pending"    // upload URL handed out, no bytes seen yet
-	StatusProcessing = "processing" // the worker has the image
-	StatusDone       = "done"
-	StatusFailed     = "failed"
-	StatusExpired    = "expired" // no upload came before the URL expired (plus a grace)
-)
-
-// Finished reports whether an image in state status will not change any
-// more by itself: done, failed or expired.
-func Finished(status string) bool {
-	return status == StatusDone || status == StatusFailed || status == StatusExpired
-}
-
-// HeaderAPIKey is the header that carries the API key (API Gateway's).
-const HeaderAPIKey = "x-api-key"
 
 // Client talks to one imagepipe API. The zero value is not usable: make one
 // with New.
@@ -61,22 +44,67 @@ func WithUserAgent(ua string) Option { return func(cl *Client) { cl.agent = ua }
 func WithRequestTimeout(d time.Duration) Option { return func(cl *Client) { cl.apiTTL = d } }
 
 // New returns a client of the API at baseURL, that sends apiKey in
-// x-api-key. baseURL is what precedes /v1 in the routes: for example
-// "http://127.0.0.1:8080" for `imagepipe dev`, or the Terraform output
-// api_url (the API Gateway stage URL,
+// x-api-key. baseURL is what precedes /v1 in the routes, as NormalizeBaseURL
+// reads it: "http://127.0.0.1:8080" or "127.0.0.1:8080/v1" for `imagepipe
+// dev`, the Terraform output api_url (the API Gateway stage URL,
 // "https://abc.execute-api.eu-west-1.amazonaws.com/prod") unchanged.
 func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
-	u, err := url.Parse(strings.TrimSpace(baseURL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("API URL %q: want http(s)://host[:port][/path]", baseURL)
+	u, err := NormalizeBaseURL(baseURL)
+	if err != nil {
+		return nil, err
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	u.RawQuery, u.Fragment = "", ""
 	c := &Client{base: u, key: apiKey, http: http.DefaultClient, agent: "imagepipe-client", apiTTL: 30 * time.Second}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
+}
+
+// NormalizeBaseURL reads an API base URL the ways people write it: without
+// a scheme (http:// for this machine's names and addresses, https://
+// otherwise), with or without a trailing slash, and with the routes' /v1
+// (what `imagepipe dev` prints as the API) dropped. On an API Gateway host
+// (execute-api) the first path segment is the stage and is kept even when
+// the stage is named v1.
+func NormalizeBaseURL(raw string) (*url.URL, error) {
+	s := strings.TrimSpace(raw)
+	if s != "" && !strings.Contains(s, "://") {
+		host := s
+		if i := strings.IndexAny(host, "/?#"); i >= 0 {
+			host = host[:i]
+		}
+		scheme := "https://"
+		if loopbackHost(host) {
+			scheme = "http://"
+		}
+		s = scheme + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("API URL %q: want [http(s)://]host[:port][/path], e.g. http://127.0.0.1:8080 or the Terraform output api_url", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	stage := strings.Contains(u.Hostname(), ".execute-api.")
+	if strings.HasSuffix(u.Path, "/v1") && !(stage && strings.Count(u.Path, "/") == 1) {
+		u.Path = strings.TrimSuffix(u.Path, "/v1")
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// loopbackHost reports whether host[:port] names this machine.
+func loopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // BaseURL is the API's base URL, what precedes /v1 in the routes.
@@ -147,13 +175,13 @@ func IsUnreachable(err error) bool {
 }
 
 // CreateUpload asks for a presigned upload URL (POST /v1/uploads).
-func (c *Client) CreateUpload(ctx context.Context, req presign.UploadRequest) (*presign.UploadResponse, error) {
+func (c *Client) CreateUpload(ctx context.Context, req api.UploadRequest) (*api.UploadResponse, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	var resp presign.UploadResponse
-	if err := c.api(ctx, http.MethodPost, "/v1/uploads", "application/json", bytes.NewReader(body), int64(len(body)), http.StatusCreated, &resp); err != nil {
+	var resp api.UploadResponse
+	if err := c.api(ctx, http.MethodPost, api.PathUploads, "application/json", bytes.NewReader(body), int64(len(body)), http.StatusCreated, &resp); err != nil {
 		return nil, err
 	}
 	if resp.Upload == nil || resp.Upload.URL == "" {
@@ -165,7 +193,7 @@ func (c *Client) CreateUpload(ctx context.Context, req presign.UploadRequest) (*
 // Put sends size bytes of body to a presigned upload, with exactly the
 // headers the API asked for. body is read once: to retry, call Put again
 // with a fresh reader.
-func (c *Client) Put(ctx context.Context, up *presign.Upload, body io.Reader, size int64) error {
+func (c *Client) Put(ctx context.Context, up *api.Upload, body io.Reader, size int64) error {
 	method := up.Method
 	if method == "" {
 		method = http.MethodPut
@@ -196,8 +224,8 @@ func (c *Client) Put(ctx context.Context, up *presign.Upload, body io.Reader, si
 
 // Upload presigns and PUTs data in one go, for callers that hold the bytes
 // (tests, small files). contentType must be one the API accepts.
-func (c *Client) Upload(ctx context.Context, filename, contentType string, data []byte) (*presign.UploadResponse, error) {
-	up, err := c.CreateUpload(ctx, presign.UploadRequest{Filename: filename, ContentType: contentType, Size: int64(len(data))})
+func (c *Client) Upload(ctx context.Context, filename, contentType string, data []byte) (*api.UploadResponse, error) {
+	up, err := c.CreateUpload(ctx, api.UploadRequest{Filename: filename, ContentType: contentType, Size: int64(len(data))})
 	if err != nil {
 		return nil, err
 	}
@@ -209,21 +237,62 @@ func (c *Client) Upload(ctx context.Context, filename, contentType string, data 
 
 // UploadRaw is the seed's flow: POST /v1/images/upload with the image as
 // the body (up to 5 MiB by default); the server sniffs the type.
-func (c *Client) UploadRaw(ctx context.Context, body io.Reader, size int64) (*presign.UploadResponse, error) {
-	var resp presign.UploadResponse
-	if err := c.api(ctx, http.MethodPost, "/v1/images/upload", "application/octet-stream", body, size, http.StatusAccepted, &resp); err != nil {
+func (c *Client) UploadRaw(ctx context.Context, body io.Reader, size int64) (*api.UploadResponse, error) {
+	var resp api.UploadResponse
+	if err := c.api(ctx, http.MethodPost, api.PathRawUpload, "application/octet-stream", body, size, http.StatusAccepted, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
 }
 
 // Image reads an image's status (GET /v1/images/{id}).
-func (c *Client) Image(ctx context.Context, id string) (*presign.ImageView, error) {
-	var v presign.ImageView
-	if err := c.api(ctx, http.MethodGet, "/v1/images/"+url.PathEscape(id), "", nil, 0, http.StatusOK, &v); err != nil {
+func (c *Client) Image(ctx context.Context, id string) (*api.ImageView, error) {
+	var v api.ImageView
+	if err := c.api(ctx, http.MethodGet, api.ImagePath(url.PathEscape(id)), "", nil, 0, http.StatusOK, &v); err != nil {
 		return nil, err
 	}
 	return &v, nil
+}
+
+// ListOptions select the images of ListImages. Zero values are left out of
+// the request (the API's defaults: every state, from the first image, 50
+// at a time).
+type ListOptions struct {
+	Since      time.Time
+	Limit      int
+	Statuses   []string
+	Cursor     string
+	ContentMD5 string
+}
+
+// ListImages reads one page of GET /v1/images. Pass the answer's
+// NextCursor as Cursor to read the next page; the last page has none.
+func (c *Client) ListImages(ctx context.Context, o ListOptions) (*api.ImageList, error) {
+	q := url.Values{}
+	if !o.Since.IsZero() {
+		q.Set(api.QuerySince, o.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if o.Limit > 0 {
+		q.Set(api.QueryLimit, strconv.Itoa(o.Limit))
+	}
+	if len(o.Statuses) > 0 {
+		q.Set(api.QueryStatus, strings.Join(o.Statuses, ","))
+	}
+	if o.Cursor != "" {
+		q.Set(api.QueryCursor, o.Cursor)
+	}
+	if o.ContentMD5 != "" {
+		q.Set(api.QueryContentMD5, o.ContentMD5)
+	}
+	path := api.PathImages
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var l api.ImageList
+	if err := c.api(ctx, http.MethodGet, path, "", nil, 0, http.StatusOK, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
 }
 
 // WaitOptions tune Wait. Zero values take the defaults.
@@ -240,7 +309,7 @@ type WaitOptions struct {
 // Wait polls the image's status with backoff until it is finished (done,
 // failed or expired), or ctx ends (bound it with context.WithTimeout). It
 // returns the last view.
-func (c *Client) Wait(ctx context.Context, id string, o WaitOptions) (*presign.ImageView, error) {
+func (c *Client) Wait(ctx context.Context, id string, o WaitOptions) (*api.ImageView, error) {
 	if o.First <= 0 {
 		o.First = 50 * time.Millisecond
 	}
@@ -252,7 +321,7 @@ func (c *Client) Wait(ctx context.Context, id string, o WaitOptions) (*presign.I
 	}
 	pause := o.First
 	transient := 0
-	var last *presign.ImageView
+	var last *api.ImageView
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -269,7 +338,7 @@ func (c *Client) Wait(ctx context.Context, id string, o WaitOptions) (*presign.I
 		case err == nil:
 			transient = 0
 			last = v
-			if Finished(v.Status) {
+			if api.Finished(v.Status) {
 				return v, nil
 			}
 		case ctx.Err() != nil:
@@ -330,7 +399,7 @@ func (c *Client) api(ctx context.Context, method, path, ctype string, body io.Re
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.agent)
 	if c.key != "" {
-		req.Header.Set(HeaderAPIKey, c.key)
+		req.Header.Set(api.HeaderAPIKey, c.key)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -353,7 +422,7 @@ func readError(op string, resp *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := &APIError{StatusCode: resp.StatusCode, Op: op}
 	var api struct {
-		Error *presign.ErrorBody `json:"error"`
+		Error *api.ErrorBody `json:"error"`
 		// API Gateway's own answers.
 		Message string `json:"message"`
 	}

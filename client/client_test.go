@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/imagepipe/imagepipe/client"
-	"github.com/imagepipe/imagepipe/functions/presign"
+	"github.com/imagepipe/imagepipe/api"
 )
 
 func newClient(t *testing.T, h http.Handler, path string) *client.Client {
@@ -36,9 +36,18 @@ func TestNew(t *testing.T) {
 		// even for a stage named v1.
 		{in: "https://abc.execute-api.eu-west-1.amazonaws.com/prod", want: "https://abc.execute-api.eu-west-1.amazonaws.com/prod"},
 		{in: "https://abc.execute-api.eu-west-1.amazonaws.com/v1/", want: "https://abc.execute-api.eu-west-1.amazonaws.com/v1"},
-		{in: "127.0.0.1:8080", err: `API URL "127.0.0.1:8080": want http(s)://host[:port][/path]`},
-		{in: "ftp://example.com", err: "want http(s)://"},
-		{in: "http://", err: "want http(s)://"},
+		// What imagepipe dev prints as the API, and the same without a
+		// scheme: http for this machine, https elsewhere.
+		{in: "http://127.0.0.1:8080/v1", want: "http://127.0.0.1:8080"},
+		{in: "http://127.0.0.1:8080/v1/", want: "http://127.0.0.1:8080"},
+		{in: "127.0.0.1:8080", want: "http://127.0.0.1:8080"},
+		{in: "localhost:8080/v1", want: "http://localhost:8080"},
+		{in: "[::1]:8080", want: "http://[::1]:8080"},
+		{in: "d111.cloudfront.net/v1", want: "https://d111.cloudfront.net"},
+		{in: "https://abc.execute-api.eu-west-1.amazonaws.com/prod/v1", want: "https://abc.execute-api.eu-west-1.amazonaws.com/prod"},
+		{in: "", err: `API URL "": want [http(s)://]host[:port][/path]`},
+		{in: "ftp://example.com", err: "want [http(s)://]host"},
+		{in: "http://", err: "want [http(s)://]host"},
 	} {
 		c, err := client.New(tc.in, "k")
 		switch {
@@ -101,13 +110,13 @@ func TestUpload(t *testing.T) {
 		if r.Header.Get("x-api-key") != "the-key" || r.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("headers %v", r.Header)
 		}
-		var req presign.UploadRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req != (presign.UploadRequest{Filename: "cat.png", ContentType: "image/png", Size: int64(len(data))}) {
+		var req api.UploadRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req != (api.UploadRequest{Filename: "cat.png", ContentType: "image/png", Size: int64(len(data))}) {
 			t.Errorf("body %+v %v", req, err)
 		}
 		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(presign.UploadResponse{ImageID: "id", Key: "uploads/id.png", StatusURL: "/v1/images/id",
-			Upload: &presign.Upload{Method: "PUT", URL: "http://" + r.Host + "/bucket/uploads/id.png?X-Amz-Signature=x", Headers: map[string]string{"Content-Type": "image/png"}}})
+		json.NewEncoder(w).Encode(api.UploadResponse{ImageID: "id", Key: "uploads/id.png", StatusURL: "/v1/images/id",
+			Upload: &api.Upload{Method: "PUT", URL: "http://" + r.Host + "/bucket/uploads/id.png?X-Amz-Signature=x", Headers: map[string]string{"Content-Type": "image/png"}}})
 	})
 	mux.HandleFunc("PUT /bucket/uploads/id.png", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -139,10 +148,10 @@ func TestWait(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		case n < 4:
-			json.NewEncoder(w).Encode(presign.ImageView{ImageID: "id", Status: "pending"})
+			json.NewEncoder(w).Encode(api.ImageView{ImageID: "id", Status: "pending"})
 			return
 		}
-		json.NewEncoder(w).Encode(presign.ImageView{ImageID: "id", Status: "done", Outputs: map[string]presign.OutputView{"gray": {Width: 3}}})
+		json.NewEncoder(w).Encode(api.ImageView{ImageID: "id", Status: "done", Outputs: map[string]api.OutputView{"gray": {Width: 3}}})
 	}), "")
 	v, err := c.Wait(context.Background(), "id", client.WaitOptions{First: time.Millisecond, Max: 2 * time.Millisecond})
 	if err != nil {
@@ -163,7 +172,7 @@ func TestWaitGivesUp(t *testing.T) {
 			if seen.Add(1) == 3 {
 				cancel(stop)
 			}
-			json.NewEncoder(w).Encode(presign.ImageView{ImageID: "id", Status: "pending"})
+			json.NewEncoder(w).Encode(api.ImageView{ImageID: "id", Status: "pending"})
 		}), "")
 		v, err := c.Wait(ctx, "id", client.WaitOptions{First: time.Millisecond})
 		if !errors.Is(err, stop) || v == nil || v.Status != "pending" || !strings.Contains(err.Error(), "still pending") {

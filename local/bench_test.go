@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/client"
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/imaging"
@@ -294,7 +295,7 @@ func (bs *benchStack) uploadToDone(data []byte, w, h int) (time.Duration, error)
 	if err != nil {
 		return 0, fmt.Errorf("image %s: %w", up.ImageID, err)
 	}
-	if v.Status != client.StatusDone {
+	if v.Status != api.StatusDone {
 		return 0, fmt.Errorf("image %s: status %q, error %+v", up.ImageID, v.Status, v.Error)
 	}
 	if g := v.Outputs["gray"]; g.Width != w || g.Height != h {

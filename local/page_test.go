@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/imagepipe/imagepipe/functions/presign"
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/local"
 	"github.com/imagepipe/imagepipe/local/localtest"
 	"github.com/imagepipe/imagepipe/web"
@@ -39,7 +39,7 @@ func TestPageConfigCarriesTheKeyOnLoopbackOnly(t *testing.T) {
 		if (cfg.APIKey == st.APIKey()) != tc.withKey || (!tc.withKey && cfg.APIKey != "") {
 			t.Errorf("Host %s: api_key %q, want the key: %v", tc.host, cfg.APIKey, tc.withKey)
 		}
-		if cfg.MaxUploadBytes != presign.DefaultMaxUploadBytes || cfg.APIBaseURL != "" {
+		if cfg.MaxUploadBytes != api.DefaultMaxUploadBytes || cfg.APIBaseURL != "" {
 			t.Errorf("Host %s: config %+v, want the API on the page's origin and the upload limit", tc.host, cfg)
 		}
 	}

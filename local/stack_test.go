@@ -25,25 +25,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/imagepipe/imagepipe/functions/presign"
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/local"
 	"github.com/imagepipe/imagepipe/local/localtest"
 )
 
-// api calls the stack's HTTP API.
-type api struct {
+// apiCaller calls the stack's HTTP API.
+type apiCaller struct {
 	t    *testing.T
 	base string
 	key  string
 }
 
-func newAPI(t *testing.T, st *local.Stack) *api {
-	return &api{t: t, base: st.APIURL(), key: st.APIKey()}
+func newAPI(t *testing.T, st *local.Stack) *apiCaller {
+	return &apiCaller{t: t, base: st.APIURL(), key: st.APIKey()}
 }
 
 // do sends a request and decodes a JSON answer into out (if not nil); it
 // returns the status and the raw body.
-func (a *api) do(method, path, key string, body io.Reader, out any) (int, []byte) {
+func (a *apiCaller) do(method, path, key string, body io.Reader, out any) (int, []byte) {
 	a.t.Helper()
 	req, err := http.NewRequest(method, a.base+path, body)
 	if err != nil {
@@ -69,9 +69,9 @@ func (a *api) do(method, path, key string, body io.Reader, out any) (int, []byte
 	return resp.StatusCode, raw
 }
 
-func (a *api) createUpload(filename, ctype string, size int) presign.UploadResponse {
+func (a *apiCaller) createUpload(filename, ctype string, size int) api.UploadResponse {
 	a.t.Helper()
-	var up presign.UploadResponse
+	var up api.UploadResponse
 	body := fmt.Sprintf(`{"filename":%q,"content_type":%q,"size":%d}`, filename, ctype, size)
 	code, raw := a.do(http.MethodPost, "/v1/uploads", a.key, strings.NewReader(body), &up)
 	if code != http.StatusCreated || up.Upload == nil {
@@ -81,11 +81,11 @@ func (a *api) createUpload(filename, ctype string, size int) presign.UploadRespo
 }
 
 // waitStatus polls GET /v1/images/{id} until the image is done or failed.
-func (a *api) waitStatus(id string) presign.ImageView {
+func (a *apiCaller) waitStatus(id string) api.ImageView {
 	a.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
-		var v presign.ImageView
+		var v api.ImageView
 		code, raw := a.do(http.MethodGet, "/v1/images/"+id, a.key, nil, &v)
 		if code != http.StatusOK {
 			a.t.Fatalf("GET /v1/images/%s: %d %s", id, code, raw)
@@ -280,7 +280,7 @@ func TestBadRequestsAnswerJSONErrors(t *testing.T) {
 			}
 			var got struct {
 				Message string             `json:"message"`
-				Error   *presign.ErrorBody `json:"error"`
+				Error   *api.ErrorBody `json:"error"`
 			}
 			code, raw := a.do(tt.method, tt.path, tt.key, body, &got)
 			if code != tt.status {
@@ -321,12 +321,12 @@ func TestRefusedUploadsStoreNothingAndEmitNothing(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		url     func(t *testing.T, up presign.UploadResponse) string
+		url     func(t *testing.T, up api.UploadResponse) string
 		headers map[string]string
 		body    []byte
 		code    string
 	}{
-		{"tampered signature", func(t *testing.T, up presign.UploadResponse) string {
+		{"tampered signature", func(t *testing.T, up api.UploadResponse) string {
 			u, _ := url.Parse(up.Upload.URL)
 			q := u.Query()
 			sig := []byte(q.Get("X-Amz-Signature"))
@@ -335,13 +335,13 @@ func TestRefusedUploadsStoreNothingAndEmitNothing(t *testing.T) {
 			u.RawQuery = q.Encode()
 			return u.String()
 		}, map[string]string{"Content-Type": "image/png"}, data, "SignatureDoesNotMatch"},
-		{"after expiry", func(t *testing.T, up presign.UploadResponse) string { return expired(t, up.Key) },
+		{"after expiry", func(t *testing.T, up api.UploadResponse) string { return expired(t, up.Key) },
 			map[string]string{"Content-Type": "image/png"}, data, "AccessDenied"},
-		{"another content type", func(t *testing.T, up presign.UploadResponse) string { return up.Upload.URL },
+		{"another content type", func(t *testing.T, up api.UploadResponse) string { return up.Upload.URL },
 			map[string]string{"Content-Type": "image/jpeg"}, data, "SignatureDoesNotMatch"},
-		{"another length", func(t *testing.T, up presign.UploadResponse) string { return up.Upload.URL },
+		{"another length", func(t *testing.T, up api.UploadResponse) string { return up.Upload.URL },
 			map[string]string{"Content-Type": "image/png"}, append(append([]byte{}, data...), 0), "SignatureDoesNotMatch"},
-		{"anonymous", func(t *testing.T, up presign.UploadResponse) string {
+		{"anonymous", func(t *testing.T, up api.UploadResponse) string {
 			return st.EdgeURL() + "/" + local.UploadsBucket + "/" + up.Key
 		}, map[string]string{"Content-Type": "image/png"}, data, "AccessDenied"},
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/functions/presign"
 )
 
@@ -199,13 +200,13 @@ func checkSiteAndAPI(ctx context.Context, t *testing.T, endpoint string, tf *ter
 	t.Run("the REST API preflights without a key and puts CORS on its own errors", func(t *testing.T) {
 		ag := apigateway.NewFromConfig(cfg)
 		apiID, _, _ := strings.Cut(strings.TrimPrefix(out.APIURL, "https://"), ".")
-		api, err := ag.GetRestApi(ctx, &apigateway.GetRestApiInput{RestApiId: aws.String(apiID)})
+		restAPI, err := ag.GetRestApi(ctx, &apigateway.GetRestApiInput{RestApiId: aws.String(apiID)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// moto 5.2 keeps no binaryMediaTypes (CreateRestApi drops them):
 		// the HCL check "site" holds binary_media_types = ["*/*"].
-		t.Logf("binary media types as moto keeps them: %q", api.BinaryMediaTypes)
+		t.Logf("binary media types as moto keeps them: %q", restAPI.BinaryMediaTypes)
 		res, err := ag.GetResources(ctx, &apigateway.GetResourcesInput{RestApiId: aws.String(apiID), Embed: []string{"methods"}, Limit: aws.Int32(500)})
 		if err != nil {
 			t.Fatal(err)
@@ -244,7 +245,7 @@ func checkSiteAndAPI(ctx context.Context, t *testing.T, endpoint string, tf *ter
 				t.Errorf("%s: Access-Control-Allow-Origin %q, want '%s'", rt, got, testPageOrigin)
 			}
 			if rt == "REQUEST_TOO_LARGE" {
-				var body struct{ Error presign.ErrorBody }
+				var body struct{ Error api.ErrorBody }
 				if aws.ToString(gr.StatusCode) != "413" || json.Unmarshal([]byte(gr.ResponseTemplates["application/json"]), &body) != nil || body.Error.Code != "too_large" {
 					t.Errorf("REQUEST_TOO_LARGE: %s %v, want 413 with the API's JSON too_large", aws.ToString(gr.StatusCode), gr.ResponseTemplates)
 				}

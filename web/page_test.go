@@ -20,7 +20,7 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
-	"github.com/imagepipe/imagepipe/functions/presign"
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/local"
 	"github.com/imagepipe/imagepipe/web"
 )
@@ -48,13 +48,13 @@ func TestUploadPage(t *testing.T) {
 		pageSrv := httptest.NewUnstartedServer(nil)
 		origin := "http://" + pageSrv.Listener.Addr().String()
 		st := startStack(t, []string{origin})
-		api := newCountingProxy(t, st.APIURL())
-		pageSrv.Config.Handler = web.HandlerWithConfig(web.Config{APIBaseURL: api.srv.URL, MaxUploadBytes: presign.DefaultMaxUploadBytes})
+		proxy := newCountingProxy(t, st.APIURL())
+		pageSrv.Config.Handler = web.HandlerWithConfig(web.Config{APIBaseURL: proxy.srv.URL, MaxUploadBytes: api.DefaultMaxUploadBytes})
 		pageSrv.Start()
 		t.Cleanup(pageSrv.Close)
 		runPage(t, arrangement{name: "separate-origin", pageURL: pageSrv.URL + "/", apiKey: st.APIKey(), edge: st.EdgeURL()}, axe)
 
-		pre := api.preflightAnswers()
+		pre := proxy.preflightAnswers()
 		if len(pre) == 0 {
 			t.Fatal("the page made no CORS preflight to the API")
 		}

@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/client"
-	"github.com/imagepipe/imagepipe/functions/presign"
 	"github.com/imagepipe/imagepipe/local"
 )
 
@@ -58,8 +58,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(fs.Output(), statusUsage)
 		fs.PrintDefaults()
 	}
-	var api apiConfig
-	api.register(fs)
+	var conn apiConfig
+	conn.register(fs)
 	asJSON := fs.Bool("json", false, "print the API's answer, one JSON object per line")
 	wait := fs.Bool("wait", false, "poll until each image is done or failed")
 	timeout := fs.Duration("timeout", 2*time.Minute, "with --wait, how long to wait for each image")
@@ -80,7 +80,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return 2
 	}
-	cl, err := api.client()
+	cl, err := conn.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "imagepipe status: %v\n", err)
 		return 2
@@ -89,7 +89,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	enc := newLineEncoder(stdout)
 	for i, id := range ids {
 		id = strings.TrimSpace(id)
-		var v *presign.ImageView
+		var v *api.ImageView
 		if *wait {
 			wctx, cancel := context.WithTimeoutCause(ctx, *timeout, fmt.Errorf("gave up after %s", *timeout))
 			v, err = cl.Wait(wctx, id, client.WaitOptions{})
@@ -105,7 +105,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			}
 			continue
 		}
-		if v.Status == client.StatusFailed || v.Status == client.StatusExpired {
+		if v.Status == api.StatusFailed || v.Status == api.StatusExpired {
 			code = 1
 		}
 		if *asJSON {
@@ -121,7 +121,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // printImage prints one status for people.
-func printImage(w io.Writer, v *presign.ImageView) {
+func printImage(w io.Writer, v *api.ImageView) {
 	row := func(k, format string, a ...any) { fmt.Fprintf(w, "%-9s "+format+"\n", append([]any{k}, a...)...) }
 	row("image", "%s", v.ImageID)
 	row("status", "%s", statusWords(v))
@@ -134,7 +134,7 @@ func printImage(w io.Writer, v *presign.ImageView) {
 	if !v.CreatedAt.IsZero() {
 		row("created", "%s", v.CreatedAt.Format(time.RFC3339))
 	}
-	if !v.UpdatedAt.IsZero() && v.Status != client.StatusPending && v.Status != client.StatusExpired {
+	if !v.UpdatedAt.IsZero() && v.Status != api.StatusPending && v.Status != api.StatusExpired {
 		row("updated", "%s", v.UpdatedAt.Format(time.RFC3339))
 	}
 	if v.DurationMS > 0 {
@@ -154,20 +154,20 @@ func printImage(w io.Writer, v *presign.ImageView) {
 }
 
 // statusWords says what an image's status means.
-func statusWords(v *presign.ImageView) string {
+func statusWords(v *api.ImageView) string {
 	switch v.Status {
-	case client.StatusPending:
+	case api.StatusPending:
 		if v.UploadExpiresAt.IsZero() {
 			return "pending: waiting for the upload and the worker"
 		}
 		return "pending: waiting for the upload and the worker; the upload URL expires at " + v.UploadExpiresAt.Format(time.RFC3339)
-	case client.StatusProcessing:
+	case api.StatusProcessing:
 		return "processing: the worker is making the outputs"
-	case client.StatusDone:
+	case api.StatusDone:
 		return "done: the outputs are ready"
-	case client.StatusFailed:
+	case api.StatusFailed:
 		return "failed: the image could not be processed (reason below)"
-	case client.StatusExpired:
+	case api.StatusExpired:
 		s := "expired: no upload arrived before its upload URL expired"
 		if !v.UploadExpiresAt.IsZero() {
 			s += " at " + v.UploadExpiresAt.Format(time.RFC3339)

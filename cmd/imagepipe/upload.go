@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/client"
-	"github.com/imagepipe/imagepipe/functions/presign"
 	"github.com/imagepipe/imagepipe/imaging"
 	"github.com/imagepipe/imagepipe/local"
 )
@@ -58,8 +58,8 @@ Flags:
 `
 
 // maxUploadBytes is the largest file the CLI sends at all: one presigned
-// PUT, no multipart (presign.HardMaxUploadBytes).
-const maxUploadBytes = presign.HardMaxUploadBytes
+// PUT, no multipart (api.HardMaxUploadBytes).
+const maxUploadBytes = api.HardMaxUploadBytes
 
 // uploadExtTypes is the fallback when the bytes do not tell the type.
 var uploadExtTypes = map[string]string{
@@ -82,7 +82,7 @@ type uploadLine struct {
 	Status      string                `json:"status"`
 	ContentType string                `json:"content_type,omitempty"`
 	Bytes       int64                 `json:"bytes,omitempty"`
-	Error       *presign.ErrorBody    `json:"error,omitempty"`
+	Error       *api.ErrorBody    `json:"error,omitempty"`
 	Warnings    []string              `json:"warnings,omitempty"`
 	DurationMS  int64                 `json:"duration_ms,omitempty"`
 	Outputs     map[string]uploadFile `json:"outputs,omitempty"`
@@ -124,8 +124,8 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(fs.Output(), uploadUsage)
 		fs.PrintDefaults()
 	}
-	var api apiConfig
-	api.register(fs)
+	var conn apiConfig
+	conn.register(fs)
 	var o uploadOptions
 	fs.BoolVar(&o.wait, "wait", false, "wait until each image is processed (done or failed)")
 	fs.StringVar(&o.out, "out", "", "download the outputs into this directory (created if missing; implies --wait)")
@@ -155,7 +155,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if o.out != "" {
 		o.wait = true
 	}
-	cl, err := api.client()
+	cl, err := conn.client()
 	if err != nil {
 		fmt.Fprintf(stderr, "imagepipe upload: %v\n", err)
 		return 2
@@ -233,7 +233,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "imagepipe upload: %s\n", fatalMsg)
 	}
 	fmt.Fprintf(stderr, "%s\n", summary(counts, o.wait))
-	if counts[client.StatusFailed] > 0 || fatalMsg != "" {
+	if counts[api.StatusFailed] > 0 || fatalMsg != "" {
 		return 1
 	}
 	if len(todo) == 0 {
@@ -290,7 +290,7 @@ func planUploads(paths []string) []*uploadJob {
 		}
 		if n == 0 {
 			jobs = append(jobs, &uploadJob{path: p, line: uploadLine{File: p, Status: statusSkipped,
-				Error: &presign.ErrorBody{Code: "empty_directory", Message: "no files directly in this directory (subdirectories are not searched)"}}})
+				Error: &api.ErrorBody{Code: "empty_directory", Message: "no files directly in this directory (subdirectories are not searched)"}}})
 		}
 	}
 	// Unique output names: a/cat.jpg and b/cat.jpg become cat and cat-2.
@@ -336,7 +336,7 @@ func planFile(path string, fromDir bool) *uploadJob {
 	switch {
 	case j.ctype == "" && fromDir:
 		j.line = uploadLine{File: path, Status: statusSkipped, Bytes: j.size,
-			Error: &presign.ErrorBody{Code: "unsupported_content_type", Message: "not an image file (by its bytes and its name)"}}
+			Error: &api.ErrorBody{Code: "unsupported_content_type", Message: "not an image file (by its bytes and its name)"}}
 	case j.ctype == "":
 		return refused(path, "unsupported_content_type", "not an image of an accepted type (jpeg, png, gif, webp, tiff, bmp) by its bytes or its name")
 	case j.size == 0:
@@ -348,7 +348,7 @@ func planFile(path string, fromDir bool) *uploadJob {
 }
 
 func refused(path, code, msg string) *uploadJob {
-	return &uploadJob{path: path, line: uploadLine{File: path, Status: client.StatusFailed, Error: &presign.ErrorBody{Code: code, Message: msg}}}
+	return &uploadJob{path: path, line: uploadLine{File: path, Status: api.StatusFailed, Error: &api.ErrorBody{Code: code, Message: msg}}}
 }
 
 // fileError drops the Go prefix from a path error.
@@ -371,7 +371,7 @@ type uploader struct {
 // It always returns the file's line; err is the error behind a failure,
 // for the caller to tell a broken configuration from a bad file.
 func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
-	l := uploadLine{File: j.path, ContentType: j.ctype, Bytes: j.size, Status: client.StatusFailed}
+	l := uploadLine{File: j.path, ContentType: j.ctype, Bytes: j.size, Status: api.StatusFailed}
 	fail := func(code string, err error) (uploadLine, error) {
 		msg := err.Error()
 		var ae *client.APIError
@@ -383,7 +383,7 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 		case ctx.Err() != nil:
 			code, msg = "cancelled", context.Cause(ctx).Error()
 		}
-		l.Error = &presign.ErrorBody{Code: code, Message: msg}
+		l.Error = &api.ErrorBody{Code: code, Message: msg}
 		return l, err
 	}
 	if err := context.Cause(ctx); err != nil {
@@ -393,10 +393,10 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 	defer u.prog.done(bar)
 
 	bar.phase("presign")
-	var resp *presign.UploadResponse
+	var resp *api.UploadResponse
 	err := retry(ctx, func() error {
 		var err error
-		resp, err = u.client.CreateUpload(ctx, presign.UploadRequest{Filename: j.name, ContentType: j.ctype, Size: j.size})
+		resp, err = u.client.CreateUpload(ctx, api.UploadRequest{Filename: j.name, ContentType: j.ctype, Size: j.size})
 		return err
 	})
 	if err != nil {
@@ -419,7 +419,7 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 	}
 	u.prog.note(fmt.Sprintf("%s uploaded (%s)", j.path, humanSize(j.size)))
 	if !u.opts.wait {
-		l.Status = client.StatusPending
+		l.Status = api.StatusPending
 		return l, nil
 	}
 
@@ -434,12 +434,12 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 		return fail("status_failed", err)
 	}
 	l.Warnings, l.DurationMS = v.Warnings, v.DurationMS
-	if v.Status != client.StatusDone {
+	if v.Status != api.StatusDone {
 		// failed, or expired (the PUT above went through, so only if the
 		// object was removed before the worker saw it).
 		l.Error = v.Error
 		if l.Error == nil {
-			l.Error = &presign.ErrorBody{Code: "failed", Message: "the pipeline failed the image without saying why"}
+			l.Error = &api.ErrorBody{Code: "failed", Message: "the pipeline failed the image without saying why"}
 		}
 		return l, nil
 	}
@@ -459,7 +459,7 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 			l.Outputs[name] = o
 		}
 	}
-	l.Status = client.StatusDone
+	l.Status = api.StatusDone
 	return l, nil
 }
 
@@ -528,7 +528,7 @@ func retry(ctx context.Context, f func() error) error {
 func resultText(l uploadLine) string {
 	var b strings.Builder
 	status := l.Status
-	if status == client.StatusPending {
+	if status == api.StatusPending {
 		status = "uploaded, processing"
 	}
 	b.WriteString(l.File + ": " + status)
@@ -554,11 +554,11 @@ func resultText(l uploadLine) string {
 func summary(counts map[string]int, wait bool) string {
 	var parts []string
 	if wait {
-		parts = append(parts, fmt.Sprintf("%d done", counts[client.StatusDone]))
+		parts = append(parts, fmt.Sprintf("%d done", counts[api.StatusDone]))
 	} else {
-		parts = append(parts, fmt.Sprintf("%d uploaded", counts[client.StatusPending]))
+		parts = append(parts, fmt.Sprintf("%d uploaded", counts[api.StatusPending]))
 	}
-	parts = append(parts, fmt.Sprintf("%d failed", counts[client.StatusFailed]))
+	parts = append(parts, fmt.Sprintf("%d failed", counts[api.StatusFailed]))
 	if n := counts[statusSkipped]; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d skipped", n))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	_ "image/jpeg"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
@@ -17,8 +18,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	_ "image/jpeg"
 
 	"github.com/imagepipe/imagepipe/local"
 )
@@ -268,11 +267,11 @@ func TestUploadPlainLines(t *testing.T) {
 // the API.
 func TestUploadRefusedBeforeAnyRequest(t *testing.T) {
 	var requests atomic.Int64
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		http.Error(w, "the CLI should not call the API", http.StatusTeapot)
 	}))
-	defer api.Close()
+	defer apiSrv.Close()
 
 	dir := t.TempDir()
 	huge := filepath.Join(dir, "huge.jpg")
@@ -291,7 +290,7 @@ func TestUploadRefusedBeforeAnyRequest(t *testing.T) {
 	notes := cliWriteFile(t, filepath.Join(dir, "notes.txt"), []byte("text"))
 	missing := filepath.Join(dir, "missing.jpg")
 
-	res := runCLI(t, cliOpts{}, "upload", "--json", "--api", api.URL, "--key", "k", huge, empty, notes, missing)
+	res := runCLI(t, cliOpts{}, "upload", "--json", "--api", apiSrv.URL, "--key", "k", huge, empty, notes, missing)
 	if res.code != 1 {
 		t.Errorf("exit %d, want 1\nstderr:\n%s", res.code, res.stderr)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/functions/status"
 )
 
@@ -151,7 +152,7 @@ func TestAPIGatewayErrorsAreJSON(t *testing.T) {
 				t.Errorf("Content-Type %v", ct)
 			}
 			var body struct {
-				Error *ErrorBody `json:"error"`
+				Error *api.ErrorBody `json:"error"`
 			}
 			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Error == nil {
 				t.Fatalf("body %q is not a JSON error: %v", resp.Body, err)
@@ -178,7 +179,7 @@ func TestAPIGatewayCreateUploadThenStatus(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
 	}
-	var up UploadResponse
+	var up api.UploadResponse
 	if err := json.Unmarshal([]byte(resp.Body), &up); err != nil || up.Upload == nil {
 		t.Fatalf("body %s: %v", resp.Body, err)
 	}
@@ -206,7 +207,7 @@ func TestAPIGatewayCreateUploadThenStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var view ImageView
+	var view api.ImageView
 	if err := json.Unmarshal([]byte(resp.Body), &view); err != nil || resp.StatusCode != 200 || view.Status != status.Pending || view.ImageID != up.ImageID {
 		t.Errorf("GET %s: %d %s", up.StatusURL, resp.StatusCode, resp.Body)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/functions/status"
 )
 
@@ -46,13 +47,13 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultMaxUploadBytes    = 25 << 20
+	DefaultMaxUploadBytes    = api.DefaultMaxUploadBytes
 	DefaultRawUploadMaxBytes = 5 << 20
 	DefaultURLTTL            = 5 * time.Minute
 	DefaultDownloadURLTTL    = time.Hour
 	// HardMaxUploadBytes is the largest upload imagepipe accepts at all:
 	// a single presigned PUT, no multipart.
-	HardMaxUploadBytes = 100 << 20
+	HardMaxUploadBytes = api.HardMaxUploadBytes
 )
 
 // DefaultConfig returns the defaults with the given buckets.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/imagepipe/imagepipe/api"
 )
 
 const pageOrigin = "https://images.example.com"
@@ -76,7 +78,7 @@ func TestPreflightThroughTheAdapter(t *testing.T) {
 				t.Errorf("Access-Control-Allow-Origin %q on a refused preflight", acao)
 			}
 			if tc.code != "" {
-				var body struct{ Error ErrorBody }
+				var body struct{ Error api.ErrorBody }
 				if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Error.Code != tc.code || body.Error.Message == "" {
 					t.Errorf("body %s, want error %s", resp.Body, tc.code)
 				}

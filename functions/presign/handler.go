@@ -3,7 +3,8 @@ package presign
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,23 +20,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/functions/status"
 	"github.com/imagepipe/imagepipe/imaging"
 )
 
-// contentTypes is the allow-list of upload types and the key extension of each.
-var contentTypes = map[string]string{
-	"image/jpeg": "jpg",
-	"image/png":  "png",
-	"image/gif":  "gif",
-	"image/webp": "webp",
-	"image/tiff": "tiff",
-	"image/bmp":  "bmp",
-}
-
 // s3API is the part of the S3 client the handler uses.
 type s3API interface {
 	status.S3API
+	status.ListAPI
 	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 }
 
@@ -80,6 +73,7 @@ func New(cfg Config, client *s3.Client, logger *slog.Logger) (*Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/uploads", h.createUpload)
+	mux.HandleFunc("GET /v1/images", h.listImages)
 	mux.HandleFunc("GET /v1/images/{id}", h.getImage)
 	mux.HandleFunc("POST /v1/images/upload", h.rawUpload)
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -92,32 +86,8 @@ func New(cfg Config, client *s3.Client, logger *slog.Logger) (*Handler, error) {
 // ServeHTTP serves the /v1 routes, and the CORS preflights of other origins.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
 
-// UploadRequest is the body of POST /v1/uploads.
-type UploadRequest struct {
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type"`
-	Size        int64  `json:"size"`
-}
-
-// Upload tells the client how to send the bytes.
-type Upload struct {
-	Method    string            `json:"method"`
-	URL       string            `json:"url"`
-	Headers   map[string]string `json:"headers"`
-	ExpiresAt time.Time         `json:"expires_at"`
-}
-
-// UploadResponse answers POST /v1/uploads (and, without Upload, POST
-// /v1/images/upload).
-type UploadResponse struct {
-	ImageID   string  `json:"image_id"`
-	Key       string  `json:"key"`
-	Upload    *Upload `json:"upload,omitempty"`
-	StatusURL string  `json:"status_url"`
-}
-
 func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
-	var req UploadRequest
+	var req api.UploadRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "the body must be a JSON object like {\"filename\":\"cat.jpg\",\"content_type\":\"image/jpeg\",\"size\":123456}: "+err.Error())
@@ -136,8 +106,18 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "too_large", fmt.Sprintf("size %d bytes is over the maximum upload of %d bytes (%s)", req.Size, h.cfg.MaxUploadBytes, humanBytes(h.cfg.MaxUploadBytes)))
 		return
 	}
-	id := newImageID()
-	key := "uploads/" + id + "." + contentTypes[ctype]
+	md5hex := strings.ToLower(strings.TrimSpace(req.ContentMD5))
+	var md5b64 string
+	if md5hex != "" {
+		raw, err := hex.DecodeString(md5hex)
+		if err != nil || len(raw) != md5.Size {
+			writeError(w, http.StatusBadRequest, "invalid_content_md5", fmt.Sprintf("content_md5 must be the MD5 of the bytes as 32 hex digits; got %q", req.ContentMD5))
+			return
+		}
+		md5b64 = base64.StdEncoding.EncodeToString(raw)
+	}
+	id := status.NewID()
+	key := "uploads/" + id + "." + api.ContentTypes[ctype]
 	sign, expires, err := h.signer(r.Context(), h.cfg.URLTTL)
 	if err != nil {
 		h.internal(w, "presign upload", err)
@@ -148,6 +128,7 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 		Key:           aws.String(key),
 		ContentType:   aws.String(ctype),
 		ContentLength: aws.Int64(req.Size),
+		ContentMD5:    nonEmpty(md5b64),
 	}, sign)
 	if err != nil {
 		h.internal(w, "presign upload", err)
@@ -155,53 +136,30 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.now().UTC()
 	rec := &status.Record{ImageID: id, Status: status.Pending, Key: key, Filename: cleanFilename(req.Filename), ContentType: ctype, Size: req.Size,
-		UploadExpiresAt: expires, CreatedAt: now, UpdatedAt: now}
+		ContentMD5: md5hex, UploadExpiresAt: expires, CreatedAt: now, UpdatedAt: now}
 	if err := h.statuses.Put(r.Context(), rec); err != nil {
 		h.internal(w, "write pending status", err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, UploadResponse{
+	headers := map[string]string{"Content-Type": ctype}
+	if md5hex != "" {
+		headers["Content-MD5"] = md5b64
+		if err := h.statuses.PutContent(r.Context(), md5hex, id); err != nil {
+			// Only GET /v1/images?content_md5= misses it: the upload works.
+			h.log.Warn("could not index the upload by its MD5", "image_id", id, "err", err)
+		}
+	}
+	writeJSON(w, http.StatusCreated, api.UploadResponse{
 		ImageID: id,
 		Key:     key,
-		Upload: &Upload{
+		Upload: &api.Upload{
 			Method:    http.MethodPut,
 			URL:       ps.URL,
-			Headers:   map[string]string{"Content-Type": ctype},
+			Headers:   headers,
 			ExpiresAt: expires,
 		},
-		StatusURL: "/v1/images/" + id,
+		StatusURL: api.ImagePath(id),
 	})
-}
-
-// OutputView is one output in GET /v1/images/{id}.
-type OutputView struct {
-	// URL is a presigned GET URL whose answer is an attachment named after
-	// the upload ("cat.gray.jpg"), valid until ExpiresAt.
-	URL         string    `json:"url"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	Key         string    `json:"key"`
-	Width       int       `json:"width"`
-	Height      int       `json:"height"`
-	Bytes       int64     `json:"bytes"`
-	ContentType string    `json:"content_type"`
-}
-
-// ImageView answers GET /v1/images/{id}.
-type ImageView struct {
-	ImageID     string `json:"image_id"`
-	Status      string `json:"status"`
-	Key         string `json:"key,omitempty"`
-	Filename    string `json:"filename,omitempty"`
-	ContentType string `json:"content_type,omitempty"`
-	Size        int64  `json:"size,omitempty"`
-	// UploadExpiresAt is when the upload URL of a pending image expires.
-	UploadExpiresAt time.Time             `json:"upload_expires_at,omitzero"`
-	CreatedAt       time.Time             `json:"created_at"`
-	UpdatedAt       time.Time             `json:"updated_at"`
-	DurationMS      int64                 `json:"duration_ms,omitempty"`
-	Error           *ErrorBody            `json:"error,omitempty"`
-	Warnings        []string              `json:"warnings,omitempty"`
-	Outputs         map[string]OutputView `json:"outputs,omitempty"`
 }
 
 func (h *Handler) getImage(w http.ResponseWriter, r *http.Request) {
@@ -219,25 +177,13 @@ func (h *Handler) getImage(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, "read status", err)
 		return
 	}
-	view := ImageView{
-		ImageID: rec.ImageID, Status: rec.Status, Key: rec.Key, Filename: rec.Filename, ContentType: rec.ContentType, Size: rec.Size,
-		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, DurationMS: rec.DurationMS, Warnings: rec.Warnings,
-	}
-	if rec.Error != nil {
-		view.Error = &ErrorBody{Code: rec.Error.Code, Message: rec.Error.Message}
-	}
-	if err := h.expiry(r.Context(), rec, &view); err != nil {
-		// Storage could not say whether the upload arrived: it is still
-		// pending as far as anyone knows.
-		h.log.Warn("could not tell whether an overdue upload arrived", "image_id", id, "key", rec.Key, "err", err)
-	}
+	view := h.view(r.Context(), rec)
 	if len(rec.Outputs) > 0 {
 		sign, expires, err := h.signer(r.Context(), h.cfg.DownloadURLTTL)
 		if err != nil {
 			h.internal(w, "presign output", err)
 			return
 		}
-		view.Outputs = make(map[string]OutputView, len(rec.Outputs))
 		for _, o := range rec.Outputs {
 			ps, err := h.presigner.PresignGetObject(r.Context(), &s3.GetObjectInput{
 				Bucket: aws.String(o.Bucket), Key: aws.String(o.Key),
@@ -247,10 +193,38 @@ func (h *Handler) getImage(w http.ResponseWriter, r *http.Request) {
 				h.internal(w, "presign output", err)
 				return
 			}
-			view.Outputs[o.Name] = OutputView{URL: ps.URL, ExpiresAt: expires, Key: o.Key, Width: o.Width, Height: o.Height, Bytes: o.Bytes, ContentType: o.ContentType}
+			ov := view.Outputs[o.Name]
+			ov.URL, ov.ExpiresAt = ps.URL, expires
+			view.Outputs[o.Name] = ov
 		}
 	}
 	writeJSON(w, http.StatusOK, view)
+}
+
+// view is what the API says of a record, without the outputs' URLs.
+func (h *Handler) view(ctx context.Context, rec *status.Record) api.ImageView {
+	v := api.ImageView{
+		ImageID: rec.ImageID, Status: rec.Status, Key: rec.Key, Filename: rec.Filename, ContentType: rec.ContentType, Size: rec.Size,
+		ContentMD5: rec.ContentMD5, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, DurationMS: rec.DurationMS, Warnings: rec.Warnings,
+	}
+	if etag := strings.Trim(rec.SourceETag, `"`); v.ContentMD5 == "" && status.ValidMD5(etag) {
+		v.ContentMD5 = etag // a single PUT's ETag is the MD5 of its bytes
+	}
+	if rec.Error != nil {
+		v.Error = &api.ErrorBody{Code: rec.Error.Code, Message: rec.Error.Message}
+	}
+	if err := h.expiry(ctx, rec, &v); err != nil {
+		// Storage could not say whether the upload arrived: it is still
+		// pending as far as anyone knows.
+		h.log.Warn("could not tell whether an overdue upload arrived", "image_id", rec.ImageID, "key", rec.Key, "err", err)
+	}
+	if len(rec.Outputs) > 0 {
+		v.Outputs = make(map[string]api.OutputView, len(rec.Outputs))
+		for _, o := range rec.Outputs {
+			v.Outputs[o.Name] = api.OutputView{Key: o.Key, Width: o.Width, Height: o.Height, Bytes: o.Bytes, ContentType: o.ContentType}
+		}
+	}
+	return v
 }
 
 func (h *Handler) rawUpload(w http.ResponseWriter, r *http.Request) {
@@ -272,12 +246,12 @@ func (h *Handler) rawUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, ctype := imaging.Sniff(body)
-	ext, ok := contentTypes[ctype]
+	ext, ok := api.ContentTypes[ctype]
 	if !ok {
 		writeError(w, http.StatusBadRequest, "not_an_image", fmt.Sprintf("the body is not an image of an accepted type (%s)", allowedList()))
 		return
 	}
-	id := newImageID()
+	id := status.NewID()
 	key := "uploads/" + id + "." + ext
 	now := h.now().UTC()
 	// The bytes are here: the upload is due now (plus the grace), so a
@@ -299,7 +273,7 @@ func (h *Handler) rawUpload(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, "store upload", err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, UploadResponse{ImageID: id, Key: key, StatusURL: "/v1/images/" + id})
+	writeJSON(w, http.StatusAccepted, api.UploadResponse{ImageID: id, Key: key, StatusURL: api.ImagePath(id)})
 }
 
 func (h *Handler) rawTooLarge(w http.ResponseWriter) {
@@ -312,16 +286,10 @@ func (h *Handler) internal(w http.ResponseWriter, what string, err error) {
 	writeError(w, http.StatusInternalServerError, "internal", "the server could not "+what+"; try again")
 }
 
-// ErrorBody is the error object of every error answer.
-type ErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 func writeError(w http.ResponseWriter, code int, errCode, msg string) {
 	writeJSON(w, code, struct {
-		Error ErrorBody `json:"error"`
-	}{ErrorBody{Code: errCode, Message: msg}})
+		Error api.ErrorBody `json:"error"`
+	}{api.ErrorBody{Code: errCode, Message: msg}})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -338,7 +306,7 @@ func normalizeType(ct string) (string, bool) {
 	if mt == "image/jpg" || mt == "image/pjpeg" {
 		mt = "image/jpeg"
 	}
-	_, ok := contentTypes[mt]
+	_, ok := api.ContentTypes[mt]
 	return mt, ok
 }
 
@@ -346,10 +314,12 @@ func allowedList() string {
 	return "image/jpeg, image/png, image/gif, image/webp, image/tiff, image/bmp"
 }
 
-func newImageID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// nonEmpty is nil for "", for optional SDK fields.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func cleanFilename(name string) string {

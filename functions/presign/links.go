@@ -15,6 +15,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/status"
 )
@@ -124,7 +125,7 @@ func extValue(s string) string {
 // expiry sets view's status to expired when the record's upload never
 // came (status.Record.StatusAt), and tells when a pending upload's URL
 // expires.
-func (h *Handler) expiry(ctx context.Context, rec *status.Record, view *ImageView) error {
+func (h *Handler) expiry(ctx context.Context, rec *status.Record, view *api.ImageView) error {
 	if rec.Status == status.Pending {
 		view.UploadExpiresAt = rec.UploadExpiresAt
 		if view.UploadExpiresAt.IsZero() && !rec.CreatedAt.IsZero() {
@@ -139,7 +140,7 @@ func (h *Handler) expiry(ctx context.Context, rec *status.Record, view *ImageVie
 	}
 	if st == status.Expired {
 		view.Status = status.Expired
-		view.Error = &ErrorBody{Code: status.CodeUploadExpired, Message: fmt.Sprintf(
+		view.Error = &api.ErrorBody{Code: status.CodeUploadExpired, Message: fmt.Sprintf(
 			"no upload arrived before the upload URL expired at %s; ask POST /v1/uploads for a new URL and upload the file again",
 			view.UploadExpiresAt.Format(time.RFC3339))}
 	}

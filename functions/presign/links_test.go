@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/status"
 )
@@ -55,7 +56,7 @@ func putRecord(t *testing.T, fake *s3Server, rec status.Record) {
 	fake.mu.Unlock()
 }
 
-func getView(t *testing.T, h *Handler, id string) ImageView {
+func getView(t *testing.T, h *Handler, id string) api.ImageView {
 	t.Helper()
 	resp, err := h.HandleAPIGateway(context.Background(), proxyRequest("GET", "/v1/images/"+id, ""))
 	if err != nil {
@@ -64,7 +65,7 @@ func getView(t *testing.T, h *Handler, id string) ImageView {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /v1/images/%s: %d %s", id, resp.StatusCode, resp.Body)
 	}
-	var v ImageView
+	var v api.ImageView
 	if err := json.Unmarshal([]byte(resp.Body), &v); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestURLLifetimeFollowsTheCredentials(t *testing.T) {
 			if err != nil || resp.StatusCode != http.StatusCreated {
 				t.Fatalf("POST /v1/uploads: %v %d %s", err, resp.StatusCode, resp.Body)
 			}
-			var up UploadResponse
+			var up api.UploadResponse
 			if err := json.Unmarshal([]byte(resp.Body), &up); err != nil {
 				t.Fatal(err)
 			}
@@ -277,7 +278,7 @@ func TestBase64BodiesWhateverTheContentType(t *testing.T) {
 		if err != nil || resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("raw upload as %q: %v %d %s", ct, err, resp.StatusCode, resp.Body)
 		}
-		var up UploadResponse
+		var up api.UploadResponse
 		if err := json.Unmarshal([]byte(resp.Body), &up); err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +302,7 @@ func TestRawUploadRecordIsDueAtOnce(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("%v %d %s", err, resp.StatusCode, resp.Body)
 	}
-	var up UploadResponse
+	var up api.UploadResponse
 	_ = json.Unmarshal([]byte(resp.Body), &up)
 	rec, err := h.statuses.Get(context.Background(), up.ImageID)
 	if err != nil {

@@ -53,6 +53,9 @@ type Record struct {
 	Filename    string `json:"filename,omitempty"`
 	ContentType string `json:"content_type,omitempty"`
 	Size        int64  `json:"size,omitempty"`
+	// ContentMD5 is the hex MD5 of the bytes the client declared (and S3
+	// checked) for the upload; empty when it declared none.
+	ContentMD5 string `json:"content_md5,omitempty"`
 	// UploadExpiresAt is when the upload URL handed out with a pending
 	// record stops working; zero when unknown.
 	UploadExpiresAt time.Time            `json:"upload_expires_at,omitzero"`
@@ -101,7 +104,7 @@ var idPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 func ValidID(id string) bool { return idPattern.MatchString(id) }
 
 // Key is the object key of an image's status record.
-func Key(imageID string) string { return "processed/status/" + imageID + ".json" }
+func Key(imageID string) string { return Prefix + imageID + ".json" }
 
 // S3API is the part of the S3 client the store uses.
 type S3API interface {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/cmd/lambda/internal/awsenv"
 	"github.com/imagepipe/imagepipe/cmd/lambda/internal/lambdatest"
 	"github.com/imagepipe/imagepipe/functions/presign"
@@ -38,7 +39,7 @@ func TestPresignFunction(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("statusCode %d, body %s", resp.StatusCode, resp.Body)
 	}
-	var up presign.UploadResponse
+	var up api.UploadResponse
 	if err := json.Unmarshal([]byte(resp.Body), &up); err != nil || up.Upload == nil || up.Upload.URL == "" {
 		t.Fatalf("body %s: %v", resp.Body, err)
 	}
