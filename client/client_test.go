@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagepipe/imagepipe/client"
 	"github.com/imagepipe/imagepipe/api"
+	"github.com/imagepipe/imagepipe/client"
 )
 
 func newClient(t *testing.T, h http.Handler, path string) *client.Client {

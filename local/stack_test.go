@@ -279,7 +279,7 @@ func TestBadRequestsAnswerJSONErrors(t *testing.T) {
 				body = strings.NewReader(tt.body)
 			}
 			var got struct {
-				Message string             `json:"message"`
+				Message string         `json:"message"`
 				Error   *api.ErrorBody `json:"error"`
 			}
 			code, raw := a.do(tt.method, tt.path, tt.key, body, &got)

@@ -82,7 +82,7 @@ type uploadLine struct {
 	Status      string                `json:"status"`
 	ContentType string                `json:"content_type,omitempty"`
 	Bytes       int64                 `json:"bytes,omitempty"`
-	Error       *api.ErrorBody    `json:"error,omitempty"`
+	Error       *api.ErrorBody        `json:"error,omitempty"`
 	Warnings    []string              `json:"warnings,omitempty"`
 	DurationMS  int64                 `json:"duration_ms,omitempty"`
 	Outputs     map[string]uploadFile `json:"outputs,omitempty"`

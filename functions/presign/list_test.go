@@ -14,7 +14,6 @@ import (
 	"github.com/imagepipe/imagepipe/api"
 )
 
-
 func TestListQueryIsChecked(t *testing.T) {
 	h, _ := newTestAPI(t)
 	for _, tc := range []struct {
