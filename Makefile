@@ -9,11 +9,19 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-run: ## run the whole pipeline on this machine (imagepipe dev)
-	$(GO) run ./cmd/imagepipe dev
+# The commit stamped into the CLI (imagepipe --version) for when the go
+# command records none itself (GOFLAGS=-buildvcs=false, a git worktree).
+VCS_LDFLAGS := $(shell git log -1 --format='-X main.vcsRevision=%H -X main.vcsTime=%cI' 2>/dev/null) \
+	$(shell test -z "$$(git status --porcelain 2>/dev/null)" || echo '-X main.vcsModified=true')
+
+# ARGS are flags of imagepipe dev: make run ARGS="--api 127.0.0.1:8081 --edge 127.0.0.1:4567".
+# The binary is built, then replaces the recipe's shell: Ctrl-C stops it
+# cleanly and make exits 0.
+run: ## run the whole pipeline on this machine (imagepipe dev; flags in ARGS="...")
+	@$(GO) build -ldflags "$(VCS_LDFLAGS)" -o $(BIN) ./cmd/imagepipe && exec $(BIN) dev $(ARGS)
 
 build: ## build the CLI into bin/imagepipe
-	$(GO) build -trimpath -o $(BIN) ./cmd/imagepipe
+	$(GO) build -trimpath -ldflags "$(VCS_LDFLAGS)" -o $(BIN) ./cmd/imagepipe
 
 # The Lambda binaries and the runtime emulator are built once (make
 # lambda-host) for every package that runs them.

@@ -74,7 +74,7 @@ func NormalizeBaseURL(raw string) (*url.URL, error) {
 			host = host[:i]
 		}
 		scheme := "https://"
-		if loopbackHost(host) {
+		if LoopbackHost(host) {
 			scheme = "http://"
 		}
 		s = scheme + s
@@ -93,8 +93,9 @@ func NormalizeBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// loopbackHost reports whether host[:port] names this machine.
-func loopbackHost(hostport string) bool {
+// LoopbackHost reports whether host[:port] names this machine: localhost
+// or a loopback address, with any port.
+func LoopbackHost(hostport string) bool {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
 		host = hostport

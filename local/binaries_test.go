@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/imagepipe/imagepipe/functions/presign"
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/local"
 	"github.com/imagepipe/imagepipe/local/lambdarie/rietest"
 	"github.com/imagepipe/imagepipe/local/localtest"
@@ -69,7 +69,7 @@ func TestLambdaBinaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raw presign.UploadResponse
+	var raw api.UploadResponse
 	err = jsonDecode(resp, &raw)
 	if resp.StatusCode != http.StatusAccepted || err != nil {
 		t.Fatalf("raw upload: %d %v", resp.StatusCode, err)

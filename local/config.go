@@ -18,6 +18,8 @@ import (
 // Environment variables read by ConfigFromEnv.
 const (
 	EnvData            = "IMAGEPIPE_DATA"
+	EnvAPIAddr         = "IMAGEPIPE_API_ADDR"
+	EnvEdgeAddr        = "IMAGEPIPE_EDGE_ADDR"
 	EnvAPIKey          = "IMAGEPIPE_API_KEY"
 	EnvAccessKeyID     = "IMAGEPIPE_ACCESS_KEY_ID"
 	EnvSecretAccessKey = "IMAGEPIPE_SECRET_ACCESS_KEY"
@@ -117,6 +119,12 @@ func ConfigFromEnv() Config {
 	}
 	if v := os.Getenv(EnvData); v != "" {
 		c.DataDir = v
+	}
+	if v := os.Getenv(EnvAPIAddr); v != "" {
+		c.APIAddr = v
+	}
+	if v := os.Getenv(EnvEdgeAddr); v != "" {
+		c.EdgeAddr = v
 	}
 	for _, o := range strings.Split(os.Getenv(EnvCORSOrigins), ",") {
 		if o = strings.TrimSpace(o); o != "" {

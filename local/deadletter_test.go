@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/eventbus"
-	"github.com/imagepipe/imagepipe/functions/presign"
 	"github.com/imagepipe/imagepipe/local"
 	"github.com/imagepipe/imagepipe/local/localtest"
 	"github.com/imagepipe/imagepipe/local/queue"
@@ -59,8 +59,8 @@ func TestDeadLetterEndsTheImageAndStaysRetryable(t *testing.T) {
 
 	// Redrive: the parked message goes back to the process queue.
 	moveAll(t, st.Queue(local.ProcessDLQ), st.Queue(local.ProcessQueue), 1)
-	v = waitFor(t, "the redriven image done", func() (presign.ImageView, bool) {
-		var view presign.ImageView
+	v = waitFor(t, "the redriven image done", func() (api.ImageView, bool) {
+		var view api.ImageView
 		if code, raw := a.do(http.MethodGet, "/v1/images/"+up.ImageID, a.key, nil, &view); code != http.StatusOK {
 			t.Fatalf("GET: %d %s", code, raw)
 		}

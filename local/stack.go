@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/imagepipe/imagepipe/client"
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/deadletter"
 	"github.com/imagepipe/imagepipe/functions/notify"
@@ -62,6 +64,7 @@ type Stack struct {
 	// binaries are the functions run under the Lambda runtime emulator
 	// (Config.LambdaBinaries), stopped by Close.
 	binaries []*lambdarie.Function
+	lock     *dataLock
 
 	presignCfg presign.Config
 
@@ -81,14 +84,19 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	creds, err := loadCredentials(cfg)
 	if err != nil {
+		lock.release()
 		return nil, err
 	}
 	// Every log line goes through the local CloudWatch, which counts the
 	// functions' embedded metrics for GET /metrics.
 	reg := cloudwatch.New()
-	st := &Stack{cfg: cfg, creds: creds, log: slog.New(reg.Handler(cfg.Logger.Handler(), cfg.MetricsInLogs)), metrics: reg, queues: map[string]*queue.Queue{}}
+	st := &Stack{cfg: cfg, creds: creds, log: slog.New(reg.Handler(cfg.Logger.Handler(), cfg.MetricsInLogs)), metrics: reg, queues: map[string]*queue.Queue{}, lock: lock}
 	defer func() {
 		if err != nil {
 			st.Close(context.Background())
@@ -97,15 +105,20 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 	edgeLn, err := listen(cfg.EdgeAddr)
 	if err != nil {
-		return nil, fmt.Errorf("edge: %w", err)
+		return nil, &ListenError{Flag: "edge", Addr: cfg.EdgeAddr, Err: err}
 	}
 	apiLn, err := listen(cfg.APIAddr)
 	if err != nil {
 		edgeLn.Close()
-		return nil, fmt.Errorf("api: %w", err)
+		return nil, &ListenError{Flag: "api", Addr: cfg.APIAddr, Err: err}
 	}
 	st.edge = "http://" + edgeLn.Addr().String()
 	st.apiURL = "http://" + apiLn.Addr().String()
+	if err := lock.describe(Running{PID: os.Getpid(), APIURL: st.apiURL, EdgeURL: st.edge, StartedAt: time.Now().UTC()}); err != nil {
+		edgeLn.Close()
+		apiLn.Close()
+		return nil, fmt.Errorf("describe the stack in %s: %w", filepath.Join(cfg.DataDir, LockFile), err)
+	}
 
 	if st.store, err = queue.Open(filepath.Join(cfg.DataDir, "state.db")); err != nil {
 		edgeLn.Close()
@@ -187,7 +200,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		c := web.Config{MaxUploadBytes: st.presignCfg.MaxUploadBytes}
 		// Only to a page opened on this machine's own name: a page reached
 		// through another host name (DNS rebinding) must not read it.
-		if !cfg.NoPageKey && loopbackHost(r.Host) {
+		if !cfg.NoPageKey && client.LoopbackHost(r.Host) {
 			c.APIKey = creds.APIKey
 		}
 		return c
@@ -433,6 +446,7 @@ func (st *Stack) Close(ctx context.Context) error {
 		if st.store != nil {
 			errs = append(errs, st.store.Close())
 		}
+		errs = append(errs, st.lock.release())
 		st.closeErr = errors.Join(errs...)
 	})
 	return st.closeErr
@@ -532,6 +546,20 @@ func (q queueSender) SendMessage(ctx context.Context, in *sqs.SendMessageInput, 
 	return &sqs.SendMessageOutput{MessageId: aws.String(id)}, nil
 }
 
+// ListenError is Start's error when the API or the edge cannot listen on
+// its address (most often: another program has the port).
+type ListenError struct {
+	Flag string // "api" or "edge", the `imagepipe dev` flag
+	Addr string
+	Err  error
+}
+
+func (e *ListenError) Error() string { return fmt.Sprintf("%s: %v", e.Flag, e.Err) }
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// InUse reports whether the address is taken by another listener.
+func (e *ListenError) InUse() bool { return errors.Is(e.Err, syscall.EADDRINUSE) }
+
 func listen(addr string) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -541,21 +569,6 @@ func listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("address %q is not a loopback address: the local stack only listens on this machine", addr)
 	}
 	return net.Listen("tcp", addr)
-}
-
-// loopbackHost reports whether a Host header names this machine:
-// localhost or a loopback address, with any port.
-func loopbackHost(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // origins are the page's origins, by IP and by name.

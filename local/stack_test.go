@@ -391,7 +391,7 @@ func TestNotAnImageFailsWithAReason(t *testing.T) {
 
 // uploadPaused uploads a 64x48 PNG to a paused stack on dir: its event
 // waits in the process queue.
-func uploadPaused(t *testing.T, dir string) (*local.Stack, presign.UploadResponse) {
+func uploadPaused(t *testing.T, dir string) (*local.Stack, api.UploadResponse) {
 	t.Helper()
 	paused := localtest.Start(t, func(c *local.Config) { c.DataDir = dir; c.Paused = true })
 	a := newAPI(t, paused)

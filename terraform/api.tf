@@ -60,9 +60,11 @@ locals {
   # request template is not applied).
   api_routes = {
     "POST /v1/uploads"          = aws_api_gateway_resource.uploads.id
+    "GET /v1/images"            = aws_api_gateway_resource.images.id
     "GET /v1/images/{id}"       = aws_api_gateway_resource.image.id
     "POST /v1/images/upload"    = aws_api_gateway_resource.raw_upload.id
     "OPTIONS /v1/uploads"       = aws_api_gateway_resource.uploads.id
+    "OPTIONS /v1/images"        = aws_api_gateway_resource.images.id
     "OPTIONS /v1/images/{id}"   = aws_api_gateway_resource.image.id
     "OPTIONS /v1/images/upload" = aws_api_gateway_resource.raw_upload.id
   }

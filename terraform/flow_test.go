@@ -165,6 +165,7 @@ func runFlow(ctx context.Context, t *testing.T, endpoint string, out stackOutput
 	if grayURL == "" {
 		t.Fatalf("status has no gray URL: %+v", st)
 	}
+	checkListing(ctx, t, api, created.ImageID, uploadStarted.Add(-time.Second))
 	getResp, err := http.Get(grayURL)
 	if err != nil {
 		t.Fatal(err)

@@ -5,15 +5,16 @@
 #
 # Key layout (DESIGN.md §1): uploads/<id>.<ext> in the uploads bucket;
 # processed/<id>/{gray,thumb}.<ext>, processed/<id>/manifest.json,
-# processed/<id>/lease.json and processed/status/<id>.json in the processed
-# bucket.
+# processed/<id>/lease.json, processed/status/<id>.json and
+# processed/content/<md5>.json in the processed bucket.
 
 locals {
-  uploads_objects          = "${aws_s3_bucket.uploads.arn}/uploads/*"
-  processed_objects        = "${aws_s3_bucket.processed.arn}/processed/*"
-  processed_status_objects = "${aws_s3_bucket.processed.arn}/processed/status/*"
-  processed_leases         = "${aws_s3_bucket.processed.arn}/processed/*/lease.json"
-  processed_manifests      = "${aws_s3_bucket.processed.arn}/processed/*/manifest.json"
+  uploads_objects           = "${aws_s3_bucket.uploads.arn}/uploads/*"
+  processed_objects         = "${aws_s3_bucket.processed.arn}/processed/*"
+  processed_status_objects  = "${aws_s3_bucket.processed.arn}/processed/status/*"
+  processed_content_objects = "${aws_s3_bucket.processed.arn}/processed/content/*"
+  processed_leases          = "${aws_s3_bucket.processed.arn}/processed/*/lease.json"
+  processed_manifests       = "${aws_s3_bucket.processed.arn}/processed/*/manifest.json"
 }
 
 data "aws_iam_policy_document" "lambda_assume" {
@@ -56,7 +57,10 @@ data "aws_iam_policy_document" "presign" {
   }
   statement {
     # Without s3:ListBucket S3 answers 403 instead of 404 for a key that does
-    # not exist, and the handler could not tell an unknown image id.
+    # not exist, and the handler could not tell an unknown image id. It is
+    # also what GET /v1/images lists processed/status/ with (ListObjectsV2).
+    # It cannot be narrowed to that prefix with an s3:prefix condition: a
+    # GetObject of a missing key is checked without one, and would answer 403.
     sid       = "TellMissingStatus"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.processed.arn]
@@ -75,10 +79,12 @@ data "aws_iam_policy_document" "presign" {
     resources = [aws_s3_bucket.uploads.arn]
   }
   statement {
-    # The pending record written when an upload is handed out.
+    # The pending record written when an upload is handed out, and the
+    # content index entry of an upload declared with content_md5
+    # (GET /v1/images?content_md5=).
     sid       = "WritePendingStatus"
     actions   = ["s3:PutObject"]
-    resources = [local.processed_status_objects]
+    resources = [local.processed_status_objects, local.processed_content_objects]
   }
 }
 

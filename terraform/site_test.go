@@ -211,7 +211,7 @@ func checkSiteAndAPI(ctx context.Context, t *testing.T, endpoint string, tf *ter
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]string{"/v1/uploads": "POST", "/v1/images/{id}": "GET", "/v1/images/upload": "POST"}
+		want := map[string]string{"/v1/uploads": "POST", "/v1/images": "GET", "/v1/images/{id}": "GET", "/v1/images/upload": "POST"}
 		for _, r := range res.Items {
 			route, ok := want[aws.ToString(r.Path)]
 			if !ok {

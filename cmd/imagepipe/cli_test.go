@@ -31,8 +31,9 @@ import (
 // The tests in cli_test.go, upload_test.go and status_test.go run the built
 // binary, as a user or a script would, against one in-process local stack.
 var (
-	cliBin  string // the binary built by TestMain
-	testDir string // removed when the tests end
+	cliBin     string // the binary built by TestMain
+	testCommit string // the commit it was built from, when git could tell
+	testDir    string // removed when the tests end
 
 	stackOnce sync.Once
 	stack     *local.Stack
@@ -59,6 +60,14 @@ func testMain(m *testing.M) int {
 			if s.Key == "-race" && s.Value == "true" {
 				args = append(args, "-race") // go test -race: check the binary too
 			}
+		}
+	}
+	// The commit, as `make build` stamps it (the go command may record
+	// none: GOFLAGS=-buildvcs=false, a git worktree).
+	if out, err := exec.Command("git", "log", "-1", "--format=%H %cI").Output(); err == nil {
+		if f := strings.Fields(string(out)); len(f) == 2 {
+			testCommit = f[0]
+			args = append(args, "-ldflags", "-X main.vcsRevision="+f[0]+" -X main.vcsTime="+f[1])
 		}
 	}
 	build := exec.Command("go", append(args, ".")...)
@@ -239,11 +248,14 @@ func TestMisuse(t *testing.T) {
 		args       []string
 		wantCode   int
 		wantStderr []string // substrings, in order
+		wantStdout []string // substrings, in order; stdout is empty when none
 	}{
 		{name: "upload unknown flag", env: cliEnv(st), args: []string{"upload", "--frobnicate", img}, wantCode: 2,
 			wantStderr: []string{"imagepipe upload: flag provided but not defined: -frobnicate\nUsage: imagepipe upload", "Example:"}},
 		{name: "upload unknown flag after the files", env: cliEnv(st), args: []string{"upload", img, "--wiat"}, wantCode: 2,
-			wantStderr: []string{"imagepipe upload: flag provided but not defined: -wiat\nUsage: imagepipe upload"}},
+			wantStderr: []string{"imagepipe upload: flag provided but not defined: -wiat\nDid you mean --wait?\nUsage: imagepipe upload"}},
+		{name: "upload a flag's prefix", env: cliEnv(st), args: []string{"upload", img, "--concur", "2"}, wantCode: 2,
+			wantStderr: []string{"flag provided but not defined: -concur\nDid you mean --concurrency?\n"}},
 		{name: "upload no files", env: cliEnv(st), args: []string{"upload", "--wait"}, wantCode: 2,
 			wantStderr: []string{"imagepipe upload: no FILE or DIR given\nUsage: imagepipe upload"}},
 		{name: "upload concurrency zero", env: cliEnv(st), args: []string{"upload", img, "--concurrency", "0"}, wantCode: 2,
@@ -255,19 +267,25 @@ func TestMisuse(t *testing.T) {
 		{name: "upload bad timeout", env: cliEnv(st), args: []string{"upload", "--timeout", "-1s", img}, wantCode: 2,
 			wantStderr: []string{"--timeout must be positive, got -1s"}},
 		{name: "upload missing key", env: nil, args: []string{"upload", img}, wantCode: 2,
-			wantStderr: []string{"imagepipe upload: no API key: start `imagepipe dev` or set IMAGEPIPE_API_KEY (" + filepath.Join(".imagepipe", "credentials.json") + " not found)\n"}},
+			wantStderr: []string{"imagepipe upload: no API key: " + filepath.Join(".imagepipe", "credentials.json") + " not found. Start the local stack (make run, or imagepipe dev), pass the data directory it uses with --data DIR, or set IMAGEPIPE_API_KEY\n"}},
 		{name: "upload missing key in the data dir named by env", env: []string{local.EnvData + "=" + emptyDir}, args: []string{"upload", img}, wantCode: 2,
-			wantStderr: []string{"no API key: start `imagepipe dev` or set IMAGEPIPE_API_KEY (" + filepath.Join(emptyDir, "credentials.json") + " not found)"}},
+			wantStderr: []string{"no API key: " + filepath.Join(emptyDir, "credentials.json") + " not found."}},
+		{name: "upload missing key in the data dir named by --data", args: []string{"upload", "--data", emptyDir, img}, wantCode: 2,
+			wantStderr: []string{"no API key: " + filepath.Join(emptyDir, "credentials.json") + " not found."}},
 		{name: "upload remote API without key", env: []string{envAPIURL + "=https://abc123.execute-api.eu-west-1.amazonaws.com/prod"}, args: []string{"upload", img}, wantCode: 2,
 			wantStderr: []string{"no API key for https://abc123.execute-api.eu-west-1.amazonaws.com/prod: pass --key or set IMAGEPIPE_API_KEY"}},
-		{name: "upload bad API URL", env: []string{local.EnvAPIKey + "=k"}, args: []string{"upload", "--api", "127.0.0.1:8080", img}, wantCode: 2,
-			wantStderr: []string{`imagepipe upload: API URL "127.0.0.1:8080": want http(s)://host[:port][/path]`}},
+		{name: "upload bad API URL", env: []string{local.EnvAPIKey + "=k"}, args: []string{"upload", "--api", "ftp://127.0.0.1:8080", img}, wantCode: 2,
+			wantStderr: []string{`imagepipe upload: API URL "ftp://127.0.0.1:8080": want [http(s)://]host[:port][/path]`}},
 		{name: "status no id", env: cliEnv(st), args: []string{"status", "--json"}, wantCode: 2,
 			wantStderr: []string{"imagepipe status: no image ID given\nUsage: imagepipe status"}},
 		{name: "status unknown flag", env: cliEnv(st), args: []string{"status", "--verbose", "0123456789abcdef0123456789abcdef"}, wantCode: 2,
 			wantStderr: []string{"imagepipe status: flag provided but not defined: -verbose\nUsage: imagepipe status"}},
 		{name: "status missing key", env: nil, args: []string{"status", "0123456789abcdef0123456789abcdef"}, wantCode: 2,
-			wantStderr: []string{"imagepipe status: no API key: start `imagepipe dev` or set IMAGEPIPE_API_KEY"}},
+			wantStderr: []string{"imagepipe status: no API key: "}},
+		{name: "unknown command", args: []string{"uplaod", img}, wantCode: 2,
+			wantStderr: []string{"imagepipe: unknown command \"uplaod\"\nDid you mean 'imagepipe upload'?\n"}},
+		{name: "unknown subcommand", args: []string{"events", "tial"}, wantCode: 2,
+			wantStderr: []string{"imagepipe events: unknown subcommand \"tial\"\nDid you mean 'imagepipe events tail'?\n"}},
 		{name: "dev lambda binaries without the emulator", args: []string{"dev", "--data", filepath.Join(emptyDir, "d1"), "--api", "127.0.0.1:0", "--edge", "127.0.0.1:0", "--lambda-binaries", emptyDir}, wantCode: 1,
 			wantStderr: []string{"imagepipe dev: aws-lambda-rie is neither in " + emptyDir + " nor on PATH: `make lambda-host` installs it"}},
 		{name: "dev lambda binaries without a bootstrap", args: []string{"dev", "--data", filepath.Join(emptyDir, "d2"), "--api", "127.0.0.1:0", "--edge", "127.0.0.1:0", "--lambda-binaries", emptyDir, "--lambda-emulator", img}, wantCode: 1,
@@ -275,33 +293,58 @@ func TestMisuse(t *testing.T) {
 		{name: "version extra argument", args: []string{"version", "now"}, wantCode: 2,
 			wantStderr: []string{"imagepipe version: unexpected argument \"now\"\nUsage: imagepipe version"}},
 		{name: "upload help", args: []string{"upload", "--help"}, wantCode: 0,
-			wantStderr: []string{"Usage: imagepipe upload", "Example:\n  imagepipe upload photos/ --out gray/", "-concurrency int"}},
+			wantStdout: []string{"Usage: imagepipe upload", "Example:\n  imagepipe upload -r photos/ --out gray/", "-concurrency int"}},
 		{name: "help upload", args: []string{"help", "upload"}, wantCode: 0,
-			wantStderr: []string{"Usage: imagepipe upload", "Example:"}},
+			wantStdout: []string{"Usage: imagepipe upload", "Example:"}},
 		{name: "status help", args: []string{"status", "-h"}, wantCode: 0,
-			wantStderr: []string{"Usage: imagepipe status", "Example:\n  imagepipe status 3f2a"}},
+			wantStdout: []string{"Usage: imagepipe status", "Example:\n  imagepipe status 3f2a"}},
 		{name: "version help", args: []string{"version", "--help"}, wantCode: 0,
-			wantStderr: []string{"Usage: imagepipe version", "Example:"}},
+			wantStdout: []string{"Usage: imagepipe version", "Example:"}},
+		{name: "dev help", args: []string{"dev", "--help"}, wantCode: 0,
+			wantStdout: []string{"Usage: imagepipe dev", "Example:"}},
+		{name: "convert help", args: []string{"convert", "--help"}, wantCode: 0,
+			wantStdout: []string{"Usage: imagepipe convert", "Example:"}},
+		{name: "ls help", args: []string{"ls", "--help"}, wantCode: 0,
+			wantStdout: []string{"Usage: imagepipe ls", "Example:"}},
+		{name: "events help", args: []string{"events", "--help"}, wantCode: 0,
+			wantStdout: []string{"Usage: imagepipe events", "tail"}},
+		{name: "events tail help", args: []string{"events", "tail", "--help"}, wantCode: 0,
+			wantStdout: []string{"Usage: imagepipe events tail", "Example:"}},
+		{name: "dlq help", args: []string{"dlq", "--help"}, wantCode: 0,
+			wantStdout: []string{"Usage: imagepipe dlq", "redrive"}},
+		{name: "retry help", args: []string{"retry", "--help"}, wantCode: 0,
+			wantStdout: []string{"Usage: imagepipe retry", "Example:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := runCLI(t, cliOpts{env: tc.env}, tc.args...)
 			if res.code != tc.wantCode {
 				t.Errorf("exit code %d, want %d\nstderr:\n%s", res.code, tc.wantCode, res.stderr)
 			}
-			if res.stdout != "" {
-				t.Errorf("stdout should be empty, got:\n%s", res.stdout)
-			}
-			rest := res.stderr
-			for _, want := range tc.wantStderr {
-				i := strings.Index(rest, want)
-				if i < 0 {
-					t.Errorf("stderr lacks %q (in order)\nstderr:\n%s", want, res.stderr)
-					break
+			inOrder := func(what, got string, wants []string) {
+				t.Helper()
+				if len(wants) == 0 && got != "" {
+					t.Errorf("%s should be empty, got:\n%s", what, got)
 				}
-				rest = rest[i+len(want):]
+				rest := got
+				for _, want := range wants {
+					i := strings.Index(rest, want)
+					if i < 0 {
+						t.Errorf("%s lacks %q (in order)\n%s:\n%s", what, want, what, got)
+						break
+					}
+					rest = rest[i+len(want):]
+				}
 			}
-			if tc.wantCode == 2 && strings.Count(strings.SplitN(res.stderr, "Usage:", 2)[0], "\n") > 1 {
-				t.Errorf("the error before the usage should be one line:\n%s", res.stderr)
+			inOrder("stdout", res.stdout, tc.wantStdout)
+			inOrder("stderr", res.stderr, tc.wantStderr)
+			var errLines int
+			for _, l := range strings.Split(strings.SplitN(res.stderr, "Usage:", 2)[0], "\n") {
+				if l != "" && !strings.HasPrefix(l, "Did you mean") && !strings.HasPrefix(l, "Run 'imagepipe --help'") {
+					errLines++
+				}
+			}
+			if tc.wantCode == 2 && errLines > 1 {
+				t.Errorf("the error before the usage should be one line (and a suggestion):\n%s", res.stderr)
 			}
 		})
 	}
@@ -329,8 +372,16 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version = %q, want imagepipe <version> ... %q", res.stdout, want)
 	}
 	v := strings.Fields(res.stdout)[1]
-	if v != "(devel)" && !strings.HasPrefix(v, "v") {
-		t.Errorf("module version %q is neither (devel) nor a v-version", v)
+	switch {
+	case testCommit == "" && os.Getenv("CI") == "":
+		t.Log("git could not tell the commit: the version is not checked")
+	case testCommit == "":
+		t.Error("git log could not tell the commit the binary was built from")
+	case !strings.HasPrefix(v, "v") || !strings.Contains(res.stdout, " ("+testCommit[:12]):
+		t.Errorf("version = %q, want a module version (a pseudo-version from commit %s) and the commit", res.stdout, testCommit)
+	}
+	if res2 := runCLI(t, cliOpts{}, "--version"); res2.code != 0 || res2.stdout != res.stdout {
+		t.Errorf("--version: exit %d %q, want %q", res2.code, res2.stdout, res.stdout)
 	}
 
 	res = runCLI(t, cliOpts{}, "version", "--json")
@@ -338,7 +389,7 @@ func TestVersion(t *testing.T) {
 	if err := cliDecodeOne(res.stdout, &got); err != nil {
 		t.Fatalf("version --json: %v: %q", err, res.stdout)
 	}
-	if got.Go != runtime.Version() || got.Version != v || got.Platform != runtime.GOOS+"/"+runtime.GOARCH {
+	if got.Go != runtime.Version() || got.Version != v || got.Platform != runtime.GOOS+"/"+runtime.GOARCH || got.Commit != testCommit {
 		t.Errorf("version --json = %+v, want version %s, go %s", got, v, runtime.Version())
 	}
 }
@@ -365,7 +416,7 @@ func TestParseInterleaved(t *testing.T) {
 			fs.SetOutput(&stderr)
 			wait := fs.Bool("wait", false, "")
 			out := fs.String("out", "", "")
-			pos, err := parseInterleaved(fs, tc.args)
+			pos, err := parseInterleaved(fs, tc.args, io.Discard)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/imagepipe/imagepipe/local"
@@ -31,8 +35,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("imagepipe dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: objects, queues, archives and generated credentials (env "+local.EnvData+")")
-	fs.StringVar(&cfg.APIAddr, "api", cfg.APIAddr, "loopback address of the API and the upload page")
-	fs.StringVar(&cfg.EdgeAddr, "edge", cfg.EdgeAddr, "loopback address of the AWS-compatible edge (S3 and EventBridge)")
+	fs.StringVar(&cfg.APIAddr, "api", cfg.APIAddr, "loopback address of the API and the upload page (env "+local.EnvAPIAddr+")")
+	fs.StringVar(&cfg.EdgeAddr, "edge", cfg.EdgeAddr, "loopback address of the AWS-compatible edge: S3, EventBridge, SQS (env "+local.EnvEdgeAddr+")")
 	fs.BoolVar(&cfg.Paused, "paused", false, "queue events but run no function (they are processed by the next start)")
 	fs.Func("cors-origin", "origin (scheme://host[:port]) of a page served elsewhere that may use the API and the edge; repeat for several (env "+local.EnvCORSOrigins+", comma-separated)", func(v string) error {
 		cfg.CORSOrigins = append(cfg.CORSOrigins, v)
@@ -73,15 +77,16 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterleaved(fs, args, stdout)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
 	cfg.NoPageKey = !*pageKey
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "imagepipe dev: unexpected argument %q\n", fs.Arg(0))
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "imagepipe dev: unexpected argument %q\n", rest[0])
 		fs.Usage()
 		return 2
 	}
@@ -100,9 +105,10 @@ Flags:
 		return 2
 	}
 
+	defer takeTerminal()()
 	st, err := local.Start(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "imagepipe dev: %v\n", err)
+		fmt.Fprintf(stderr, "imagepipe dev: %s\n", startError(err, cfg))
 		return 1
 	}
 	creds := st.Credentials()
@@ -132,4 +138,46 @@ Press Ctrl-C to stop; work under way is finished first.
 	fmt.Fprintln(stderr, "imagepipe dev: stopped")
 	_ = os.Stdout.Sync()
 	return 0
+}
+
+// startError words a failed start with what to do.
+func startError(err error, cfg local.Config) string {
+	var le *local.ListenError
+	if !errors.As(err, &le) || !le.InUse() {
+		return err.Error()
+	}
+	other := "another program, or another imagepipe dev"
+	if looksLikeImagepipe(le.Addr) {
+		other = "another imagepipe dev, on another data directory"
+	}
+	api, edge := nextPort(cfg.APIAddr), nextPort(cfg.EdgeAddr)
+	return fmt.Sprintf("the %s address %s is in use (by %s). Choose free ports with --api and --edge:\n"+
+		"  imagepipe dev --api %s --edge %s\n"+
+		"  make run ARGS=\"--api %s --edge %s\"\n"+
+		"(or set %s and %s)", le.Flag, le.Addr, other, api, edge, api, edge, local.EnvAPIAddr, local.EnvEdgeAddr)
+}
+
+// nextPort is addr with its port plus one, as a suggestion.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n == 0 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
+}
+
+// looksLikeImagepipe reports whether an imagepipe API or edge answers at
+// addr (the API's /healthz, or the edge's S3 error naming the edge).
+func looksLikeImagepipe(addr string) bool {
+	c := &http.Client{Timeout: 500 * time.Millisecond}
+	resp, err := c.Get("http://" + addr + "/healthz")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Status string `json:"status"`
+	}
+	return resp.Header.Get("Content-Type") == "application/json" && json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&h) == nil && h.Status != ""
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -42,7 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
-	case "-h", "--help", "help":
+	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
 				return c.run(ctx, []string{"--help"}, stdout, stderr)
@@ -50,14 +51,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		usage(stdout)
 		return 0
+	case "-version", "--version", "-v":
+		return runVersion(ctx, args[1:], stdout, stderr)
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "imagepipe: unknown command %q\n", args[0])
-		usage(stderr)
+		if strings.HasPrefix(args[0], "-") {
+			fmt.Fprintf(stderr, "imagepipe: unknown flag %s (flags come after the command: imagepipe COMMAND --help)\n", args[0])
+		} else {
+			fmt.Fprintf(stderr, "imagepipe: unknown command %q\n", args[0])
+			if s := suggest(args[0], commandNames()); s != "" {
+				fmt.Fprintf(stderr, "Did you mean 'imagepipe %s'?\n", s)
+			}
+		}
+		fmt.Fprintln(stderr, "Run 'imagepipe --help' for the commands.")
 		return 2
 	}
 	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func usage(w io.Writer) {
@@ -66,14 +85,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: imagepipe COMMAND [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range commandNames() {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'imagepipe COMMAND --help' for a command's flags and an example.")
+	fmt.Fprintln(w, "Run 'imagepipe COMMAND --help' for a command's flags and an example;")
+	fmt.Fprintln(w, "'imagepipe --version' for the version of this build.")
 }

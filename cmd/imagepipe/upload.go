@@ -2,78 +2,87 @@ package main
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/client"
-	"github.com/imagepipe/imagepipe/imaging"
-	"github.com/imagepipe/imagepipe/local"
 )
 
 func init() {
 	register(&command{name: "upload", summary: "upload images through the API; wait for and download their outputs", run: runUpload})
 }
 
-const uploadUsage = `Usage: imagepipe upload [--wait] [--out DIR] [--concurrency N] [--json] [--timeout D] FILE|DIR...
+const uploadUsage = `Usage: imagepipe upload [-r] [--include GLOB]... [--exclude GLOB]... [--dry-run]
+                        [--skip-done] [--wait [--timeout D]] [--out DIR] [--concurrency N]
+                        [--json] [--quiet | --no-progress] FILE|DIR...
 
-Uploads each FILE, and the image files directly inside each DIR (not its
-subdirectories; other files are skipped with a message), the way the page
-does: POST /v1/uploads for a presigned URL, then PUT the bytes straight to
-S3. The content type comes from the file's bytes, else from its extension.
-Files over 100 MiB are refused before any request (the API's own limit is
-25 MiB by default).
+Uploads each FILE, and the files in each DIR (with -r, in its subdirectories
+too; hidden directories only when named), the way the page does: POST
+/v1/uploads for a presigned URL, then PUT the bytes straight to S3, their MD5
+signed in (S3 refuses other bytes). Every file is checked by its bytes before
+any request: one that is not an image is refused when named or when its name
+claims an image (fake.jpg), and skipped when a directory merely holds it
+(notes.txt). What is not sent is counted and said in the summary.
+
+--include and --exclude filter the files found in directories (not the ones
+named), in the order given, the last matching one deciding, as aws s3 cp
+does: a GLOB without / is matched against the file name, one with / against
+the path below the directory; * does not cross /, ** does.
+  imagepipe upload -r photos/ --exclude '*' --include '*.jpg' --exclude 'raw/**'
+
+--skip-done skips a file when an image uploaded with the same bytes is done
+(found by their MD5: GET /v1/images?content_md5=); with --out its outputs are
+downloaded all the same. --dry-run says what would be sent, sending nothing.
 
 --wait polls each image's status until it is done or failed; --out DIR
-(implies --wait) downloads the outputs as DIR/<base>.gray.<ext> and
-DIR/<base>.thumb.<ext>. On a terminal each file has a progress bar; otherwise
-plain lines ("cat.jpg uploaded (1.2 MB)"). --json prints one JSON object per
-file on stdout: file, image_id, status (pending, done, failed or skipped),
-error {code, message}, outputs {gray, thumb} with their local paths.
-A summary ("3 done, 1 failed") ends the run on stderr. The exit status is 0
-when every file went through, 1 when one failed or there was no image to
-send, 2 for a usage error.
+(implies --wait, made when the first output arrives) downloads the outputs as
+DIR/<base>.gray.<ext> and DIR/<base>.thumb.<ext>. On a terminal an overall
+line (files, bytes, speed, time left) and a bar per file are drawn;
+--no-progress prints lines instead, --quiet only errors and the summary.
+--json prints one JSON object per file on stdout: file, image_id, status
+(pending, processing, done, failed or skipped), error {code, message},
+outputs {gray, thumb} with their local paths. Sizes are SI (1 MB = 1000 kB).
 
-The API is --api, else $` + envAPIURL + `, else the local stack at
-http://` + local.DefaultAPIAddr + `; the key is --key, else $` + local.EnvAPIKey + `, else (for a
-local API) the one in the data directory ($` + local.EnvData + `, default ./` + local.DefaultDataDir + `).
-Against AWS, use the Terraform outputs:
-  export ` + envAPIURL + `=$(terraform output -raw api_url) ` + local.EnvAPIKey + `=$(terraform output -raw api_key)
+Exit status: 0 when every file went through, 1 when one failed (or there was
+nothing to send), 2 for a usage or configuration error, 3 when --wait ran out
+of --timeout with an image still pending or processing (it goes on; ask
+again with imagepipe status ID).
+
+` + apiHelp + `
 
 Example:
-  imagepipe upload photos/ --out gray/ --concurrency 8
+  imagepipe upload -r photos/ --out gray/ --concurrency 8
   imagepipe upload cat.jpg --wait --json | jq -r .outputs.gray.url
 
 Flags:
 `
 
 // maxUploadBytes is the largest file the CLI sends at all: one presigned
-// PUT, no multipart (api.HardMaxUploadBytes).
+// PUT, no multipart.
 const maxUploadBytes = api.HardMaxUploadBytes
-
-// uploadExtTypes is the fallback when the bytes do not tell the type.
-var uploadExtTypes = map[string]string{
-	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
-	".webp": "image/webp", ".tif": "image/tiff", ".tiff": "image/tiff", ".bmp": "image/bmp",
-}
 
 // outputExts names downloaded outputs by their content type.
 var outputExts = map[string]string{
 	"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp", "image/tiff": "tiff", "image/bmp": "bmp",
 }
 
-// Result states of a file, beyond the API's pending, done and failed.
+// Result states of a file, beyond the API's.
 const statusSkipped = "skipped"
+
+// exitTimeout is the exit status when --wait ran out of --timeout.
+const exitTimeout = 3
 
 // uploadLine is the JSON line printed for each file.
 type uploadLine struct {
@@ -82,6 +91,7 @@ type uploadLine struct {
 	Status      string                `json:"status"`
 	ContentType string                `json:"content_type,omitempty"`
 	Bytes       int64                 `json:"bytes,omitempty"`
+	ContentMD5  string                `json:"content_md5,omitempty"`
 	Error       *api.ErrorBody        `json:"error,omitempty"`
 	Warnings    []string              `json:"warnings,omitempty"`
 	DurationMS  int64                 `json:"duration_ms,omitempty"`
@@ -100,21 +110,12 @@ type uploadFile struct {
 	ContentType string `json:"content_type"`
 }
 
-// uploadJob is one file to send, planned before any request.
-type uploadJob struct {
-	path  string // as given or found in a directory
-	name  string // base name, for the API and the progress lines
-	base  string // output base name, unique in this run
-	ctype string
-	size  int64
-	line  uploadLine // set when the file is refused or skipped in planning
-}
-
 type uploadOptions struct {
 	wait        bool
 	out         string
 	concurrency int
 	timeout     time.Duration
+	skipDone    bool
 }
 
 func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -127,12 +128,22 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var conn apiConfig
 	conn.register(fs)
 	var o uploadOptions
+	var flt filters
 	fs.BoolVar(&o.wait, "wait", false, "wait until each image is processed (done or failed)")
-	fs.StringVar(&o.out, "out", "", "download the outputs into this directory (created if missing; implies --wait)")
+	fs.StringVar(&o.out, "out", "", "download the outputs into this directory (made when needed; implies --wait)")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "files handled at once, 1-64")
 	asJSON := fs.Bool("json", false, "print one JSON object per file on stdout")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "with --wait, how long to wait for each image's processing")
-	paths, err := parseInterleaved(fs, args)
+	recursive := fs.Bool("r", false, "upload the files of the directories' subdirectories too")
+	fs.BoolVar(recursive, "recursive", false, "same as -r")
+	fs.Func("include", "upload the files that match GLOB (repeatable; see above)", func(v string) error { return flt.add(true, v) })
+	fs.Func("exclude", "do not upload the files that match GLOB (repeatable; see above)", func(v string) error { return flt.add(false, v) })
+	dryRun := fs.Bool("dry-run", false, "say what would be uploaded and skipped; send nothing")
+	fs.BoolVar(&o.skipDone, "skip-done", false, "skip files whose bytes were uploaded before and are done (outputs exist)")
+	quiet := fs.Bool("quiet", false, "print only errors and the summary")
+	fs.BoolVar(quiet, "q", false, "same as --quiet")
+	noProgress := fs.Bool("no-progress", false, "no progress bars: plain lines even on a terminal")
+	paths, err := parseInterleaved(fs, args, stdout)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -155,46 +166,73 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if o.out != "" {
 		o.wait = true
 	}
-	cl, err := conn.client()
-	if err != nil {
-		fmt.Fprintf(stderr, "imagepipe upload: %v\n", err)
-		return 2
-	}
 
-	jobs := planUploads(paths)
-	if o.out != "" {
-		if err := os.MkdirAll(o.out, 0o755); err != nil {
-			fmt.Fprintf(stderr, "imagepipe upload: --out: %v\n", err)
-			return 1
+	plan := planUploads(paths, *recursive, flt)
+	var todo []*uploadJob
+	var bytes int64
+	for _, j := range plan.jobs {
+		if j.line.Status == "" {
+			todo = append(todo, j)
+			bytes += j.size
 		}
 	}
+	if *dryRun && !o.skipDone {
+		return printDryRun(stdout, stderr, plan, todo, bytes, nil)
+	}
+	// The API is checked before anything else is done: a configuration
+	// that cannot work is said once, first, and leaves nothing behind.
+	var cl *client.Client
+	var ep endpoint
+	if len(todo) > 0 {
+		var code int
+		if cl, ep, code = conn.connect(ctx, "imagepipe upload", stderr); cl == nil {
+			return code
+		}
+	}
+	if *dryRun {
+		done := map[*uploadJob]string{}
+		for _, j := range todo {
+			sum, err := fileMD5(j.path)
+			if err != nil {
+				continue
+			}
+			if v, err := findDone(ctx, cl, sum); err == nil && v != nil {
+				done[j] = v.ImageID
+			}
+		}
+		return printDryRun(stdout, stderr, plan, todo, bytes, done)
+	}
 
-	prog := newProgress(stderr)
+	prog := newProgress(stderr, !*noProgress && !*quiet, *quiet)
 	defer prog.close()
+	prog.plan(len(todo), bytes)
 	var (
 		counts   = map[string]int{}
 		printMu  sync.Mutex
 		enc      = newLineEncoder(stdout)
 		fatalMsg string
+		started  = time.Now()
 	)
 	report := func(l uploadLine) {
 		printMu.Lock()
 		defer printMu.Unlock()
 		counts[l.Status]++
-		if *asJSON {
-			prog.write(func() { _ = enc.Encode(l) })
-			return
+		if l.Status == statusSkipped && l.Error != nil && l.Error.Code == "already_done" {
+			plan.skipped[skipDone]++
 		}
-		prog.println(stdout, resultText(l))
+		switch {
+		case *asJSON:
+			prog.write(func() { _ = enc.Encode(l) })
+		case *quiet && l.Status == api.StatusFailed:
+			prog.println(stderr, resultText(l))
+		case !*quiet:
+			prog.println(stdout, resultText(l))
+		}
 	}
-
-	var todo []*uploadJob
-	for _, j := range jobs {
+	for _, j := range plan.jobs {
 		if j.line.Status != "" {
 			report(j.line)
-			continue
 		}
-		todo = append(todo, j)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -209,11 +247,11 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			for j := range work {
 				l, err := up.run(ctx, j)
 				if err != nil && (client.ErrorCode(err) == "forbidden" || client.IsUnreachable(err)) {
-					// The API cannot be used at all: say it once and
+					// The API cannot be used any more: say it once and
 					// stop the others.
 					printMu.Lock()
 					if fatalMsg == "" {
-						fatalMsg = describeError(cl, err)
+						fatalMsg = ep.describe(cl, err)
 					}
 					printMu.Unlock()
 					cancel(errors.New("stopped after an earlier error"))
@@ -232,132 +270,73 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if fatalMsg != "" {
 		fmt.Fprintf(stderr, "imagepipe upload: %s\n", fatalMsg)
 	}
-	fmt.Fprintf(stderr, "%s\n", summary(counts, o.wait))
-	if counts[api.StatusFailed] > 0 || fatalMsg != "" {
+	fmt.Fprintln(stderr, summary(counts, plan.skipped, o.wait, prog.sent.Load(), time.Since(started)))
+	switch {
+	case counts[api.StatusFailed] > 0 || fatalMsg != "":
 		return 1
-	}
-	if len(todo) == 0 {
-		// Only skipped files: most likely the wrong directory.
+	case len(todo) == 0:
+		// Nothing to send: most likely the wrong directory or filters.
 		fmt.Fprintln(stderr, "imagepipe upload: no image to upload")
+		return 1
+	case o.wait && counts[api.StatusPending]+counts[api.StatusProcessing] > 0:
+		return exitTimeout
+	}
+	return 0
+}
+
+// printDryRun says what a run would send and skip. done names the files
+// --skip-done would skip, with their image.
+func printDryRun(stdout, stderr io.Writer, plan *uploadPlan, todo []*uploadJob, bytes int64, done map[*uploadJob]string) int {
+	failed := 0
+	for _, j := range plan.jobs {
+		switch {
+		case j.line.Status == api.StatusFailed:
+			failed++
+			fmt.Fprintln(stdout, resultText(j.line))
+		case j.line.Status != "":
+			fmt.Fprintln(stdout, resultText(j.line))
+		case done[j] != "":
+			fmt.Fprintf(stdout, "%s: would skip: already done (image %s)\n", j.path, done[j])
+		default:
+			fmt.Fprintf(stdout, "%s: would upload (%s, %s)\n", j.path, j.ctype, humanSize(j.size))
+		}
+	}
+	skipped := maps.Clone(plan.skipped)
+	if len(done) > 0 {
+		skipped[skipDone] = len(done)
+		for j := range done {
+			bytes -= j.size
+		}
+	}
+	fmt.Fprintf(stderr, "dry run: would upload %d files (%s)%s%s; nothing was sent\n", len(todo)-len(done), humanSize(bytes),
+		plural(failed, ", %d refused"), skippedText(skipped))
+	if failed > 0 {
 		return 1
 	}
 	return 0
 }
 
-// planUploads expands directories and checks each file (type, size)
-// without any request. Refused files get a failed line, non-images found
-// in a directory a skipped one.
-func planUploads(paths []string) []*uploadJob {
-	var jobs []*uploadJob
-	seen := map[string]bool{}
-	add := func(path string, fromDir bool) {
-		abs, err := filepath.Abs(path)
-		if err == nil {
-			if seen[abs] {
-				return
-			}
-			seen[abs] = true
-		}
-		jobs = append(jobs, planFile(path, fromDir))
+func plural(n int, format string) string {
+	if n == 0 {
+		return ""
 	}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			jobs = append(jobs, refused(p, "not_found", fileError(err)))
-			continue
-		}
-		if !st.IsDir() {
-			add(p, false)
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			jobs = append(jobs, refused(p, "not_found", fileError(err)))
-			continue
-		}
-		n := 0
-		for _, e := range entries { // sorted by name
-			if strings.HasPrefix(e.Name(), ".") || e.IsDir() {
-				continue
-			}
-			if !e.Type().IsRegular() {
-				if info, err := os.Stat(filepath.Join(p, e.Name())); err != nil || !info.Mode().IsRegular() {
-					continue
-				}
-			}
-			add(filepath.Join(p, e.Name()), true)
-			n++
-		}
-		if n == 0 {
-			jobs = append(jobs, &uploadJob{path: p, line: uploadLine{File: p, Status: statusSkipped,
-				Error: &api.ErrorBody{Code: "empty_directory", Message: "no files directly in this directory (subdirectories are not searched)"}}})
-		}
-	}
-	// Unique output names: a/cat.jpg and b/cat.jpg become cat and cat-2.
-	used := map[string]int{}
-	for _, j := range jobs {
-		if j.line.Status != "" {
-			continue
-		}
-		base := strings.TrimSuffix(j.name, filepath.Ext(j.name))
-		if base == "" {
-			base = j.name
-		}
-		used[base]++
-		j.base = base
-		if n := used[base]; n > 1 {
-			j.base = fmt.Sprintf("%s-%d", base, n)
-		}
-	}
-	return jobs
+	return fmt.Sprintf(format, n)
 }
 
-func planFile(path string, fromDir bool) *uploadJob {
-	j := &uploadJob{path: path, name: filepath.Base(path)}
-	f, err := os.Open(path)
-	if err != nil {
-		return refused(path, "not_found", fileError(err))
+// skippedText is ", 5 skipped (excluded: 3, not an image: 2)" or "".
+func skippedText(skipped map[string]int) string {
+	total := 0
+	var why []string
+	for _, reason := range sortedKeys(skipped) {
+		if n := skipped[reason]; n > 0 {
+			total += n
+			why = append(why, fmt.Sprintf("%s: %d", reason, n))
+		}
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return refused(path, "not_found", fileError(err))
+	if total == 0 {
+		return ""
 	}
-	j.size = st.Size()
-	head := make([]byte, 512)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return refused(path, "read_error", err.Error())
-	}
-	_, j.ctype = imaging.Sniff(head[:n])
-	if j.ctype == "" {
-		j.ctype = uploadExtTypes[strings.ToLower(filepath.Ext(path))]
-	}
-	switch {
-	case j.ctype == "" && fromDir:
-		j.line = uploadLine{File: path, Status: statusSkipped, Bytes: j.size,
-			Error: &api.ErrorBody{Code: "unsupported_content_type", Message: "not an image file (by its bytes and its name)"}}
-	case j.ctype == "":
-		return refused(path, "unsupported_content_type", "not an image of an accepted type (jpeg, png, gif, webp, tiff, bmp) by its bytes or its name")
-	case j.size == 0:
-		return refused(path, "invalid_size", "the file is empty")
-	case j.size > maxUploadBytes:
-		return refused(path, "too_large", fmt.Sprintf("the file is %s; imagepipe takes files up to %d MiB (one presigned PUT, no multipart), so it was not sent", humanSize(j.size), maxUploadBytes>>20))
-	}
-	return j
-}
-
-func refused(path, code, msg string) *uploadJob {
-	return &uploadJob{path: path, line: uploadLine{File: path, Status: api.StatusFailed, Error: &api.ErrorBody{Code: code, Message: msg}}}
-}
-
-// fileError drops the Go prefix from a path error.
-func fileError(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
+	return fmt.Sprintf(", %d skipped (%s)", total, strings.Join(why, ", "))
 }
 
 // uploader sends one file through the pipeline.
@@ -392,11 +371,36 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 	bar := u.prog.start(j.name, j.size)
 	defer u.prog.done(bar)
 
+	bar.phase("reading")
+	sum, err := fileMD5(j.path)
+	if err != nil {
+		return fail("read_error", err)
+	}
+	l.ContentMD5 = sum
+	if u.opts.skipDone {
+		bar.phase("looking for it")
+		v, err := findDone(ctx, u.client, sum)
+		if err != nil {
+			return fail("lookup_failed", err)
+		}
+		if v != nil {
+			l.Status, l.ImageID = statusSkipped, v.ImageID
+			l.Error = &api.ErrorBody{Code: "already_done", Message: "the same bytes were uploaded before and are done"}
+			u.prog.unplan(j.size)
+			if u.opts.out != "" {
+				if err := u.outputs(ctx, bar, j, &l, v); err != nil {
+					return fail("download_failed", err)
+				}
+			}
+			return l, nil
+		}
+	}
+
 	bar.phase("presign")
 	var resp *api.UploadResponse
-	err := retry(ctx, func() error {
+	err = retry(ctx, func() error {
 		var err error
-		resp, err = u.client.CreateUpload(ctx, api.UploadRequest{Filename: j.name, ContentType: j.ctype, Size: j.size})
+		resp, err = u.client.CreateUpload(ctx, api.UploadRequest{Filename: j.name, ContentType: j.ctype, Size: j.size, ContentMD5: sum})
 		return err
 	})
 	if err != nil {
@@ -428,8 +432,14 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 	v, err := u.client.Wait(wctx, resp.ImageID, client.WaitOptions{})
 	cancel()
 	if err != nil {
-		if errors.Is(err, errWaitTimeout) {
-			return fail("timeout", fmt.Errorf("still pending after %s; check later with `imagepipe status %s`", u.opts.timeout, resp.ImageID))
+		if errors.Is(err, errWaitTimeout) && ctx.Err() == nil {
+			// Not a failure: the image goes on, and the caller learns it.
+			l.Status = api.StatusPending
+			if v != nil && v.Status == api.StatusProcessing {
+				l.Status = api.StatusProcessing
+			}
+			l.Error = &api.ErrorBody{Code: "timeout", Message: fmt.Sprintf("still %s after %s; check later with `imagepipe status %s`", l.Status, u.opts.timeout, resp.ImageID)}
+			return l, nil
 		}
 		return fail("status_failed", err)
 	}
@@ -443,42 +453,106 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 		}
 		return l, nil
 	}
-	l.Outputs = make(map[string]uploadFile, len(v.Outputs))
-	for name, o := range v.Outputs {
-		l.Outputs[name] = uploadFile{URL: o.URL, Key: o.Key, Width: o.Width, Height: o.Height, Bytes: o.Bytes, ContentType: o.ContentType}
-	}
-	if u.opts.out != "" {
-		bar.phase("download")
-		for _, name := range sortedKeys(l.Outputs) {
-			o := l.Outputs[name]
-			path, err := u.download(ctx, j, name, o)
-			if err != nil {
-				return fail("download_failed", fmt.Errorf("%s: %w", name, err))
-			}
-			o.Path, o.URL = path, ""
-			l.Outputs[name] = o
-		}
+	if err := u.outputs(ctx, bar, j, &l, v); err != nil {
+		return fail("download_failed", err)
 	}
 	l.Status = api.StatusDone
 	return l, nil
 }
 
+// outputs fills the line's outputs from a done image, and with --out
+// downloads them.
+func (u *uploader) outputs(ctx context.Context, bar *bar, j *uploadJob, l *uploadLine, v *api.ImageView) error {
+	l.Outputs = make(map[string]uploadFile, len(v.Outputs))
+	for name, o := range v.Outputs {
+		l.Outputs[name] = uploadFile{URL: o.URL, Key: o.Key, Width: o.Width, Height: o.Height, Bytes: o.Bytes, ContentType: o.ContentType}
+	}
+	if u.opts.out == "" {
+		return nil
+	}
+	bar.phase("download")
+	if v.Outputs[sortedKeys(v.Outputs)[0]].URL == "" {
+		// A listing's view has no URLs: ask the image.
+		full, err := u.client.Image(ctx, v.ImageID)
+		if err != nil {
+			return err
+		}
+		for name, o := range full.Outputs {
+			f := l.Outputs[name]
+			f.URL = o.URL
+			l.Outputs[name] = f
+		}
+	}
+	for _, name := range sortedKeys(l.Outputs) {
+		o := l.Outputs[name]
+		path, err := u.download(ctx, j, name, o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		o.Path, o.URL = path, ""
+		l.Outputs[name] = o
+	}
+	return nil
+}
+
+// findDone returns the done image uploaded with the bytes whose MD5 is
+// sum, or nil when there is none.
+func findDone(ctx context.Context, cl *client.Client, sum string) (*api.ImageView, error) {
+	var l *api.ImageList
+	err := retry(ctx, func() error {
+		var err error
+		l, err = cl.ListImages(ctx, client.ListOptions{ContentMD5: sum, Statuses: []string{api.StatusDone}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range l.Images {
+		if v.Status == api.StatusDone && len(v.Outputs) > 0 {
+			return &v, nil
+		}
+	}
+	return nil, nil
+}
+
+// fileMD5 is the hex MD5 of a file's bytes.
+func fileMD5(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // errWaitTimeout ends the wait for one image after --timeout.
 var errWaitTimeout = errors.New("wait timeout")
 
-// download writes one output to DIR/<base>.<name>.<ext>, through a
-// temporary file so that a half-written output never has the final name.
+// download writes one output to DIR/<base>.<name>.<ext> (mode 0644 less
+// the umask, like any file a program writes), through a temporary file so
+// that a half-written output never has the final name. DIR is made on the
+// first download.
 func (u *uploader) download(ctx context.Context, j *uploadJob, name string, o uploadFile) (string, error) {
 	ext := outputExts[o.ContentType]
 	if ext == "" {
 		ext = strings.TrimPrefix(filepath.Ext(o.Key), ".")
 	}
+	if err := os.MkdirAll(u.opts.out, 0o755); err != nil {
+		return "", err
+	}
 	path := filepath.Join(u.opts.out, j.base+"."+name+"."+ext)
-	tmp, err := os.CreateTemp(u.opts.out, "."+j.base+".*.part")
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmpName := filepath.Join(u.opts.out, "."+j.base+"."+hex.EncodeToString(rnd[:])+".part")
+	tmp, err := os.OpenFile(tmpName, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmpName)
 	err = retry(ctx, func() error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
@@ -498,7 +572,7 @@ func (u *uploader) download(ctx context.Context, j *uploadJob, name string, o up
 	if err != nil {
 		return "", err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmpName, path); err != nil {
 		return "", err
 	}
 	return path, nil
@@ -528,14 +602,17 @@ func retry(ctx context.Context, f func() error) error {
 func resultText(l uploadLine) string {
 	var b strings.Builder
 	status := l.Status
-	if status == api.StatusPending {
+	switch {
+	case status == api.StatusPending && l.Error == nil:
 		status = "uploaded, processing"
+	case status == statusSkipped && l.Error != nil && l.Error.Code == "already_done":
+		status = "skipped, already done"
 	}
 	b.WriteString(l.File + ": " + status)
 	if l.ImageID != "" {
 		b.WriteString(" (image " + l.ImageID + ")")
 	}
-	if l.Error != nil {
+	if l.Error != nil && l.Error.Code != "already_done" {
 		b.WriteString(": " + l.Error.Code + ": " + l.Error.Message)
 	}
 	for _, name := range sortedKeys(l.Outputs) {
@@ -549,20 +626,24 @@ func resultText(l uploadLine) string {
 	return b.String()
 }
 
-// summary is the last line: "3 done, 1 failed" (with --wait) or
-// "4 uploaded, 1 failed".
-func summary(counts map[string]int, wait bool) string {
+// summary is the last line: "3 done, 1 failed, 2 skipped (2 not images);
+// 4.1 MB in 2.3s (1.8 MB/s)" (with --wait) or "4 uploaded, ...".
+func summary(counts, skipped map[string]int, wait bool, sent int64, took time.Duration) string {
 	var parts []string
 	if wait {
 		parts = append(parts, fmt.Sprintf("%d done", counts[api.StatusDone]))
+		if n := counts[api.StatusPending] + counts[api.StatusProcessing]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d still processing", n))
+		}
 	} else {
 		parts = append(parts, fmt.Sprintf("%d uploaded", counts[api.StatusPending]))
 	}
 	parts = append(parts, fmt.Sprintf("%d failed", counts[api.StatusFailed]))
-	if n := counts[statusSkipped]; n > 0 {
-		parts = append(parts, fmt.Sprintf("%d skipped", n))
+	s := strings.Join(parts, ", ") + skippedText(skipped)
+	if sent > 0 && took > 0 {
+		s += fmt.Sprintf("; %s in %s (%s/s)", humanSize(sent), humanDuration(took), humanSize(int64(float64(sent)/took.Seconds())))
 	}
-	return strings.Join(parts, ", ")
+	return s
 }
 
 // countingReader advances a progress bar as the body is read.
@@ -575,174 +656,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.bar.add(int64(n))
 	return n, err
-}
-
-// progress draws one bar per file in flight on a terminal, and plain lines
-// otherwise. Lines printed through it (results, notes) appear above the
-// bars.
-type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	tty   bool
-	width int
-	bars  []*bar
-	drawn int
-	stop  chan struct{}
-	ended chan struct{}
-	once  sync.Once
-}
-
-type bar struct {
-	name  string
-	total int64
-	sent  atomic.Int64
-	state atomic.Value // string
-}
-
-func (b *bar) phase(s string) { b.state.Store(s) }
-func (b *bar) set(n int64)    { b.sent.Store(n) }
-func (b *bar) add(n int64)    { b.sent.Add(n) }
-
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, stop: make(chan struct{}), ended: make(chan struct{})}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
-		p.tty = true
-		p.width = 80
-		if wd, _, err := term.GetSize(int(f.Fd())); err == nil && wd > 20 {
-			p.width = wd
-		}
-		go p.loop()
-	} else {
-		close(p.ended)
-	}
-	return p
-}
-
-func (p *progress) loop() {
-	defer close(p.ended)
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-t.C:
-			p.mu.Lock()
-			p.redraw()
-			p.mu.Unlock()
-		}
-	}
-}
-
-func (p *progress) start(name string, total int64) *bar {
-	b := &bar{name: name, total: total}
-	b.phase("waiting")
-	p.mu.Lock()
-	p.bars = append(p.bars, b)
-	p.mu.Unlock()
-	return b
-}
-
-func (p *progress) done(b *bar) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i, x := range p.bars {
-		if x == b {
-			p.bars = append(p.bars[:i], p.bars[i+1:]...)
-			break
-		}
-	}
-	if p.tty {
-		p.redraw()
-	}
-}
-
-// note prints a progress line when there are no bars to show it.
-func (p *progress) note(line string) {
-	if p.tty {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintln(p.w, line)
-}
-
-// println prints a permanent line to w (stdout or stderr) above the bars.
-func (p *progress) println(w io.Writer, line string) {
-	p.write(func() { fmt.Fprintln(w, line) })
-}
-
-// write runs f with the bars cleared, for output that must not mix with
-// them.
-func (p *progress) write(f func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.clear()
-	f()
-	if p.tty {
-		p.draw()
-	}
-}
-
-func (p *progress) clear() {
-	for ; p.drawn > 0; p.drawn-- {
-		fmt.Fprint(p.w, "\x1b[1A\x1b[2K")
-	}
-}
-
-func (p *progress) redraw() {
-	p.clear()
-	p.draw()
-}
-
-func (p *progress) draw() {
-	var b strings.Builder
-	for _, x := range p.bars {
-		line := x.render(p.width - 1)
-		b.WriteString(line + "\n")
-		p.drawn++
-	}
-	fmt.Fprint(p.w, b.String())
-}
-
-func (b *bar) render(width int) string {
-	name := b.name
-	if r := []rune(name); len(r) > 24 {
-		name = string(r[:23]) + "…"
-	}
-	state, _ := b.state.Load().(string)
-	var line string
-	if state == "upload" {
-		sent := min(b.sent.Load(), b.total)
-		const cells = 24
-		filled := 0
-		if b.total > 0 {
-			filled = int(sent * cells / b.total)
-		}
-		pct := 0
-		if b.total > 0 {
-			pct = int(sent * 100 / b.total)
-		}
-		line = fmt.Sprintf("%-24s [%s%s] %3d%% %s/%s", name, strings.Repeat("=", filled), strings.Repeat(" ", cells-filled), pct, humanSize(sent), humanSize(b.total))
-	} else {
-		line = fmt.Sprintf("%-24s %s…", name, state)
-	}
-	if r := []rune(line); width > 0 && len(r) > width {
-		line = string(r[:width])
-	}
-	return line
-}
-
-// close removes the bars; it is safe to call more than once.
-func (p *progress) close() {
-	p.once.Do(func() {
-		if p.tty {
-			close(p.stop)
-		}
-		<-p.ended
-		p.mu.Lock()
-		p.bars = nil
-		p.clear()
-		p.mu.Unlock()
-	})
 }

@@ -8,6 +8,7 @@ import (
 	"image"
 	_ "image/jpeg"
 	"image/png"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,8 +17,10 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/imagepipe/imagepipe/local"
 )
@@ -31,6 +34,7 @@ type cliLine struct {
 	Status      string `json:"status"`
 	ContentType string `json:"content_type"`
 	Bytes       int64  `json:"bytes"`
+	ContentMD5  string `json:"content_md5"`
 	Error       *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -111,10 +115,13 @@ func TestUploadDirectory(t *testing.T) {
 	if res.code != 1 {
 		t.Errorf("exit code %d, want 1 (one file failed)\nstderr:\n%s", res.code, res.stderr)
 	}
-	if !strings.HasSuffix(res.stderr, "3 done, 1 failed, 1 skipped\n") {
+	if !strings.Contains(res.stderr, "\n4 done, 1 failed, 2 skipped (in a subdirectory (use -r): 1, not an image: 1); ") {
 		t.Errorf("stderr should end with the summary:\n%s", res.stderr)
 	}
-	for _, name := range []string{"cat.jpg", "dog.png", "fake.jpg", "mislabeled.jpg"} {
+	if strings.Contains(res.stderr, filepath.Join(dir, "fake.jpg")+" uploaded") {
+		t.Errorf("fake.jpg is not an image by its bytes and must not be sent:\n%s", res.stderr)
+	}
+	for _, name := range []string{"cat.jpg", "dog.png", ".hidden.jpg", "mislabeled.jpg"} {
 		if !strings.Contains(res.stderr, filepath.Join(dir, name)+" uploaded (") {
 			t.Errorf("stderr lacks the plain progress line for %s (not a terminal):\n%s", name, res.stderr)
 		}
@@ -125,8 +132,8 @@ func TestUploadDirectory(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if got, want := strings.Join(names, " "), "cat.jpg dog.png fake.jpg mislabeled.jpg notes.txt"; got != want {
-		t.Fatalf("JSON lines for %s, want %s (no hidden file, no subdirectory)\nstdout:\n%s", got, want, res.stdout)
+	if got, want := strings.Join(names, " "), ".hidden.jpg cat.jpg dog.png fake.jpg mislabeled.jpg notes.txt"; got != want {
+		t.Fatalf("JSON lines for %s, want %s (dot-files too, no subdirectory without -r)\nstdout:\n%s", got, want, res.stdout)
 	}
 
 	for _, tc := range []struct {
@@ -198,10 +205,10 @@ func TestUploadDirectory(t *testing.T) {
 		})
 	}
 
-	if l := lines["fake.jpg"]; l.Status != "failed" || l.Error == nil || l.Error.Code != "not_an_image" || !cliImageID.MatchString(l.ImageID) || len(l.Outputs) != 0 {
-		t.Errorf("fake.jpg: %+v, want failed not_an_image with an image id and no outputs", l)
+	if l := lines["fake.jpg"]; l.Status != "failed" || l.Error == nil || l.Error.Code != "not_an_image" || l.ImageID != "" || len(l.Outputs) != 0 {
+		t.Errorf("fake.jpg: %+v, want failed not_an_image, refused before any request (no image id)", l)
 	}
-	if l := lines["notes.txt"]; l.Status != "skipped" || l.Error == nil || l.Error.Code != "unsupported_content_type" || l.ImageID != "" {
+	if l := lines["notes.txt"]; l.Status != "skipped" || l.Error == nil || l.Error.Code != "not_an_image" || l.ImageID != "" {
 		t.Errorf("notes.txt: %+v, want skipped, never sent", l)
 	}
 
@@ -210,10 +217,15 @@ func TestUploadDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	var files []string
+	umask := syscall.Umask(0)
+	syscall.Umask(umask)
 	for _, e := range entries {
 		files = append(files, e.Name())
+		if info, err := e.Info(); err != nil || info.Mode().Perm() != 0o644&^fs.FileMode(umask) {
+			t.Errorf("%s: mode %v, want %v (0644 less the umask, like any file written)", e.Name(), info.Mode().Perm(), 0o644&^fs.FileMode(umask))
+		}
 	}
-	if got, want := strings.Join(files, " "), "cat.gray.jpg cat.thumb.jpg dog.gray.png dog.thumb.png mislabeled.gray.png mislabeled.thumb.png"; got != want {
+	if got, want := strings.Join(files, " "), ".hidden.gray.jpg .hidden.thumb.jpg cat.gray.jpg cat.thumb.jpg dog.gray.png dog.thumb.png mislabeled.gray.png mislabeled.thumb.png"; got != want {
 		t.Errorf("--out holds %s, want %s", got, want)
 	}
 }
@@ -231,7 +243,7 @@ func TestUploadPlainLines(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", res.code, res.stderr)
 	}
-	for _, want := range []string{a + " uploaded (", b + " uploaded (", "2 done, 0 failed\n"} {
+	for _, want := range []string{a + " uploaded (", b + " uploaded (", "2 done, 0 failed; "} {
 		if !strings.Contains(res.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
 		}
@@ -257,7 +269,7 @@ func TestUploadPlainLines(t *testing.T) {
 
 	// Without --wait the file is uploaded and left pending.
 	res = runCLI(t, cliOpts{env: cliEnv(st)}, "upload", a)
-	if res.code != 0 || !strings.Contains(res.stdout, a+": uploaded, processing (image ") || !strings.HasSuffix(res.stderr, "1 uploaded, 0 failed\n") {
+	if res.code != 0 || !strings.Contains(res.stdout, a+": uploaded, processing (image ") || !strings.Contains(res.stderr, "\n1 uploaded, 0 failed; ") {
 		t.Errorf("upload without --wait: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
 }
@@ -302,9 +314,9 @@ func TestUploadRefusedBeforeAnyRequest(t *testing.T) {
 	}
 	lines := cliJSONLines(t, res.stdout)
 	for file, want := range map[string]string{
-		"huge.jpg":    "too_large: the file is 105.9 MB; imagepipe takes files up to 100 MiB",
+		"huge.jpg":    "too_large: the file is 105.9 MB; imagepipe takes files up to 104.9 MB",
 		"empty.png":   "invalid_size: the file is empty",
-		"notes.txt":   "unsupported_content_type: not an image of an accepted type",
+		"notes.txt":   "not_an_image: the bytes are not an image of an accepted type",
 		"missing.jpg": "not_found: no such file or directory",
 	} {
 		l := lines[file]
@@ -323,6 +335,9 @@ func TestUploadTooLargeForTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.Write([]byte("\xff\xd8\xff\xe0")); err != nil { // a JPEG, by its first bytes
+		t.Fatal(err)
+	}
 	if err := f.Truncate(26 << 20); err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +347,7 @@ func TestUploadTooLargeForTheAPI(t *testing.T) {
 		t.Errorf("exit %d, want 1\nstderr:\n%s", res.code, res.stderr)
 	}
 	l := cliJSONLines(t, res.stdout)["big.jpg"]
-	if l.Status != "failed" || l.Error == nil || l.Error.Code != "too_large" || !strings.Contains(l.Error.Message, "over the maximum upload of 26214400 bytes (25 MiB)") || l.ImageID != "" {
+	if l.Status != "failed" || l.Error == nil || l.Error.Code != "too_large" || !strings.Contains(l.Error.Message, "over the maximum upload of 26214400 bytes (26.2 MB)") || l.ImageID != "" {
 		t.Errorf("big.jpg: %+v, want failed too_large from the API", l)
 	}
 	if strings.Contains(res.stderr, "uploaded (") {
@@ -341,39 +356,57 @@ func TestUploadTooLargeForTheAPI(t *testing.T) {
 }
 
 // TestUploadBadConfiguration: a wrong key or an API that is not running
-// is said once, clearly, and stops the run.
+// is said once, first, with what to do; nothing is sent and no --out
+// directory is left behind.
 func TestUploadBadConfiguration(t *testing.T) {
 	st := testStack(t)
 	dir := t.TempDir()
 	for i := range 3 {
 		cliWriteFile(t, filepath.Join(dir, fmt.Sprintf("img%d.png", i)), cliPNG(t, cliImage(8, 8)))
 	}
+	dead := cliFreeURL(t)
+	notRunning := t.TempDir()
 	for _, tc := range []struct {
-		name, api, key, want string
+		name string
+		args []string
+		want string
 	}{
-		{name: "wrong key", api: st.APIURL(), key: "not-the-key",
+		{name: "wrong key", args: []string{"--api", st.APIURL(), "--key", "not-the-key"},
 			want: "imagepipe upload: the API at " + st.APIURL() + " refused the key (403 Forbidden): check --key or IMAGEPIPE_API_KEY\n"},
-		{name: "nothing listening", api: cliFreeURL(t), key: "k",
-			want: "is `imagepipe dev` running? (or set --api / IMAGEPIPE_API_URL)"},
+		{name: "nothing listening", args: []string{"--api", dead, "--key", "k"},
+			want: "imagepipe upload: cannot reach the API at " + dead + ": is `imagepipe dev` running there? (check --api / IMAGEPIPE_API_URL)\n"},
+		{name: "the local stack is not running", args: []string{"--data", cliWriteStopped(t, notRunning, dead)},
+			want: "imagepipe upload: cannot reach the API at " + dead + ": no imagepipe dev is running on the data directory " + notRunning +
+				". Start it (make run, or imagepipe dev), pass the data directory of the one you started with --data DIR, or point --api / IMAGEPIPE_API_URL at an API\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := runCLI(t, cliOpts{}, "upload", "--api", tc.api, "--key", tc.key, "--concurrency", "1", dir)
-			if res.code != 1 {
-				t.Errorf("exit %d, want 1", res.code)
+			out := filepath.Join(t.TempDir(), "out")
+			res := runCLI(t, cliOpts{}, append(append([]string{"upload", "--concurrency", "1", "--out", out}, tc.args...), dir)...)
+			if res.code != 1 || res.stderr != tc.want || res.stdout != "" {
+				t.Errorf("exit %d, want 1 and only\n%q\nstdout:\n%s\nstderr:\n%q", res.code, tc.want, res.stdout, res.stderr)
 			}
-			if n := strings.Count(res.stderr, tc.want); n != 1 {
-				t.Errorf("stderr has %q %d times, want once:\n%s", tc.want, n, res.stderr)
-			}
-			if !strings.HasSuffix(res.stderr, "0 uploaded, 3 failed\n") {
-				t.Errorf("summary:\n%s", res.stderr)
-			}
-			// With one worker, the first failure stops the others before
-			// they send anything.
-			if n := strings.Count(res.stdout, ": failed: cancelled: "); n != 2 {
-				t.Errorf("%d files cancelled, want 2:\n%s", n, res.stdout)
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("--out %s: %v, want it not made", out, err)
 			}
 		})
 	}
+}
+
+// cliWriteCreds makes dir look like a data directory that a stack used
+// once (credentials, no stack running).
+func cliWriteCreds(t *testing.T, dir string) string {
+	t.Helper()
+	cliWriteFile(t, filepath.Join(dir, local.CredentialsFile), []byte(`{"api_key":"k","access_key_id":"AKIL","secret_access_key":"s"}`))
+	return dir
+}
+
+// cliWriteStopped makes dir look like the data directory of a stack that
+// ran on apiURL and stopped.
+func cliWriteStopped(t *testing.T, dir, apiURL string) string {
+	t.Helper()
+	cliWriteCreds(t, dir)
+	cliWriteFile(t, filepath.Join(dir, local.LockFile), []byte(`{"pid":1,"api_url":"`+apiURL+`"}`))
+	return dir
 }
 
 // TestRawUpload is the seed's curl flow through plain net/http:
@@ -448,7 +481,7 @@ func TestRawUpload(t *testing.T) {
 		code, h, v := post(t, st.APIKey(), body)
 		e, _ := v["error"].(map[string]any)
 		msg, _ := e["message"].(string)
-		if code != http.StatusRequestEntityTooLarge || e["code"] != "too_large" || !strings.Contains(msg, "5 MiB") || !strings.Contains(msg, "POST /v1/uploads") {
+		if code != http.StatusRequestEntityTooLarge || e["code"] != "too_large" || !strings.Contains(msg, "5242880 bytes (5.2 MB)") || !strings.Contains(msg, "POST /v1/uploads") {
 			t.Errorf("%d %v, want 413 too_large pointing to POST /v1/uploads", code, v)
 		}
 		if ct := h.Get("Content-Type"); ct != "application/json" {
@@ -471,62 +504,101 @@ func TestRawUpload(t *testing.T) {
 	})
 }
 
-// TestProgressBars checks the terminal drawing without a terminal: bars
-// are redrawn in place, and lines printed through the progress appear
-// above them, never mixed in.
+// TestProgressBars checks the terminal drawing without a terminal: an
+// overall line and the bars are redrawn in place, fit any width from 40
+// columns, and lines printed through the progress appear above them.
 func TestProgressBars(t *testing.T) {
-	var term, stdout bytes.Buffer
-	ended := make(chan struct{})
-	close(ended)
-	p := &progress{w: &term, tty: true, width: 60, stop: make(chan struct{}), ended: ended}
 	const up = "\x1b[1A\x1b[2K" // cursor up one line, clear it
+	for _, width := range []int{40, 41, 59, 80, 200} {
+		t.Run(fmt.Sprint(width), func(t *testing.T) {
+			var term, stdout bytes.Buffer
+			ended := make(chan struct{})
+			close(ended)
+			now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+			p := &progress{w: &term, tty: true, width: width, stop: make(chan struct{}), ended: ended, clock: func() time.Time { return now }}
+			p.started = now
+			p.plan(3, 12_000_000)
 
-	cat := p.start("cat.jpg", 2000)
-	cat.phase("upload")
-	cat.add(1000)
-	dog := p.start("a-rather-long-file-name-for-a-dog.png", 10)
-	p.redraw()
-	want := "cat.jpg                  [============            ]  50% 1.0 kB/2.0 kB\n"[:59] + "\n" +
-		"a-rather-long-file-name… waiting…\n"
-	if got := term.String(); got != want {
-		t.Fatalf("first draw:\n%q\nwant\n%q", got, want)
-	}
+			cat := p.start("cat.jpg", 2_000_000)
+			cat.phase("upload")
+			dog := p.start("a-rather-long-file-name-for-a-dog-that-goes-on.png", 10_000_000)
+			p.redraw() // the first sample of the speed
+			now = now.Add(2 * time.Second)
+			cat.add(1_000_000)
+			dog.phase("upload")
+			dog.add(3_000_000)
+			term.Reset()
+			p.redraw()
+			lines := strings.Split(strings.TrimSuffix(term.String(), "\n"), "\n")
+			if len(lines) != 3 {
+				t.Fatalf("drew %d lines, want the overall line and two bars:\n%s", len(lines), term.String())
+			}
+			lines[0] = strings.TrimPrefix(lines[0], up+up+up)
+			for _, l := range lines {
+				if n := utf8.RuneCountInString(l); n > width-1 || strings.Contains(l, "\x1b") {
+					t.Errorf("line %q is %d columns, want at most %d and no escape", l, n, width-1)
+				}
+			}
+			// 4 MB of 12 MB in 2 s: 2 MB/s, 8 MB left, 4 s.
+			wantOverall := "0/3 files · 4.0 MB of 12.0 MB · 2.0 MB/s · 4s left"
+			if width-1 >= len([]rune(wantOverall)) && lines[0] != wantOverall {
+				t.Errorf("overall line %q, want %q", lines[0], wantOverall)
+			}
+			if !strings.HasPrefix(lines[0], "0/3 files") {
+				t.Errorf("overall line %q should start with the files", lines[0])
+			}
+			if !strings.HasPrefix(lines[1], "cat.jpg ") || !strings.Contains(lines[1], "[") || !strings.Contains(lines[1], " 50%") {
+				t.Errorf("cat's bar %q", lines[1])
+			}
+			if !strings.Contains(lines[2], "…") || !strings.Contains(lines[2], " 30%") {
+				t.Errorf("dog's bar %q: the name cut with …, 30%%", lines[2])
+			}
 
-	term.Reset()
-	p.println(&stdout, "dog.png: done")
-	if stdout.String() != "dog.png: done\n" {
-		t.Errorf("stdout %q", stdout.String())
-	}
-	if got := term.String(); !strings.HasPrefix(got, up+up) || strings.Count(got, "\n") != 2 {
-		t.Errorf("println should clear the two bars and draw them again: %q", got)
-	}
+			term.Reset()
+			p.println(&stdout, "dog.png: done")
+			if stdout.String() != "dog.png: done\n" {
+				t.Errorf("stdout %q", stdout.String())
+			}
+			if got := term.String(); !strings.HasPrefix(got, up+up+up) || strings.Count(got, "\n") != 3 {
+				t.Errorf("println should clear the three lines and draw them again: %q", got)
+			}
 
-	term.Reset()
-	p.done(dog)
-	if got := term.String(); !strings.HasPrefix(got, up+up) || strings.Count(got, "\n") != 1 || strings.Contains(got, "dog") {
-		t.Errorf("done should leave only cat's bar: %q", got)
-	}
+			term.Reset()
+			p.done(dog)
+			if got := term.String(); !strings.HasPrefix(got, up+up+up) || strings.Count(got, "\n") != 2 || strings.Contains(got, "dog") || !strings.Contains(got, "1/3 files") {
+				t.Errorf("done should leave the overall line (1/3) and cat's bar: %q", got)
+			}
 
-	term.Reset()
-	p.close()
-	if got := term.String(); got != up {
-		t.Errorf("close should clear the last bar: %q", got)
+			term.Reset()
+			p.close()
+			if got := term.String(); got != up+up {
+				t.Errorf("close should clear the last lines: %q", got)
+			}
+			p.close() // twice is fine
+		})
 	}
-	p.close() // twice is fine
 }
 
-// TestProgressPlain: not a terminal, so no escape codes, only notes.
+// TestProgressPlain: not a terminal, so no escape codes, only notes; none
+// with quiet.
 func TestProgressPlain(t *testing.T) {
-	var w bytes.Buffer
-	p := newProgress(&w)
-	b := p.start("cat.jpg", 5)
-	b.phase("upload")
-	b.add(5)
-	p.note("cat.jpg uploaded (5 B)")
-	p.done(b)
-	p.close()
-	if w.String() != "cat.jpg uploaded (5 B)\n" {
-		t.Errorf("plain output %q", w.String())
+	for _, quiet := range []bool{false, true} {
+		var w bytes.Buffer
+		p := newProgress(&w, true, quiet)
+		p.plan(1, 5)
+		b := p.start("cat.jpg", 5)
+		b.phase("upload")
+		b.add(5)
+		p.note("cat.jpg uploaded (5 B)")
+		p.done(b)
+		p.close()
+		want := "cat.jpg uploaded (5 B)\n"
+		if quiet {
+			want = ""
+		}
+		if w.String() != want {
+			t.Errorf("quiet %v: plain output %q, want %q", quiet, w.String(), want)
+		}
 	}
 }
 
@@ -537,10 +609,10 @@ func TestUploadNothingToDo(t *testing.T) {
 	cliWriteFile(t, filepath.Join(dir, "README"), []byte("no images here"))
 	cliWriteFile(t, filepath.Join(dir, "sub", "cat.png"), cliPNG(t, cliImage(8, 8)))
 	res := runCLI(t, cliOpts{env: cliEnv(st)}, "upload", dir)
-	if res.code != 1 || !strings.HasSuffix(res.stderr, "0 uploaded, 0 failed, 1 skipped\nimagepipe upload: no image to upload\n") {
+	if res.code != 1 || !strings.HasSuffix(res.stderr, "0 uploaded, 0 failed, 2 skipped (in a subdirectory (use -r): 1, not an image: 1)\nimagepipe upload: no image to upload\n") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
-	if !strings.Contains(res.stdout, filepath.Join(dir, "README")+": skipped: unsupported_content_type: not an image file") {
+	if !strings.Contains(res.stdout, filepath.Join(dir, "README")+": skipped: not_an_image: not an image file") {
 		t.Errorf("stdout:\n%s", res.stdout)
 	}
 
@@ -558,6 +630,11 @@ func TestUploadStorageUnreachable(t *testing.T) {
 	dead := cliFreeURL(t)
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet { // the CLI's first call: is the API there?
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error":{"code":"not_found","message":"no image"}}`)
+			return
+		}
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"image_id":"0123456789abcdef0123456789abcdef","key":"uploads/x.png","upload":{"method":"PUT","url":%q,"headers":{"Content-Type":"image/png"}},"status_url":"/v1/images/x"}`, dead+"/imagepipe-uploads/uploads/x.png?X-Amz-Signature=s")
 	}))
@@ -590,8 +667,11 @@ func TestUploadWaitTimeout(t *testing.T) {
 	res := runCLI(t, cliOpts{env: cliEnv(paused)}, "upload", img, "--wait", "--timeout", "700ms", "--json")
 	l := cliJSONLines(t, res.stdout)["cat.png"]
 	want := "still pending after 700ms; check later with `imagepipe status " + l.ImageID + "`"
-	if res.code != 1 || l.Status != "failed" || l.Error == nil || l.Error.Code != "timeout" || l.Error.Message != want || !cliImageID.MatchString(l.ImageID) {
-		t.Errorf("exit %d line %+v, want failed timeout %q", res.code, l, want)
+	if res.code != exitTimeout || l.Status != "pending" || l.Error == nil || l.Error.Code != "timeout" || l.Error.Message != want || !cliImageID.MatchString(l.ImageID) {
+		t.Errorf("exit %d line %+v, want exit %d, pending, timeout %q", res.code, l, exitTimeout, want)
+	}
+	if !strings.Contains(res.stderr, "\n0 done, 1 still processing, 0 failed; ") {
+		t.Errorf("summary:\n%s", res.stderr)
 	}
 	// It is still there, pending.
 	res = runCLI(t, cliOpts{env: cliEnv(paused)}, "status", l.ImageID)

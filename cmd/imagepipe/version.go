@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"time"
 )
 
 func init() {
@@ -17,12 +18,13 @@ func init() {
 
 const versionUsage = `Usage: imagepipe version [--json]
 
-Prints the module version of this build (a tag, a pseudo-version from the
-commit, or "(devel)"), the commit it was built from when known, and the Go
-version and platform.
+Prints the module version of this build (a tag, or a pseudo-version from
+the commit it was built from), the commit (with "modified" when the tree had
+uncommitted changes), and the Go version and platform. imagepipe --version
+is the same.
 
 Example:
-  imagepipe version
+  imagepipe --version
   imagepipe version --json | jq -r .version
 
 Flags:
@@ -38,8 +40,18 @@ type buildVersion struct {
 	Platform string `json:"platform"`
 }
 
+// What `make build` and `make run` stamp with -ldflags -X when the Go
+// toolchain records no VCS information itself (GOFLAGS=-buildvcs=false, a
+// git worktree it cannot read).
+var (
+	vcsRevision string
+	vcsTime     string
+	vcsModified string
+)
+
 func readBuildVersion() buildVersion {
-	v := buildVersion{Version: "(unknown)", Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	v := buildVersion{Version: "(unknown)", Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
+		Commit: vcsRevision, Time: vcsTime, Modified: vcsModified == "true"}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return v
@@ -60,6 +72,23 @@ func readBuildVersion() buildVersion {
 			v.Modified = s.Value == "true"
 		}
 	}
+	if (v.Version == "(devel)" || v.Version == "(unknown)") && len(v.Commit) >= 12 {
+		v.Version = pseudoVersion(v.Commit, v.Time, v.Modified)
+	}
+	return v
+}
+
+// pseudoVersion is the version the go command gives a build of an untagged
+// commit (https://go.dev/ref/mod#pseudo-versions), +dirty when modified.
+func pseudoVersion(commit, commitTime string, modified bool) string {
+	stamp := "00000000000000"
+	if t, err := time.Parse(time.RFC3339, commitTime); err == nil {
+		stamp = t.UTC().Format("20060102150405")
+	}
+	v := "v0.0.0-" + stamp + "-" + commit[:12]
+	if modified {
+		v += "+dirty"
+	}
 	return v
 }
 
@@ -74,7 +103,7 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.PrintDefaults()
 	}
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	rest, err := parseInterleaved(fs, args)
+	rest, err := parseInterleaved(fs, args, stdout)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -278,7 +278,7 @@ func (h *Handler) rawUpload(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) rawTooLarge(w http.ResponseWriter) {
 	writeError(w, http.StatusRequestEntityTooLarge, "too_large",
-		fmt.Sprintf("POST /v1/images/upload takes bodies up to %s; for larger files ask POST /v1/uploads for a presigned URL and PUT the file there", humanBytes(h.cfg.RawUploadMaxBytes)))
+		fmt.Sprintf("POST /v1/images/upload takes bodies up to %d bytes (%s); for larger files ask POST /v1/uploads for a presigned URL and PUT the file there", h.cfg.RawUploadMaxBytes, humanBytes(h.cfg.RawUploadMaxBytes)))
 }
 
 func (h *Handler) internal(w http.ResponseWriter, what string, err error) {
@@ -333,12 +333,18 @@ func cleanFilename(name string) string {
 	return name
 }
 
+// humanBytes is a size in SI units, as the page and the CLI show sizes
+// (1 MB = 1000 kB = 1000000 bytes).
 func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
+	if n < 1000 {
+		return fmt.Sprintf("%d bytes", n)
 	}
-	return fmt.Sprintf("%d bytes", n)
+	v, unit := float64(n)/1000, "kB"
+	for _, u := range []string{"MB", "GB"} {
+		if v < 1000 {
+			break
+		}
+		v, unit = v/1000, u
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") + " " + unit
 }

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package main
+
+func takeTerminal() (restore func()) { return func() {} }
