@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,20 +23,27 @@ func init() {
 	})
 }
 
-const convertUsage = `Usage: imagepipe convert [--out DIR] [--max-pixels N] [--max-bytes N] [--quality Q] [--thumb-sizes 256,512] FILE...
+const convertUsage = `Usage: imagepipe convert [--out DIR] [-r] [--json] [--max-pixels N] [--max-bytes N] [--quality Q] [--thumb-sizes 256,512] FILE|DIR...
 
 Runs the worker's image steps on local files, without the pipeline: format
 sniffed from the bytes, limits from the header, EXIF orientation, ITU-R 601
-gray and thumbnails. For each FILE it writes DIR/<base>.gray.<ext> and
+gray and thumbnails. For each FILE, and the image files in each DIR (with
+-r, in its subdirectories too), it writes DIR/<base>.gray.<ext> and
 DIR/<base>.thumb.<ext> (further thumbnail sizes as <base>.thumb_<n>.<ext>),
-where <ext> is jpg for JPEG input and png otherwise, and prints one JSON line.
-The line's "path" says how the outputs were made: "dct" from a JPEG's
-coefficients without decoding pixels, "pixels" otherwise. A refused file
-prints its error code (not_an_image, unsupported_format, corrupt_image,
-too_many_pixels, too_large, too_complex) and the exit status is 1.
+where <ext> is jpg for JPEG input and png otherwise; two files of one name
+make <base> and <base>-2. A file a directory holds that is not an image by
+its bytes is skipped and counted. It prints a line per file for people, or
+with --json one JSON object per file (file, format, width, height, path,
+outputs with their paths, duration_ms, error). The "path" says how the
+outputs were made: "dct" from a JPEG's coefficients without decoding
+pixels, "pixels" otherwise. A refused file says its error code
+(not_an_image, unsupported_format, corrupt_image, too_many_pixels,
+too_large, too_complex) on stderr and the exit status is 1.
 
 Example:
   imagepipe convert --out /tmp/out --thumb-sizes 256,1024 cat.jpg scan.tiff
+  imagepipe convert -r --out gray/ photos/
+  imagepipe convert --json --out /tmp/out cat.jpg | jq .outputs
 
 Flags:
 `
@@ -85,7 +91,10 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	maxBytes := fs.Int64("max-bytes", def.MaxBytes, "refuse files larger than this as too_large")
 	quality := fs.Int("quality", def.JPEGQuality, "JPEG output quality, 1-100")
 	sizes := fs.String("thumb-sizes", "256", "comma-separated longest sides of the thumbnails")
-	if err := fs.Parse(args); err != nil {
+	recursive := fs.Bool("r", false, "convert the images of the directories' subdirectories too")
+	asJSON := fs.Bool("json", false, "print one JSON object per file instead of a line for people")
+	paths, err := parseInterleaved(fs, args, stdout)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -108,19 +117,39 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "imagepipe convert: %v\n", err)
 		return 2
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "imagepipe convert: no FILE given")
+	if len(paths) == 0 {
+		fmt.Fprintln(stderr, "imagepipe convert: no FILE or DIR given")
 		fs.Usage()
 		return 2
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		fmt.Fprintf(stderr, "imagepipe convert: %v\n", err)
-		return 1
-	}
-	enc := json.NewEncoder(stdout)
+	found := collectFiles(paths, *recursive, nil)
 	status := 0
-	for _, file := range fs.Args() {
-		line, err := convertFile(ctx, file, *out, opts)
+	for _, m := range found.missing {
+		fmt.Fprintf(stderr, "imagepipe convert: %s: %s\n", m.path, m.msg)
+		status = 1
+	}
+	for _, dir := range found.empty {
+		fmt.Fprintf(stderr, "imagepipe convert: %s: %s\n", dir, emptyDirMessage(*recursive))
+	}
+	var files []string
+	for _, f := range found.files {
+		if f.fromDir && !looksLikeImage(f.path) {
+			found.skipped[skipNotImage]++
+			continue
+		}
+		files = append(files, f.path)
+	}
+	if len(files) > 0 {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			fmt.Fprintf(stderr, "imagepipe convert: %v\n", err)
+			return 1
+		}
+	}
+	enc := newLineEncoder(stdout)
+	converted, refused := 0, 0
+	for i, base := range uniqueBases(files) {
+		file := files[i]
+		line, err := convertFile(ctx, file, base, *out, opts)
 		if err != nil {
 			code := imaging.Code(err)
 			if code == "" {
@@ -129,16 +158,71 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			line.Error = &convertError{Code: code, Message: imaging.Reason(err)}
 			fmt.Fprintf(stderr, "imagepipe convert: %s: %s: %s\n", file, code, line.Error.Message)
 			status = 1
+			refused++
+		} else {
+			converted++
 		}
-		if err := enc.Encode(line); err != nil {
-			fmt.Fprintf(stderr, "imagepipe convert: %v\n", err)
-			return 1
+		switch {
+		case *asJSON:
+			if err := enc.Encode(line); err != nil {
+				fmt.Fprintf(stderr, "imagepipe convert: %v\n", err)
+				return 1
+			}
+		case line.Error == nil:
+			fmt.Fprintln(stdout, convertText(line))
 		}
 		if ctx.Err() != nil {
 			return 1
 		}
 	}
+	if len(files) != 1 || len(found.skipped) > 0 {
+		fmt.Fprintf(stderr, "%d converted, %d refused%s\n", converted, refused, skippedText(found.skipped))
+	}
+	if len(files) == 0 && status == 0 {
+		fmt.Fprintln(stderr, "imagepipe convert: no image to convert")
+		return 1
+	}
 	return status
+}
+
+// looksLikeImage reports whether a file's first bytes are an image's.
+func looksLikeImage(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true // let the conversion say what is wrong
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	format, _ := imaging.Sniff(head[:n])
+	return format != ""
+}
+
+// convertText is a file's line for people: "cat.jpg: jpeg 4000x3000 →
+// out/cat.gray.jpg 812.3 kB, out/cat.thumb.jpg 12.1 kB (412 ms, dct)", then
+// its warnings.
+func convertText(l convertLine) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s %dx%d", l.File, l.Format, l.Width, l.Height)
+	if l.Mismatch != "" {
+		fmt.Fprintf(&b, " (named as %s)", l.Mismatch)
+	}
+	b.WriteString(" →")
+	for i, o := range l.Outputs {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " %s %s", o.Path, humanSize(int64(o.Bytes)))
+	}
+	if l.Path != "" {
+		fmt.Fprintf(&b, " (%d ms, %s)", l.DurationMS, l.Path)
+	} else {
+		fmt.Fprintf(&b, " (%d ms)", l.DurationMS)
+	}
+	for _, w := range l.Warnings {
+		b.WriteString("\n  warning: " + w)
+	}
+	return b.String()
 }
 
 // extFormats maps file name extensions to the format they claim.
@@ -147,7 +231,7 @@ var extFormats = map[string]string{
 	".webp": "webp", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp",
 }
 
-func convertFile(ctx context.Context, file, outDir string, opts imaging.Options) (convertLine, error) {
+func convertFile(ctx context.Context, file, base, outDir string, opts imaging.Options) (convertLine, error) {
 	start := time.Now()
 	line := convertLine{File: file}
 	defer func() { line.DurationMS = time.Since(start).Milliseconds() }()
@@ -170,7 +254,6 @@ func convertFile(ctx context.Context, file, outDir string, opts imaging.Options)
 		return line, err
 	}
 	ext := strings.ToLower(filepath.Ext(file))
-	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	line.Format, line.Width, line.Height, line.Orientation = res.Info.Format, res.Info.Width, res.Info.Height, res.Info.Orientation
 	line.Profile, line.Warnings = res.ColorProfile, res.Warnings
 	if claimed, ok := extFormats[ext]; ok && claimed != res.Info.Format {

@@ -64,7 +64,7 @@ func TestConvert(t *testing.T) {
 	disguised := write("disguised.png", jb.Bytes()) // JPEG bytes, PNG name
 
 	var stdout, stderr bytes.Buffer
-	code := runConvert(context.Background(), []string{"--out", out, "--thumb-sizes", "256,64", cat, dog, disguised}, &stdout, &stderr)
+	code := runConvert(context.Background(), []string{"--json", "--out", out, "--thumb-sizes", "256,64", cat, dog, disguised}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
@@ -134,7 +134,7 @@ func TestConvertRefused(t *testing.T) {
 	os.WriteFile(text, []byte("just text"), 0o644)
 	os.WriteFile(good, pb.Bytes(), 0o644)
 	var stdout, stderr bytes.Buffer
-	code := runConvert(context.Background(), []string{"--out", dir, bomb, text, good}, &stdout, &stderr)
+	code := runConvert(context.Background(), []string{"--out", dir, bomb, text, good, "--json"}, &stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
@@ -201,8 +201,50 @@ func TestConvertUsage(t *testing.T) {
 	}
 	// Through the command registry.
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"help", "convert"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "imagepipe convert") {
-		t.Fatalf("imagepipe help convert: exit %d\n%s", code, stderr.String())
+	if code := run(context.Background(), []string{"help", "convert"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "imagepipe convert") || stderr.Len() != 0 {
+		t.Fatalf("imagepipe help convert: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+}
+
+// TestConvertDirectories: -r converts the images of a tree, skips and
+// counts what is not an image, names same-named files apart, and prints a
+// line per file for people.
+func TestConvertDirectories(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	var jb, pb bytes.Buffer
+	jpeg.Encode(&jb, testImage(60, 40), nil)
+	png.Encode(&pb, testImage(30, 50))
+	for name, data := range map[string][]byte{
+		"cat.jpg": jb.Bytes(), "a/cat.jpg": jb.Bytes(), "a/b/dog.png": pb.Bytes(), "a/notes.txt": []byte("text"),
+	} {
+		p := filepath.Join(in, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := runConvert(context.Background(), []string{"--out", out, in}, &stdout, &stderr); code != 0 ||
+		strings.Count(stdout.String(), "\n") != 1 || !strings.Contains(stderr.String(), "1 converted, 0 refused, 3 skipped (in a subdirectory (use -r): 3)") {
+		t.Fatalf("without -r: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := runConvert(context.Background(), []string{"-r", "--out", out, in}, &stdout, &stderr); code != 0 {
+		t.Fatalf("-r: exit %d\n%s", code, stderr.String())
+	}
+	got := stdout.String()
+	for _, want := range []string{
+		filepath.Join(in, "a", "b", "dog.png") + ": png 30x50 → " + filepath.Join(out, "dog.gray.png") + " ",
+		filepath.Join(in, "a", "cat.jpg") + ": jpeg 60x40 → " + filepath.Join(out, "cat.gray.jpg") + " ",
+		filepath.Join(in, "cat.jpg") + ": jpeg 60x40 → " + filepath.Join(out, "cat-2.gray.jpg") + " ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "{") || !strings.Contains(stderr.String(), "3 converted, 0 refused, 1 skipped (not an image: 1)") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", got, stderr.String())
 	}
 }
 

@@ -132,12 +132,31 @@ type uploadJob struct {
 	line  uploadLine // set when the file is refused or skipped in planning
 }
 
-// planUploads expands the directories (their files, and with recursive
-// every level below; hidden directories only when named) and checks each
-// file's bytes and size without any request. Refused files get a failed
-// line; what a directory holds that is not to be sent is counted.
-func planUploads(paths []string, recursive bool, flt filters) *uploadPlan {
-	p := &uploadPlan{skipped: map[string]int{}}
+// foundFile is a file named on the command line or found in a directory.
+type foundFile struct {
+	path    string
+	fromDir bool
+}
+
+// collected is what collectFiles found in the command line's paths.
+type collected struct {
+	files []foundFile
+	// skipped counts the files of the directories not taken, by reason.
+	skipped map[string]int
+	// missing are the paths that cannot be read, with why.
+	missing []foundProblem
+	// empty are the directories that held no file at all.
+	empty []string
+}
+
+type foundProblem struct{ path, code, msg string }
+
+// collectFiles expands the directories among paths: their files, and with
+// recursive every level below (hidden directories only when named), kept
+// or not by the filters. Files are taken once each, in the order given
+// (a directory's in name order).
+func collectFiles(paths []string, recursive bool, flt filters) collected {
+	c := collected{skipped: map[string]int{}}
 	seen := map[string]bool{}
 	add := func(path string, fromDir bool) {
 		if abs, err := filepath.Abs(path); err == nil {
@@ -146,16 +165,12 @@ func planUploads(paths []string, recursive bool, flt filters) *uploadPlan {
 			}
 			seen[abs] = true
 		}
-		j := planFile(path, fromDir)
-		if j.line.Status == statusSkipped {
-			p.skipped[skipNotImage]++
-		}
-		p.jobs = append(p.jobs, j)
+		c.files = append(c.files, foundFile{path: path, fromDir: fromDir})
 	}
 	for _, root := range paths {
 		st, err := os.Stat(root)
 		if err != nil {
-			p.jobs = append(p.jobs, refused(root, "not_found", fileError(err)))
+			c.missing = append(c.missing, foundProblem{root, "not_found", fileError(err)})
 			continue
 		}
 		if !st.IsDir() {
@@ -165,7 +180,7 @@ func planUploads(paths []string, recursive bool, flt filters) *uploadPlan {
 		files := 0
 		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
-				p.jobs = append(p.jobs, refused(path, "read_error", fileError(err)))
+				c.missing = append(c.missing, foundProblem{path, "read_error", fileError(err)})
 				return nil
 			}
 			if path == root {
@@ -176,9 +191,9 @@ func planUploads(paths []string, recursive bool, flt filters) *uploadPlan {
 			if d.IsDir() {
 				switch {
 				case !recursive:
-					p.skipped[skipSubdir] += countFiles(path)
+					c.skipped[skipSubdir] += countFiles(path)
 				case strings.HasPrefix(d.Name(), "."):
-					p.skipped[skipHiddenDir] += countFiles(path)
+					c.skipped[skipHiddenDir] += countFiles(path)
 				default:
 					return nil
 				}
@@ -188,12 +203,12 @@ func planUploads(paths []string, recursive bool, flt filters) *uploadPlan {
 				// A symbolic link to a file is followed; to a directory
 				// (a loop, perhaps) it is not.
 				if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
-					p.skipped[skipSpecial]++
+					c.skipped[skipSpecial]++
 					return nil
 				}
 			}
 			if !flt.included(rel) {
-				p.skipped[skipExcluded]++
+				c.skipped[skipExcluded]++
 				return nil
 			}
 			files++
@@ -201,32 +216,72 @@ func planUploads(paths []string, recursive bool, flt filters) *uploadPlan {
 			return nil
 		})
 		if err != nil {
-			p.jobs = append(p.jobs, refused(root, "read_error", fileError(err)))
+			c.missing = append(c.missing, foundProblem{root, "read_error", fileError(err)})
 		}
 		if files == 0 && len(flt) == 0 {
-			msg := "no files in this directory"
-			if !recursive {
-				msg = "no files directly in this directory (-r searches its subdirectories)"
-			}
-			p.jobs = append(p.jobs, &uploadJob{path: root, line: uploadLine{File: root, Status: statusSkipped,
-				Error: &api.ErrorBody{Code: "empty_directory", Message: msg}}})
+			c.empty = append(c.empty, root)
 		}
 	}
-	// Unique output names: a/cat.jpg and b/cat.jpg become cat and cat-2.
+	return c
+}
+
+// emptyDirMessage says why a directory gave nothing.
+func emptyDirMessage(recursive bool) string {
+	if recursive {
+		return "no files in this directory"
+	}
+	return "no files directly in this directory (-r searches its subdirectories)"
+}
+
+// uniqueBases names each file's outputs after it, without its extension,
+// numbered when two share a name: a/cat.jpg and b/cat.jpg make cat and
+// cat-2.
+func uniqueBases(paths []string) []string {
 	used := map[string]int{}
-	for _, j := range p.jobs {
-		if j.line.Status != "" {
-			continue
-		}
-		base := strings.TrimSuffix(j.name, filepath.Ext(j.name))
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		name := filepath.Base(p)
+		base := strings.TrimSuffix(name, filepath.Ext(name))
 		if base == "" {
-			base = j.name
+			base = name
 		}
 		used[base]++
-		j.base = base
+		out[i] = base
 		if n := used[base]; n > 1 {
-			j.base = fmt.Sprintf("%s-%d", base, n)
+			out[i] = fmt.Sprintf("%s-%d", base, n)
 		}
+	}
+	return out
+}
+
+// planUploads checks each file's bytes and size without any request.
+// Refused files get a failed line; what a directory holds that is not to
+// be sent is counted.
+func planUploads(paths []string, recursive bool, flt filters) *uploadPlan {
+	c := collectFiles(paths, recursive, flt)
+	p := &uploadPlan{skipped: c.skipped}
+	for _, m := range c.missing {
+		p.jobs = append(p.jobs, refused(m.path, m.code, m.msg))
+	}
+	var names []string
+	var sendable []*uploadJob
+	for _, f := range c.files {
+		j := planFile(f.path, f.fromDir)
+		if j.line.Status == statusSkipped {
+			p.skipped[skipNotImage]++
+		}
+		p.jobs = append(p.jobs, j)
+		if j.line.Status == "" {
+			sendable = append(sendable, j)
+			names = append(names, j.path)
+		}
+	}
+	for i, base := range uniqueBases(names) {
+		sendable[i].base = base
+	}
+	for _, dir := range c.empty {
+		p.jobs = append(p.jobs, &uploadJob{path: dir, line: uploadLine{File: dir, Status: statusSkipped,
+			Error: &api.ErrorBody{Code: "empty_directory", Message: emptyDirMessage(recursive)}}})
 	}
 	return p
 }
