@@ -40,6 +40,7 @@ import (
 	"github.com/imagepipe/imagepipe/local/runner"
 	"github.com/imagepipe/imagepipe/local/s3server"
 	"github.com/imagepipe/imagepipe/local/sigv4"
+	"github.com/imagepipe/imagepipe/local/sqsserver"
 	"github.com/imagepipe/imagepipe/web"
 )
 
@@ -60,7 +61,8 @@ type Stack struct {
 	api      *http.Server
 	edgeSrv  *http.Server
 
-	queues map[string]*queue.Queue
+	queues    map[string]*queue.Queue
+	sqsQueues *sqsserver.Registry
 	// binaries are the functions run under the Lambda runtime emulator
 	// (Config.LambdaBinaries), stopped by Close.
 	binaries []*lambdarie.Function
@@ -170,13 +172,26 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		_ = st.replayer.Run(replayCtx) // resumes the replays an earlier run left unfinished
 	}()
 
-	eb := &events.Handler{Router: st.router, Replays: st.replayer, Verifier: verifier, Logger: st.log.With("component", "events")}
+	if st.sqsQueues, err = sqsserver.NewRegistry(ctx, st.store, Region, Account); err != nil {
+		edgeLn.Close()
+		apiLn.Close()
+		return nil, err
+	}
+	st.sqsQueues.Logger = st.log.With("component", "sqs")
+	for _, q := range st.queues {
+		st.sqsQueues.Add(q)
+	}
+	eb := &events.Handler{Router: st.router, Replays: st.replayer, Verifier: verifier, Logger: st.log.With("component", "events"), Queues: st.sqsQueues.ByARN}
+	sqsAPI := &sqsserver.Handler{Queues: st.sqsQueues, Verifier: verifier, Logger: st.log.With("component", "sqs")}
 	st.edgeSrv = guard.Server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if events.IsEventBridge(r) {
+		switch {
+		case events.IsEventBridge(r):
 			eb.ServeHTTP(w, r)
-			return
+		case sqsserver.IsSQS(r), sqsserver.IsSQSQuery(r):
+			sqsAPI.ServeHTTP(w, r)
+		default:
+			st.s3.ServeHTTP(w, r)
 		}
-		st.s3.ServeHTTP(w, r)
 	}), guard.Config{})
 	go st.edgeSrv.Serve(edgeLn)
 
@@ -442,6 +457,9 @@ func (st *Stack) Close(ctx context.Context) error {
 		}
 		if st.edgeSrv != nil {
 			errs = append(errs, st.edgeSrv.Shutdown(ctx))
+		}
+		if st.sqsQueues != nil {
+			st.sqsQueues.Close() // a move task under way stops; the rest stays in its queue
 		}
 		if st.store != nil {
 			errs = append(errs, st.store.Close())

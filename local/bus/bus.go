@@ -40,10 +40,16 @@ type Rule struct {
 	Bus         string
 	Pattern     string
 	Description string
-	Target      *queue.Queue
-	// TargetARN is what DescribeRule and ListTargets would show.
+	// Target receives the matching events; a rule without one (made by
+	// PutRule, no PutTargets yet) delivers nowhere.
+	Target *queue.Queue
+	// TargetARN is what DescribeRule and ListTargetsByRule show, TargetID
+	// the target's id there.
 	TargetARN string
-	pattern   *eventbus.Pattern
+	TargetID  string
+	// Tags are the rule's tags (TagResource).
+	Tags    map[string]string
+	pattern *eventbus.Pattern
 }
 
 // ARN is the rule's ARN.
@@ -140,6 +146,68 @@ func (r *Router) AddRule(rule *Rule) error {
 	}
 	r.rules[rule.Bus] = append(r.rules[rule.Bus], rule)
 	return nil
+}
+
+// PutRule adds a rule, or changes the pattern and description of the rule
+// of that name on its bus (its target and tags stay), as EventBridge's
+// PutRule does.
+func (r *Router) PutRule(rule *Rule) error {
+	p, err := eventbus.ParsePattern(rule.Pattern)
+	if err != nil {
+		return fmt.Errorf("rule %s: %w", rule.Name, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.buses[rule.Bus] {
+		return fmt.Errorf("%w: %s", ErrNoBus, rule.Bus)
+	}
+	for i, existing := range r.rules[rule.Bus] {
+		if existing.Name == rule.Name {
+			changed := *existing
+			changed.Pattern, changed.Description, changed.pattern = rule.Pattern, rule.Description, p
+			r.rules[rule.Bus][i] = &changed
+			return nil
+		}
+	}
+	rule.pattern = p
+	r.rules[rule.Bus] = append(r.rules[rule.Bus], rule)
+	return nil
+}
+
+// ErrNoRule is returned for an unknown rule.
+var ErrNoRule = errors.New("rule does not exist")
+
+// RemoveRule deletes a rule of a bus.
+func (r *Router) RemoveRule(bus, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, existing := range r.rules[bus] {
+		if existing.Name == name {
+			r.rules[bus] = append(r.rules[bus][:i:i], r.rules[bus][i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s on %s", ErrNoRule, name, bus)
+}
+
+// UpdateRule changes a rule of a bus through a copy, so that routing
+// under way keeps the rule it read.
+func (r *Router) UpdateRule(bus, name string, change func(*Rule)) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, existing := range r.rules[bus] {
+		if existing.Name == name {
+			changed := *existing
+			changed.Tags = make(map[string]string, len(existing.Tags))
+			for k, v := range existing.Tags {
+				changed.Tags[k] = v
+			}
+			change(&changed)
+			r.rules[bus][i] = &changed
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s on %s", ErrNoRule, name, bus)
 }
 
 // Rules lists the rules of a bus.
@@ -246,7 +314,7 @@ func (r *Router) route(ctx context.Context, busName string, ev eventbus.Event, o
 	}
 	var matched []*Rule
 	for _, rule := range r.rules[busName] {
-		if len(only) > 0 && !only[rule.Name] {
+		if len(only) > 0 && !only[rule.Name] || rule.Target == nil {
 			continue
 		}
 		if rule.pattern.MatchValue(decoded) {

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/imagepipe/imagepipe/local/bus"
+	"github.com/imagepipe/imagepipe/local/queue"
 	"github.com/imagepipe/imagepipe/local/sigv4"
 )
 
@@ -35,8 +36,12 @@ type Handler struct {
 	Replays  *bus.Replayer
 	Verifier *sigv4.Verifier
 	Logger   *slog.Logger
+	// Queues resolves the SQS queue ARN of a target (PutTargets); without
+	// it no target can be set.
+	Queues func(arn string) (*queue.Queue, bool)
 
-	ops map[string]operation
+	ops  map[string]operation
+	made map[string]bool // rules made through PutRule, by bus/name
 }
 
 // operation handles one decoded request body and returns the response
