@@ -216,4 +216,3 @@ func (r *Registry) sources(name string) []string {
 	sort.Strings(out)
 	return out
 }
-
