@@ -17,7 +17,7 @@ import (
 func init() {
 	register(&command{
 		name:    "events",
-		summary: "work with EventBridge event patterns (test-pattern)",
+		summary: "watch the stack's events as they happen (tail), test event patterns (test-pattern)",
 		run:     runEvents,
 	})
 }
@@ -25,9 +25,10 @@ func init() {
 const eventsUsage = `Usage: imagepipe events SUBCOMMAND [flags]
 
 Subcommands:
+  tail          print the stack's events as they happen
   test-pattern  test an EventBridge event pattern against an event
 
-Run 'imagepipe events test-pattern --help' for its flags and an example.
+Run 'imagepipe events SUBCOMMAND --help' for its flags and an example.
 `
 
 const testPatternUsage = `Usage: imagepipe events test-pattern (--pattern JSON|@FILE | --rule NAME [--var NAME=VALUE]...) --event JSON|@FILE
@@ -71,12 +72,10 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 0
 	case "test-pattern":
 		return runTestPattern(args[1:], stdout, stderr)
+	case "tail":
+		return runTail(ctx, args[1:], stdout, stderr)
 	}
-	if strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, "imagepipe events: unknown flag %s\n", args[0])
-	} else {
-		fmt.Fprintf(stderr, "imagepipe events: unknown subcommand %q\n", args[0])
-	}
+	unknownSubcommand(stderr, "events", args[0], []string{"tail", "test-pattern"})
 	fmt.Fprint(stderr, eventsUsage)
 	return 2
 }

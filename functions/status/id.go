@@ -2,9 +2,11 @@ package status
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,4 +79,21 @@ func IDTime(id string) (t time.Time, ok bool) {
 // after t sorts after it.
 func IDFloor(t time.Time) string {
 	return fmt.Sprintf("%012x", max(t.UnixMilli(), 0)) + strings.Repeat("0", 20)
+}
+
+// IDForKey is the image id of an object in the uploads bucket: the id in
+// uploads/<id>.<ext> for the keys the API makes, else one derived from the
+// key (the first 32 hex digits of its SHA-256), the same each time, for an
+// object put there by other means (DESIGN.md §5). ok is false for a key
+// outside uploads/.
+func IDForKey(key string) (id string, ok bool) {
+	name, ok := strings.CutPrefix(key, "uploads/")
+	if !ok || name == "" {
+		return "", false
+	}
+	if id := strings.TrimSuffix(name, path.Ext(name)); ValidID(id) {
+		return id, true
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16]), true
 }

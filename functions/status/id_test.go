@@ -54,3 +54,19 @@ func TestIDTimeOfOtherIDs(t *testing.T) {
 		t.Errorf("key-derived id %s must stay valid", keyDerived)
 	}
 }
+
+func TestIDForKey(t *testing.T) {
+	sum := sha256.Sum256([]byte("uploads/cat.jpg"))
+	for key, want := range map[string]string{
+		"uploads/01a2344307ee7301909bfeaedebfb466.jpg": "01a2344307ee7301909bfeaedebfb466",
+		"uploads/0123456789abcdef0123456789abcdef.png": "0123456789abcdef0123456789abcdef",
+		"uploads/cat.jpg": hex.EncodeToString(sum[:16]),
+		"elsewhere/x.jpg": "",
+		"uploads/":        "",
+	} {
+		got, ok := IDForKey(key)
+		if got != want || ok != (want != "") {
+			t.Errorf("IDForKey(%q) = %q, %v; want %q", key, got, ok, want)
+		}
+	}
+}
