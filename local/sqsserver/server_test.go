@@ -42,7 +42,9 @@ func TestMoveTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	arn := func(n string) *string { return aws.String("arn:aws:sqs:" + local.Region + ":" + local.Account + ":" + n) }
+	arn := func(n string) *string {
+		return aws.String("arn:aws:sqs:" + local.Region + ":" + local.Account + ":" + n)
+	}
 	task, err := c.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: arn(local.ProcessDLQ), DestinationArn: arn(local.ProcessQueue)})
 	if err != nil {
 		t.Fatal(err)
