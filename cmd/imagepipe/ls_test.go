@@ -15,7 +15,9 @@ import (
 // TestLsInCreationOrder: images uploaded one after the other are listed in
 // that order, page after page (a cursor every two images).
 func TestLsInCreationOrder(t *testing.T) {
-	st := testStack(t)
+	// A stack of its own: the images of the other tests would be listed too.
+	st := startOn(t, t.TempDir(), 0)
+	defer closeStack(t, st)
 	since := time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)
 	dir := t.TempDir()
 	var files []string
