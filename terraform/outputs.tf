@@ -180,3 +180,8 @@ output "alarm_names" {
   description = "Names of the stack's CloudWatch alarms; each description says what to do and links its runbook section."
   value       = sort([for a in local.alarms : a.alarm_name])
 }
+
+output "operator_policy_arn" {
+  description = "IAM policy with what the imagepipe CLI's --aws commands (events tail, dlq list|redrive, retry) need on this stack; attach it to the operator's role or user."
+  value       = aws_iam_policy.operator.arn
+}
