@@ -201,4 +201,3 @@ func TestEventsTailRemovesLeftovers(t *testing.T) {
 		t.Errorf("left: %v", left)
 	}
 }
-
