@@ -116,7 +116,7 @@ Flags:
 
   page     %s/%s
   API      %s/v1   (x-api-key: %s)
-  edge     %s      (S3 and EventBridge)
+  edge     %s      (S3, EventBridge and SQS)
   metrics  %s/metrics
 
 Point the aws CLI or an SDK at the edge:
