@@ -89,12 +89,7 @@ func TestUploadRecursiveFiltered(t *testing.T) {
 // TestUploadDryRunSendsNothing: --dry-run says what would be sent without
 // a request.
 func TestUploadDryRunSendsNothing(t *testing.T) {
-	var requests atomic.Int64
-	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		http.Error(w, "the CLI should not call the API", http.StatusTeapot)
-	}))
-	defer apiSrv.Close()
+	apiSrv, requests := untouchableAPI(t)
 	dir := t.TempDir()
 	a := cliWriteFile(t, filepath.Join(dir, "a.jpg"), cliJPEG(t, cliImage(20, 10)))
 	cliWriteFile(t, filepath.Join(dir, "sub", "b.png"), cliPNG(t, cliImage(10, 20)))
@@ -158,4 +153,17 @@ func TestUploadQuiet(t *testing.T) {
 		!strings.Contains(res.stderr, "\n1 uploaded, 1 failed; ") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
+}
+
+// untouchableAPI is an API that no request should reach; it counts those
+// that do.
+func untouchableAPI(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "the CLI should not call the API", http.StatusTeapot)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &requests
 }

@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -278,13 +277,7 @@ func TestUploadPlainLines(t *testing.T) {
 // 100 MiB, empty, not an image when named explicitly, missing) never reach
 // the API.
 func TestUploadRefusedBeforeAnyRequest(t *testing.T) {
-	var requests atomic.Int64
-	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		http.Error(w, "the CLI should not call the API", http.StatusTeapot)
-	}))
-	defer apiSrv.Close()
-
+	apiSrv, requests := untouchableAPI(t)
 	dir := t.TempDir()
 	huge := filepath.Join(dir, "huge.jpg")
 	f, err := os.Create(huge)

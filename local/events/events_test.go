@@ -390,7 +390,7 @@ func TestUnknownOperationAndBadSignature(t *testing.T) {
 	if _, err := wrong.ListRules(context.Background(), &eventbridge.ListRulesInput{}); apiCode(err) != "InvalidSignatureException" {
 		t.Errorf("wrong secret: %v, want InvalidSignatureException", err)
 	}
-	if _, err := e.client.ListEventBuses(context.Background(), &eventbridge.ListEventBusesInput{}); apiCode(err) != "UnknownOperationException" {
+	if _, err := e.client.CreateEventBus(context.Background(), &eventbridge.CreateEventBusInput{Name: aws.String("more")}); apiCode(err) != "UnknownOperationException" {
 		t.Errorf("unsupported operation: %v, want UnknownOperationException", err)
 	}
 }

@@ -304,10 +304,21 @@ func (h *Handler) taggedRule(arn string) (string, *bus.Rule, error) {
 	return busName, r, nil
 }
 
+// tagResource and untagResource: TagResource adds Tags, UntagResource
+// removes TagKeys, on a rule.
 func (h *Handler) tagResource(_ *http.Request, body []byte) (any, error) {
+	return h.changeTags(body)
+}
+
+func (h *Handler) untagResource(_ *http.Request, body []byte) (any, error) {
+	return h.changeTags(body)
+}
+
+func (h *Handler) changeTags(body []byte) (any, error) {
 	var in struct {
-		ResourceARN string `json:"ResourceARN"`
-		Tags        []tag  `json:"Tags"`
+		ResourceARN string   `json:"ResourceARN"`
+		Tags        []tag    `json:"Tags"`
+		TagKeys     []string `json:"TagKeys"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -320,22 +331,6 @@ func (h *Handler) tagResource(_ *http.Request, body []byte) (any, error) {
 		for _, t := range in.Tags {
 			r.Tags[t.Key] = t.Value
 		}
-	})
-}
-
-func (h *Handler) untagResource(_ *http.Request, body []byte) (any, error) {
-	var in struct {
-		ResourceARN string   `json:"ResourceARN"`
-		TagKeys     []string `json:"TagKeys"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	busName, r, err := h.taggedRule(in.ResourceARN)
-	if err != nil {
-		return nil, err
-	}
-	return nil, h.Router.UpdateRule(busName, r.Name, func(r *bus.Rule) {
 		for _, k := range in.TagKeys {
 			delete(r.Tags, k)
 		}

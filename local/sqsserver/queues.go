@@ -50,18 +50,17 @@ func page(names []string, max *int, token string) ([]string, string, error) {
 		}
 		start = off
 	}
-	end := len(names)
-	next := ""
+	size := 1000 // and no NextToken: SQS pages only when asked to
 	if max != nil {
 		if *max < 1 || *max > 1000 {
 			return nil, "", invalidParameter("Value %d for parameter MaxResults is invalid. Reason: must be between 1 and 1000.", *max)
 		}
-		end = min(start+*max, len(names))
-		if end < len(names) {
-			next = base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(end)))
-		}
-	} else {
-		end = min(start+1000, len(names))
+		size = *max
+	}
+	end := min(start+size, len(names))
+	next := ""
+	if max != nil && end < len(names) {
+		next = base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(end)))
 	}
 	return names[start:end], next, nil
 }
