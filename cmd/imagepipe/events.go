@@ -106,7 +106,11 @@ func runTestPattern(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stdout, testPatternUsage)
 			return 0
 		}
-		return usageErr(err.Error())
+		msg := err.Error()
+		if hint := flagHint(fs, err); hint != "" {
+			msg += "\n" + hint
+		}
+		return usageErr(msg)
 	}
 	switch {
 	case fs.NArg() > 0:

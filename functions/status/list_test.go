@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -132,4 +133,36 @@ func TestListInCreationOrder(t *testing.T) {
 			t.Errorf("failed ones %v (ended: %v), want %v", ids, after == "", want)
 		}
 	})
+}
+
+// BenchmarkList is one page of GET /v1/images's reading: a ListObjectsV2
+// and the records of the page, read 16 at a time, against the local
+// stack's S3 edge holding 2000 records.
+func BenchmarkList(b *testing.B) {
+	st := localtest.Start(b, func(c *local.Config) { c.Paused = true })
+	ctx := context.Background()
+	s3c := st.S3Client()
+	store := status.Store{Client: s3c, Bucket: local.ProcessedBucket}
+	now := time.Now()
+	var ids []string
+	for i := range 2000 {
+		id := status.NewID()
+		ids = append(ids, id)
+		if err := store.Put(ctx, &status.Record{ImageID: id, Status: status.Done, Filename: "cat.jpg", CreatedAt: now.Add(time.Duration(i) * time.Millisecond)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, limit := range []int{50, 200} {
+		b.Run(fmt.Sprintf("page-%d", limit), func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				after := status.Prefix + ids[(i*limit)%(len(ids)-limit)] + ".json"
+				p, err := store.List(ctx, s3c, status.ListOptions{Limit: limit, After: after})
+				if err != nil || len(p.Records) != limit {
+					b.Fatalf("%v, %d records", err, len(p.Records))
+				}
+				i++
+			}
+		})
+	}
 }
