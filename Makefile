@@ -39,7 +39,7 @@ lint: fmt-check vet ## gofmt, go vet and a pinned staticcheck
 	$(GO) run $(STATICCHECK) $(PKGS)
 
 bench: lambda-host ## benchmarks of the image steps, the whole pipeline and the Lambda binaries
-	IMAGEPIPE_LAMBDA_BINARIES=$(abspath $(LAMBDA_HOST_DIR)) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local ./functions/status ./local/lambdarie
+	IMAGEPIPE_LAMBDA_BINARIES=$(abspath $(LAMBDA_HOST_DIR)) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local ./functions/status ./local/lambdarie ./local/sqsserver
 
 corpus: ## build the real-photo corpus in .corpus/ (Debian's and Go's test images + variants, with Pillow/libjpeg-turbo references); make test then checks it
 	scripts/corpus.sh
