@@ -58,7 +58,7 @@ func TestRunEventsTestPattern(t *testing.T) {
 		{name: "rule and pattern", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--pattern", testUploadPattern, "--event", testS3Event}, wantCode: 2, wantStderr: "--pattern and --rule exclude each other"},
 		{name: "var without value", args: []string{"test-pattern", "--rule", "uploads-to-queue", "--var", "uploads_bucket", "--event", testS3Event}, wantCode: 2, wantStderr: "want NAME=VALUE"},
 		{name: "missing event", args: []string{"test-pattern", "--pattern", testUploadPattern}, wantCode: 2, wantStderr: "--event is required\nUsage: imagepipe events test-pattern"},
-		{name: "unknown flag", args: []string{"test-pattern", "--patern", testUploadPattern}, wantCode: 2, wantStderr: "imagepipe events test-pattern: flag provided but not defined: -patern\nUsage: imagepipe events test-pattern"},
+		{name: "unknown flag", args: []string{"test-pattern", "--patern", testUploadPattern}, wantCode: 2, wantStderr: "imagepipe events test-pattern: flag provided but not defined: -patern\nDid you mean --pattern?\nUsage: imagepipe events test-pattern"},
 		{name: "flag without value", args: []string{"test-pattern", "--pattern"}, wantCode: 2, wantStderr: "flag needs an argument: -pattern\nUsage:"},
 		{name: "extra argument", args: []string{"test-pattern", "--pattern", testUploadPattern, "--event", testUploadEvent, "extra"}, wantCode: 2, wantStderr: `unexpected argument "extra"`},
 		{name: "no subcommand", args: nil, wantCode: 2, wantStderr: "Usage: imagepipe events SUBCOMMAND"},
