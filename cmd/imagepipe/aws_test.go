@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/imagepipe/imagepipe/eventbus"
@@ -117,10 +118,14 @@ func TestCommandsOnAWS(t *testing.T) {
 	})
 
 	t.Run("dlq list and retry", func(t *testing.T) {
-		const account = "123456789012" // moto's
-		uploads, processed := "imagepipe-uploads-"+account+"-us-east-1", "imagepipe-processed-"+account+"-us-east-1"
-		for _, b := range []string{uploads, processed} {
+		uploads, processed := "imagepipe-uploads-test", "imagepipe-processed-test"
+		for role, b := range map[string]string{"uploads": uploads, "processed": processed} {
 			if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+				t.Fatal(err)
+			}
+			// As Terraform tags them: the commands find them so.
+			if _, err := s3c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(b), Tagging: &s3types.Tagging{TagSet: []s3types.Tag{
+				{Key: aws.String(tagStack), Value: aws.String("imagepipe")}, {Key: aws.String(tagBucket), Value: aws.String(role)}}}}); err != nil {
 				t.Fatal(err)
 			}
 		}

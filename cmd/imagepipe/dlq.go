@@ -252,9 +252,12 @@ func runDLQList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	// The images' status now, from their records.
+	if err := st.findBuckets(ctx); err != nil {
+		fmt.Fprintf(stderr, "%s: the images' status is not shown: %v\n", name, err)
+	}
 	store := status.Store{Client: s3.NewFromConfig(st.cfg, func(o *s3.Options) { o.UsePathStyle = st.pathStyle() }), Bucket: st.processedBucket}
 	for i := range letters {
-		if letters[i].ImageID == "" {
+		if letters[i].ImageID == "" || st.processedBucket == "" {
 			continue
 		}
 		if rec, err := store.Get(ctx, letters[i].ImageID); err == nil {
@@ -333,6 +336,10 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var images []string
 	start := time.Now()
 	if *wait {
+		if err := st.findBuckets(ctx); err != nil {
+			fmt.Fprintf(stderr, "%s: %v (without --wait the messages are moved all the same)\n", name, err)
+			return 1
+		}
 		letters, err := peekDeadLetters(ctx, c, dlqURL, 0, nil)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: receive from %s: %v\n", name, st.processDLQ, err)

@@ -42,8 +42,8 @@ skipping images already done from the same source. The completions archive
 default rule; --all-rules sends the events to every rule of the bus, which
 in a shared account includes other software's rules.
 
-By default it talks to the local stack (imagepipe dev): endpoint
-$AWS_ENDPOINT_URL or http://127.0.0.1:4566, credentials from
+By default it talks to the local stack (imagepipe dev): endpoint --endpoint,
+$AWS_ENDPOINT_URL, the stack running on --data, or http://127.0.0.1:4566, credentials from
 $IMAGEPIPE_ACCESS_KEY_ID/$IMAGEPIPE_SECRET_ACCESS_KEY or the data directory.
 With --aws it uses the default AWS SDK configuration (profile, region,
 credentials) and the stack Terraform deployed as --stack (its name
@@ -90,7 +90,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	useAWS := fs.Bool("aws", false, "use the default AWS SDK configuration instead of the local stack")
 	stack := fs.String("stack", defaultStack(), "with --aws: the stack's Terraform name (env "+envStack+")")
 	dataDir := fs.String("data", firstSet(os.Getenv(local.EnvData), local.DefaultDataDir), "local stack data directory, for its credentials (env "+local.EnvData+")")
-	endpoint := fs.String("endpoint", firstSet(os.Getenv("AWS_ENDPOINT_URL"), "http://"+local.DefaultEdgeAddr), "local edge URL (env AWS_ENDPOINT_URL)")
+	endpoint := fs.String("endpoint", "", "local edge URL (env AWS_ENDPOINT_URL; default: the stack running on --data)")
 	timeout := fs.Duration("timeout", 0, "give up watching after this long (0: no limit)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), replayUsage)
@@ -147,7 +147,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		dep = deployment{stack: *stack, checkTags: true}
 	} else {
-		cfg, err = localAWSConfig(*dataDir, *endpoint)
+		cfg, err = localAWSConfig(*dataDir, localEdge(*endpoint, *dataDir))
 		if err != nil {
 			fmt.Fprintf(stderr, "imagepipe replay: %v\n", err)
 			return 1

@@ -79,6 +79,9 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	st, err := target.resolve(ctx)
+	if err == nil {
+		err = st.findBuckets(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1

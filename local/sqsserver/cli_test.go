@@ -104,9 +104,9 @@ func TestAWSCLI(t *testing.T) {
 		t.Errorf("list-event-buses: %v", names)
 	}
 	var targets struct{ Targets []struct{ Id, Arn string } }
-	awsJSON(&targets, "events", "list-targets-by-rule", "--rule", "uploads-to-queue")
+	awsJSON(&targets, "events", "list-targets-by-rule", "--rule", local.UploadsRule)
 	if len(targets.Targets) != 1 || targets.Targets[0].Arn != arn(local.ProcessQueue) {
-		t.Errorf("list-targets-by-rule uploads-to-queue: %+v", targets)
+		t.Errorf("list-targets-by-rule %s: %+v", local.UploadsRule, targets)
 	}
 	awsJSON(&got, "sqs", "create-queue", "--queue-name", "watch")
 	awsJSON(nil, "events", "put-rule", "--name", "watch", "--event-bus-name", local.CustomBus, "--event-pattern", `{"source":["my.app"]}`)
@@ -116,7 +116,7 @@ func TestAWSCLI(t *testing.T) {
 	if len(msgs.Messages) != 1 || !strings.Contains(msgs.Messages[0].Body, `"detail-type":"Ping"`) {
 		t.Errorf("the rule's queue got %+v, want the event", msgs)
 	}
-	if _, stderr, code := localtest.AWSCLI(t, st, "events", "delete-rule", "--name", "uploads-to-queue"); code == 0 || !strings.Contains(stderr, "ManagedRuleException") {
+	if _, stderr, code := localtest.AWSCLI(t, st, "events", "delete-rule", "--name", local.UploadsRule); code == 0 || !strings.Contains(stderr, "ManagedRuleException") {
 		t.Errorf("delete-rule of the stack's own rule: exit %d %s", code, stderr)
 	}
 	awsJSON(nil, "events", "remove-targets", "--rule", "watch", "--event-bus-name", local.CustomBus, "--ids", "q")
