@@ -143,15 +143,12 @@ func receive(ctx context.Context, q *queue.Queue, n int, wait time.Duration) ([]
 
 func (h *Handler) sendMessage(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl          string         `json:"QueueUrl"`
+		queueRequest
 		MessageBody       string         `json:"MessageBody"`
 		DelaySeconds      *int           `json:"DelaySeconds"`
 		MessageAttributes map[string]any `json:"MessageAttributes"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, _, err := h.Queues.byURL(in.QueueUrl)
+	e, _, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -185,13 +182,10 @@ func checkReceipt(handle string) error {
 
 func (h *Handler) deleteMessage(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl      string `json:"QueueUrl"`
+		queueRequest
 		ReceiptHandle string `json:"ReceiptHandle"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, _, err := h.Queues.byURL(in.QueueUrl)
+	e, _, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -215,16 +209,13 @@ func deleteOne(ctx context.Context, q *queue.Queue, handle string) error {
 
 func (h *Handler) deleteMessageBatch(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string `json:"QueueUrl"`
-		Entries  []struct {
+		queueRequest
+		Entries []struct {
 			Id            string `json:"Id"`
 			ReceiptHandle string `json:"ReceiptHandle"`
 		} `json:"Entries"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, _, err := h.Queues.byURL(in.QueueUrl)
+	e, _, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -268,14 +259,11 @@ func (h *Handler) deleteMessageBatch(r *http.Request, body []byte) (any, error) 
 
 func (h *Handler) changeMessageVisibility(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl          string `json:"QueueUrl"`
+		queueRequest
 		ReceiptHandle     string `json:"ReceiptHandle"`
 		VisibilityTimeout *int   `json:"VisibilityTimeout"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, _, err := h.Queues.byURL(in.QueueUrl)
+	e, _, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -297,12 +285,9 @@ func (h *Handler) changeMessageVisibility(r *http.Request, body []byte) (any, er
 
 func (h *Handler) purgeQueue(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string `json:"QueueUrl"`
+		queueRequest
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, name, err := h.Queues.byURL(in.QueueUrl)
+	e, name, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}

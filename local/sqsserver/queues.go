@@ -117,13 +117,10 @@ var queueAttributeNames = []string{
 
 func (h *Handler) getQueueAttributes(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl       string   `json:"QueueUrl"`
+		queueRequest
 		AttributeNames []string `json:"AttributeNames"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, name, err := h.Queues.byURL(in.QueueUrl)
+	e, name, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -230,12 +227,9 @@ func (h *Handler) createQueue(r *http.Request, body []byte) (any, error) {
 
 func (h *Handler) deleteQueue(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string `json:"QueueUrl"`
+		queueRequest
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	_, name, err := h.Queues.byURL(in.QueueUrl)
+	_, name, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -244,13 +238,10 @@ func (h *Handler) deleteQueue(r *http.Request, body []byte) (any, error) {
 
 func (h *Handler) setQueueAttributes(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl   string            `json:"QueueUrl"`
+		queueRequest
 		Attributes map[string]string `json:"Attributes"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, _, err := h.Queues.byURL(in.QueueUrl)
+	e, _, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -273,13 +264,10 @@ func (h *Handler) setQueueAttributes(r *http.Request, body []byte) (any, error) 
 
 func (h *Handler) tagQueue(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string            `json:"QueueUrl"`
-		Tags     map[string]string `json:"Tags"`
+		queueRequest
+		Tags map[string]string `json:"Tags"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, _, err := h.Queues.byURL(in.QueueUrl)
+	e, _, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -293,13 +281,10 @@ func (h *Handler) tagQueue(r *http.Request, body []byte) (any, error) {
 
 func (h *Handler) untagQueue(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string   `json:"QueueUrl"`
-		TagKeys  []string `json:"TagKeys"`
+		queueRequest
+		TagKeys []string `json:"TagKeys"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, _, err := h.Queues.byURL(in.QueueUrl)
+	e, _, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -313,12 +298,9 @@ func (h *Handler) untagQueue(r *http.Request, body []byte) (any, error) {
 
 func (h *Handler) listQueueTags(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl string `json:"QueueUrl"`
+		queueRequest
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	e, _, err := h.Queues.byURL(in.QueueUrl)
+	e, _, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}
@@ -336,14 +318,11 @@ func (h *Handler) listQueueTags(r *http.Request, body []byte) (any, error) {
 
 func (h *Handler) listDeadLetterSourceQueues(r *http.Request, body []byte) (any, error) {
 	var in struct {
-		QueueUrl   string `json:"QueueUrl"`
+		queueRequest
 		MaxResults *int   `json:"MaxResults"`
 		NextToken  string `json:"NextToken"`
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	_, name, err := h.Queues.byURL(in.QueueUrl)
+	_, name, err := h.queue(body, &in)
 	if err != nil {
 		return nil, err
 	}

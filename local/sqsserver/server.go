@@ -166,3 +166,19 @@ func decode(body []byte, v any) error {
 	}
 	return nil
 }
+
+// queueRequest is the QueueUrl of a request about one queue.
+type queueRequest struct {
+	QueueUrl string `json:"QueueUrl"`
+}
+
+func (q *queueRequest) queueURL() string { return q.QueueUrl }
+
+// queue decodes a request about one queue into in (a struct embedding
+// queueRequest) and finds the queue.
+func (h *Handler) queue(body []byte, in interface{ queueURL() string }) (*entry, string, error) {
+	if err := decode(body, in); err != nil {
+		return nil, "", err
+	}
+	return h.Queues.byURL(in.queueURL())
+}
