@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "dev", summary: "run the whole pipeline on this machine (S3 + EventBridge edge, queue, functions, page)", run: runDev})
+	register(&command{name: "dev", summary: "run the whole pipeline on this machine (S3, EventBridge and SQS edge, queue, functions, page)", run: runDev})
 }
 
 // pageNote says whether the page opens ready to use.

@@ -269,7 +269,7 @@ func runDLQList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	enc := newLineEncoder(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	if !*asJSON {
+	if !*asJSON && len(letters) > 0 {
 		fmt.Fprintln(tw, "MESSAGE\tSENT\tRECEIVES\tIMAGE\tSTATUS\tKEY")
 	}
 	for _, d := range letters {

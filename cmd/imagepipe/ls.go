@@ -98,9 +98,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	enc := newLineEncoder(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	if !*asJSON {
-		fmt.Fprintln(tw, "IMAGE\tSTATUS\tCREATED\tSIZE\tFILE\tERROR")
-	}
+	header := !*asJSON
 	n := 0
 	for {
 		page, err := cl.ListImages(ctx, o)
@@ -117,6 +115,10 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			if *asJSON {
 				_ = enc.Encode(v)
 				continue
+			}
+			if header {
+				fmt.Fprintln(tw, "IMAGE\tSTATUS\tCREATED\tSIZE\tFILE\tERROR")
+				header = false
 			}
 			errCode := ""
 			if v.Error != nil {
