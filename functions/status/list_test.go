@@ -155,6 +155,7 @@ func BenchmarkList(b *testing.B) {
 	for _, limit := range []int{50, 200} {
 		b.Run(fmt.Sprintf("page-%d", limit), func(b *testing.B) {
 			i := 0
+			c0 := localtest.CPUTime()
 			for b.Loop() {
 				after := status.Prefix + ids[(i*limit)%(len(ids)-limit)] + ".json"
 				p, err := store.List(ctx, s3c, status.ListOptions{Limit: limit, After: after})
@@ -163,6 +164,7 @@ func BenchmarkList(b *testing.B) {
 				}
 				i++
 			}
+			b.ReportMetric(float64(localtest.CPUTime()-c0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

@@ -3,6 +3,7 @@ package sqsserver_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -26,6 +27,7 @@ func BenchmarkSendReceiveDelete(b *testing.B) {
 	}
 	body := aws.String(`{"version":"0","source":"aws.s3","detail-type":"Object Created","detail":{"object":{"key":"uploads/cat.jpg"}}}`)
 	b.Run("one", func(b *testing.B) {
+		c0 := localtest.CPUTime()
 		for b.Loop() {
 			if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: body}); err != nil {
 				b.Fatal(err)
@@ -38,8 +40,10 @@ func BenchmarkSendReceiveDelete(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(localtest.CPUTime()-c0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	})
 	b.Run("batch-of-10", func(b *testing.B) {
+		c0 := localtest.CPUTime()
 		for b.Loop() {
 			for range 10 {
 				if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: body}); err != nil {
@@ -58,5 +62,6 @@ func BenchmarkSendReceiveDelete(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(localtest.CPUTime()-c0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	})
 }
