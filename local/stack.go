@@ -369,9 +369,10 @@ func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
 }
 
 // deadLetterFunction is the dead-letter function, in this process in both
-// modes: it parks messages with SQS's SendMessage, which the edge does not
-// speak, so its binary could not (on AWS and in the moto test it runs as
-// its binary).
+// modes: it parks messages with SQS's SendMessage and their attributes,
+// which the local queues do not keep (the edge refuses a SendMessage with
+// attributes), so its binary could not (on AWS and in the moto test it
+// runs as its binary).
 func (st *Stack) deadLetterFunction(s3Client *s3.Client) (lambda.Handler, error) {
 	cfg := process.DefaultConfig(ProcessedBucket)
 	cfg.EventBusName = CustomBus

@@ -17,8 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/functions/deadletter"
 	"github.com/imagepipe/imagepipe/functions/status"
 )
 
@@ -139,7 +141,7 @@ func TestCommandsOnAWS(t *testing.T) {
 			Error: &eventbus.ImageError{Code: "retries_exhausted", Message: "gave up", Retryable: true}}); err != nil {
 			t.Fatal(err)
 		}
-		for _, q := range []string{"imagepipe-process", "imagepipe-process-dlq"} {
+		for _, q := range []string{"imagepipe-process", "imagepipe-process-dlq-inbox", "imagepipe-process-dlq"} {
 			if _, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q)}); err != nil {
 				t.Fatal(err)
 			}
@@ -147,13 +149,17 @@ func TestCommandsOnAWS(t *testing.T) {
 		dlq, _ := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("imagepipe-process-dlq")})
 		detail, _ := json.Marshal(eventbus.ObjectCreated{Bucket: eventbus.S3Bucket{Name: uploads}, Object: eventbus.S3Object{Key: key, Size: 10}})
 		body, _ := json.Marshal(eventbus.Event{Version: "0", ID: "1", Source: eventbus.SourceS3, DetailType: eventbus.DetailTypeObjectCreated, Time: time.Now(), Detail: detail})
-		if _, err := sqsc.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: dlq.QueueUrl, MessageBody: aws.String(string(body))}); err != nil {
+		// As the deadletter function parks it: the event as it came, and
+		// the inbox it came from.
+		from := "arn:aws:sqs:us-east-1:123456789012:imagepipe-process-dlq-inbox"
+		if _, err := sqsc.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: dlq.QueueUrl, MessageBody: aws.String(string(body)),
+			MessageAttributes: map[string]sqstypes.MessageAttributeValue{deadletter.SourceAttribute: {DataType: aws.String("String"), StringValue: &from}}}); err != nil {
 			t.Fatal(err)
 		}
 
 		var out, errb bytes.Buffer
 		if code := run(ctx, []string{"dlq", "list", "--aws", "--json"}, &out, &errb); code != 0 ||
-			!strings.Contains(out.String(), `"image_id":"`+id+`"`) || !strings.Contains(out.String(), `"status":"failed","error":"retries_exhausted"`) {
+			!strings.Contains(out.String(), `"from":"imagepipe-process-dlq-inbox","image_id":"`+id+`"`) || !strings.Contains(out.String(), `"status":"failed","error":"retries_exhausted"`) {
 			t.Fatalf("dlq list --aws: exit %d\n%s%s", code, out.String(), errb.String())
 		}
 		out.Reset()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/functions/deadletter"
 	"github.com/imagepipe/imagepipe/functions/status"
 )
 
@@ -45,9 +46,10 @@ Run 'imagepipe dlq SUBCOMMAND --help' for its flags and an example.
 const dlqListUsage = `Usage: imagepipe dlq list [--queue process|events] [--json] [--limit N] [--aws [--stack NAME]]
 
 Prints the messages of a dead-letter queue without taking them: for the
-process queue's (default) the image each upload event is about, its key,
-when the event was first sent, how often it was received, and the image's
-status now. --queue events lists the completion events that could not be
+process queue's (default) the image each upload event is about, the
+image's status now, when the upload came, when its message was parked
+there and its key (with --json on AWS also the queue it was
+dead-lettered from). --queue events lists the completion events that could not be
 delivered to notify (already applied to their images). --json prints one
 JSON object per message.
 
@@ -65,11 +67,12 @@ const dlqRedriveUsage = `Usage: imagepipe dlq redrive [--wait [--timeout D]] [--
 Moves the upload events of the process dead-letter queue back to the
 process queue (SQS StartMessageMoveTask, as aws sqs start-message-move-task
 does), and follows the task until it ends. The worker processes their
-images again; --wait waits until each is done or failed.
+images again; --wait waits until each is done or has failed again.
 
 Exit status: 0 when every message moved (and with --wait every image is
-done), 1 when the task failed or an image failed again, 3 when --wait ran
-out of --timeout.
+done), 1 when the task failed or an image failed again (or was still
+failed when --wait ran out of --timeout), 3 when one was still pending or
+processing then.
 
 ` + stackHelp + `
 
@@ -101,16 +104,22 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // deadLetter is one message of a dead-letter queue.
 type deadLetter struct {
-	MessageID    string    `json:"message_id"`
-	SentAt       time.Time `json:"sent_at"`
-	ReceiveCount int       `json:"receive_count"`
-	ImageID      string    `json:"image_id,omitempty"`
-	Key          string    `json:"key,omitempty"`
-	Source       string    `json:"source,omitempty"`
-	DetailType   string    `json:"detail_type,omitempty"`
-	Status       string    `json:"status,omitempty"`
-	Error        string    `json:"error,omitempty"`
-	receipt      string
+	MessageID string `json:"message_id"`
+	// EventTime is the event's own time (an upload's: when it arrived);
+	// ParkedAt when the message was put in the dead-letter queue.
+	EventTime time.Time `json:"event_time,omitzero"`
+	ParkedAt  time.Time `json:"parked_at"`
+	// From is the queue it was dead-lettered from, as the deadletter
+	// function records it (deadletter.SourceAttribute); the local queues
+	// keep no message attributes, so only on AWS.
+	From       string `json:"from,omitempty"`
+	ImageID    string `json:"image_id,omitempty"`
+	Key        string `json:"key,omitempty"`
+	Source     string `json:"source,omitempty"`
+	DetailType string `json:"detail_type,omitempty"`
+	Status     string `json:"status,omitempty"`
+	Error      string `json:"error,omitempty"`
+	receipt    string
 }
 
 // peekDeadLetters receives up to limit messages of a queue (0: all),
@@ -134,7 +143,8 @@ func peekDeadLetters(ctx context.Context, c *sqs.Client, url string, limit int, 
 			n = int32(min(10, limit-len(out)))
 		}
 		res, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: n, VisibilityTimeout: 60,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameSentTimestamp, sqstypes.MessageSystemAttributeNameApproximateReceiveCount}})
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameSentTimestamp},
+			MessageAttributeNames:       []string{deadletter.SourceAttribute}})
 		if err != nil {
 			return out, err
 		}
@@ -150,9 +160,12 @@ func peekDeadLetters(ctx context.Context, c *sqs.Client, url string, limit int, 
 			seen[id], fresh = true, fresh+1
 			d := deadLetter{MessageID: id, receipt: aws.ToString(m.ReceiptHandle)}
 			if ms, err := strconv.ParseInt(m.Attributes["SentTimestamp"], 10, 64); err == nil {
-				d.SentAt = time.UnixMilli(ms).UTC()
+				d.ParkedAt = time.UnixMilli(ms).UTC()
 			}
-			d.ReceiveCount, _ = strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+			if a, ok := m.MessageAttributes[deadletter.SourceAttribute]; ok {
+				from := aws.ToString(a.StringValue)
+				d.From = from[strings.LastIndex(from, ":")+1:]
+			}
 			describeDeadLetter(&d, aws.ToString(m.Body))
 			if keep != nil && keep(d) {
 				if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
@@ -176,7 +189,7 @@ func describeDeadLetter(d *deadLetter, body string) {
 	if json.Unmarshal([]byte(body), &ev) != nil {
 		return
 	}
-	d.Source, d.DetailType = ev.Source, ev.DetailType
+	d.Source, d.DetailType, d.EventTime = ev.Source, ev.DetailType, ev.Time.UTC()
 	switch ev.Source {
 	case eventbus.SourceS3:
 		var oc eventbus.ObjectCreated
@@ -270,7 +283,7 @@ func runDLQList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	enc := newLineEncoder(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	if !*asJSON && len(letters) > 0 {
-		fmt.Fprintln(tw, "MESSAGE\tSENT\tRECEIVES\tIMAGE\tSTATUS\tKEY")
+		fmt.Fprintln(tw, "IMAGE\tSTATUS\tEVENT\tPARKED\tKEY")
 	}
 	for _, d := range letters {
 		if *asJSON {
@@ -281,7 +294,7 @@ func runDLQList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if d.Error != "" {
 			st += " (" + d.Error + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", d.MessageID, d.SentAt.Local().Format("2006-01-02 15:04:05"), d.ReceiveCount, d.ImageID, st, d.Key)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", orDash(d.ImageID), orDash(st), localTime(d.EventTime), localTime(d.ParkedAt), orDash(d.Key))
 	}
 	tw.Flush()
 	fmt.Fprintf(stderr, "%d messages in %s\n", len(letters), qname)
@@ -291,7 +304,7 @@ func runDLQList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "imagepipe dlq redrive"
 	fs, target := dlqFlags(name, dlqRedriveUsage, stderr)
-	wait := fs.Bool("wait", false, "wait until the moved images are done or failed")
+	wait := fs.Bool("wait", false, "wait until the moved images are done or have failed again")
 	timeout := fs.Duration("timeout", 5*time.Minute, "with --wait, how long to wait for the images")
 	rate := fs.Int("rate", 0, "move at most this many messages a second (0: as fast as SQS goes)")
 	rest, err := parseInterleaved(fs, args, stdout)
@@ -334,7 +347,8 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return 1
 	}
 	var images []string
-	start := time.Now()
+	before := map[string]*status.Record{}
+	store := status.Store{Client: s3.NewFromConfig(st.cfg, func(o *s3.Options) { o.UsePathStyle = st.pathStyle() })}
 	if *wait {
 		if err := st.findBuckets(ctx); err != nil {
 			fmt.Fprintf(stderr, "%s: %v (without --wait the messages are moved all the same)\n", name, err)
@@ -345,9 +359,14 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stderr, "%s: receive from %s: %v\n", name, st.processDLQ, err)
 			return 1
 		}
+		store.Bucket = st.processedBucket
 		for _, d := range letters {
-			if d.ImageID != "" && !slices.Contains(images, d.ImageID) {
-				images = append(images, d.ImageID)
+			if d.ImageID == "" || slices.Contains(images, d.ImageID) {
+				continue
+			}
+			images = append(images, d.ImageID)
+			if rec, err := store.Get(ctx, d.ImageID); err == nil {
+				before[d.ImageID] = rec
 			}
 		}
 	}
@@ -388,54 +407,93 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if !*wait || len(images) == 0 {
 		return 0
 	}
-	store := status.Store{Client: s3.NewFromConfig(st.cfg, func(o *s3.Options) { o.UsePathStyle = st.pathStyle() }), Bucket: st.processedBucket}
-	return waitImages(ctx, store, images, start, *timeout, poll, stdout, stderr, name)
+	return waitImages(ctx, store, images, before, *timeout, poll, stdout)
 }
 
-// waitImages polls the images' records until each is done, or failed after
-// since, and prints the end of each. The exit status: 0 all done, 1 one
-// failed, 3 the timeout came first.
-func waitImages(ctx context.Context, store status.Store, ids []string, since time.Time, timeout, poll time.Duration, stdout, stderr io.Writer, name string) int {
+// waitImages polls the images' records until each is done or has failed
+// again, and prints how each ended; at the timeout it says what the
+// others are. before holds each image's record as it was before it was
+// sent again: a failed record that differs from it is a new failure. A
+// failure the same as the one recorded (same bytes, same code) is not
+// recorded twice (notify applies a completion once), so such an image
+// shows as still failed at the timeout. The exit status: 0 all done, 1
+// one failed (again, or still) or unreadable, 3 one still pending or
+// processing.
+func waitImages(ctx context.Context, store status.Store, ids []string, before map[string]*status.Record, timeout, poll time.Duration, stdout io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	left := append([]string(nil), ids...)
 	code := 0
+	left := append([]string(nil), ids...)
+	last := map[string]*status.Record{}
 	for len(left) > 0 {
 		var still []string
 		for _, id := range left {
 			rec, err := store.Get(ctx, id)
+			if err == nil {
+				last[id] = rec
+			}
 			switch {
-			case err != nil && ctx.Err() == nil:
-				fmt.Fprintf(stderr, "%s: %s: %v\n", name, id, err)
-				code = 1
-			case err != nil:
-				still = append(still, id)
-			case rec.Status == api.StatusDone:
+			case err == nil && rec.Status == api.StatusDone:
 				fmt.Fprintf(stdout, "%s: done\n", id)
-			case rec.Status == api.StatusFailed && rec.UpdatedAt.After(since):
-				reason := ""
-				if rec.Error != nil {
-					reason = ": " + rec.Error.Code + ": " + rec.Error.Message
-				}
-				fmt.Fprintf(stdout, "%s: failed again%s\n", id, reason)
+			case err == nil && rec.Status == api.StatusFailed && !sameRecord(rec, before[id]):
+				fmt.Fprintf(stdout, "%s: failed again%s\n", id, failureReason(rec))
 				code = 1
 			default:
 				still = append(still, id)
 			}
 		}
-		left = still
-		if len(left) == 0 {
-			break
-		}
-		if !sleepCtx(ctx, poll) {
-			fmt.Fprintf(stderr, "%s: still not finished after %s: %s (ask again with imagepipe status ID)\n", name, timeout, strings.Join(left, " "))
-			if code == 0 {
-				code = exitTimeout
-			}
+		if left = still; len(left) == 0 || !sleepCtx(ctx, poll) {
 			break
 		}
 	}
+	for _, id := range left {
+		rec := last[id]
+		switch {
+		case rec == nil:
+			fmt.Fprintf(stdout, "%s: its status could not be read (ask again with imagepipe status %s)\n", id, id)
+			code = 1
+		case rec.Status == api.StatusFailed:
+			fmt.Fprintf(stdout, "%s: still failed after %s%s (the same failure again is not recorded twice)\n", id, timeout, failureReason(rec))
+			code = 1
+		default:
+			fmt.Fprintf(stdout, "%s: still %s after %s (ask again with imagepipe status %s)\n", id, rec.Status, timeout, id)
+			if code == 0 {
+				code = exitTimeout
+			}
+		}
+	}
 	return code
+}
+
+// sameRecord says whether a record shows the same completion as an
+// earlier read of it (nil: none was read).
+func sameRecord(rec, before *status.Record) bool {
+	return before != nil && rec.Status == before.Status && rec.CompletionID == before.CompletionID &&
+		rec.UpdatedAt.Equal(before.UpdatedAt) && failureReason(rec) == failureReason(before)
+}
+
+// failureReason is ": code: message" of a failed record, "" without one.
+func failureReason(rec *status.Record) string {
+	if rec.Error == nil {
+		return ""
+	}
+	return ": " + rec.Error.Code + ": " + rec.Error.Message
+}
+
+// orDash is s, or "-" for an empty column.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// localTime is a column's time in the local zone, "-" for none.
+func localTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,24 +37,30 @@ func closeStack(t *testing.T, st *local.Stack) {
 	}
 }
 
-// deadLetterUploads uploads files to a stack whose worker times out at once and
-// waits until their events are in the dead-letter queue; it returns their
-// image ids.
-func deadLetterUploads(t *testing.T, dir string, files ...string) []string {
+// deadLetterUploads uploads files with the CLI, and puts objects under
+// the keys of raw straight into the uploads bucket, on a stack whose worker
+// times out at once, and waits until their events are in the dead-letter
+// queue; it returns their image ids, the files' first.
+func deadLetterUploads(t *testing.T, dir string, raw map[string][]byte, files ...string) []string {
 	t.Helper()
 	st := startOn(t, dir, time.Millisecond)
 	defer closeStack(t, st)
-	res := runCLI(t, cliOpts{env: cliEnv(st)}, append([]string{"upload", "--json"}, files...)...)
-	if res.code != 0 {
-		t.Fatalf("upload: %s", res.stderr)
-	}
 	var ids []string
-	for _, f := range files {
-		ids = append(ids, cliJSONLines(t, res.stdout)[filepath.Base(f)].ImageID)
+	if len(files) > 0 {
+		res := runCLI(t, cliOpts{env: cliEnv(st)}, append([]string{"upload", "--json"}, files...)...)
+		if res.code != 0 {
+			t.Fatalf("upload: %s", res.stderr)
+		}
+		for _, f := range files {
+			ids = append(ids, cliJSONLines(t, res.stdout)[filepath.Base(f)].ImageID)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(raw)) {
+		ids = append(ids, putUpload(t, st, key, raw[key]))
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		n, _ := st.Queue(local.ProcessDLQ).Stats(context.Background())
-		if n.Visible+n.InFlight >= len(files) {
+		if n.Visible+n.InFlight >= len(ids) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -63,17 +70,20 @@ func deadLetterUploads(t *testing.T, dir string, files ...string) []string {
 	return ids
 }
 
-// TestDeadLettersBackToDone: images whose work kept failing sit in the
-// dead-letter queue; `imagepipe dlq list` shows them, `imagepipe retry`
-// brings one back to done, `aws sqs start-message-move-task` another, as
-// on AWS, and `imagepipe dlq redrive` a third.
+// TestDeadLettersBackToDone: images whose work kept failing end failed
+// (retries_exhausted) and sit in the dead-letter queue, parked there by
+// the deadletter function; `imagepipe dlq list` shows them, `imagepipe
+// retry` brings one back to done and says how another failed again,
+// `aws sqs start-message-move-task` brings one back, as on AWS, and
+// `imagepipe dlq redrive` a fourth.
 func TestDeadLettersBackToDone(t *testing.T) {
 	dir := t.TempDir()
 	src := t.TempDir()
 	a := cliWriteFile(t, filepath.Join(src, "a.png"), cliPNG(t, cliImage(20, 10)))
 	b := cliWriteFile(t, filepath.Join(src, "b.png"), cliPNG(t, cliImage(10, 20)))
 	c := cliWriteFile(t, filepath.Join(src, "c.png"), cliPNG(t, cliImage(12, 12)))
-	ids := deadLetterUploads(t, dir, a, b)
+	// Bytes that are no image: its retry fails again, for another reason.
+	ids := deadLetterUploads(t, dir, map[string][]byte{"uploads/dead-bad.png": []byte("not a png")}, a, b)
 
 	st := startOn(t, dir, 0)
 	defer closeStack(t, st)
@@ -87,17 +97,23 @@ func TestDeadLettersBackToDone(t *testing.T) {
 			t.Fatalf("dlq list line %q: %v", l, err)
 		}
 		listed = append(listed, d.ImageID)
-		if !strings.HasPrefix(d.Key, "uploads/"+d.ImageID) || d.ReceiveCount < 1 || d.SentAt.IsZero() {
+		if !strings.HasPrefix(d.Key, "uploads/") || d.ParkedAt.IsZero() || d.EventTime.IsZero() || d.EventTime.After(d.ParkedAt) ||
+			d.Status != "failed" || d.Error != "retries_exhausted" {
 			t.Errorf("dead letter %+v", d)
 		}
 	}
 	slices.Sort(listed)
-	if res.code != 0 || !slices.Equal(listed, slices.Sorted(slices.Values(ids))) || !strings.HasSuffix(res.stderr, "2 messages in "+local.ProcessDLQ+"\n") {
+	if res.code != 0 || !slices.Equal(listed, slices.Sorted(slices.Values(ids))) || !strings.HasSuffix(res.stderr, "3 messages in "+local.ProcessDLQ+"\n") {
 		t.Fatalf("dlq list: exit %d, images %v, want %v\n%s", res.code, listed, ids, res.stderr)
 	}
+	res = runCLI(t, cliOpts{}, append([]string{"dlq", "list"}, target...)...)
+	if lines := strings.Split(strings.TrimSpace(res.stdout), "\n"); res.code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "IMAGE ") ||
+		!strings.Contains(lines[1], " failed (retries_exhausted) ") || !strings.Contains(lines[1], " uploads/") {
+		t.Errorf("dlq list: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
 	// Listing takes nothing away.
-	if n, _ := st.Queue(local.ProcessDLQ).Stats(context.Background()); n.Visible != 2 {
-		t.Errorf("after dlq list the DLQ shows %+v visible, want 2", n)
+	if n, _ := st.Queue(local.ProcessDLQ).Stats(context.Background()); n.Visible != 3 {
+		t.Errorf("after dlq list the DLQ shows %+v visible, want 3", n)
 	}
 
 	// imagepipe retry: the first image is processed again, its dead letter
@@ -107,8 +123,14 @@ func TestDeadLettersBackToDone(t *testing.T) {
 		t.Fatalf("retry: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
 	res = runCLI(t, cliOpts{}, append([]string{"retry", ids[0]}, target...)...)
-	if res.code != 0 || !strings.Contains(res.stdout, ids[0]+": not retried: it is done") {
+	if res.code != 0 || !strings.Contains(res.stdout, ids[0]+": not retried: it is done\n") {
 		t.Errorf("retry of a done image: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	// A retry that fails again is said as soon as its failure is recorded,
+	// not at the timeout.
+	res = runCLI(t, cliOpts{}, append([]string{"retry", "--wait", "--timeout", "60s", ids[2]}, target...)...)
+	if res.code != 1 || !strings.Contains(res.stdout, ids[2]+": sent again (1 dead letter removed)\n") || !strings.Contains(res.stdout, ids[2]+": failed again: not_an_image: ") {
+		t.Fatalf("retry of an image that fails again: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
 
 	// The aws CLI, exactly as on AWS: the second image.
@@ -133,7 +155,7 @@ func TestDeadLettersBackToDone(t *testing.T) {
 	closeStack(t, st)
 
 	// imagepipe dlq redrive --wait: a third image.
-	idsC := deadLetterUploads(t, dir, c)
+	idsC := deadLetterUploads(t, dir, nil, c)
 	st = startOn(t, dir, 0)
 	target = []string{"--data", st.DataDir(), "--endpoint", st.EdgeURL()}
 	res = runCLI(t, cliOpts{}, append([]string{"dlq", "redrive", "--wait", "--timeout", "60s"}, target...)...)
@@ -157,11 +179,13 @@ func TestRetryRefuses(t *testing.T) {
 		t.Fatalf("status of the bad upload: exit %d %s%s", res.code, res.stdout, res.stderr)
 	}
 	res = runCLI(t, cliOpts{}, append([]string{"retry", id}, target...)...)
-	if res.code != 1 || !strings.Contains(res.stdout, id+": not retried: it failed with not_an_image, which another try does not change (--force to try anyway)") {
+	if res.code != 1 || !strings.Contains(res.stdout, id+": not retried: it failed with not_an_image, which the same bytes fail with again (upload a fixed file, or --force once the pipeline changed)\n") {
 		t.Errorf("retry of a permanent failure: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	res = runCLI(t, cliOpts{}, append([]string{"retry", "--force", "--wait", "--timeout", "30s", id}, target...)...)
-	if res.code != 1 || !strings.Contains(res.stdout, id+": sent again\n") || !strings.Contains(res.stdout, id+": failed again: not_an_image: ") {
+	// --force sends it all the same; the same failure is not recorded twice,
+	// so at the timeout it is still failed.
+	res = runCLI(t, cliOpts{}, append([]string{"retry", "--force", "--wait", "--timeout", "3s", id}, target...)...)
+	if res.code != 1 || !strings.Contains(res.stdout, id+": sent again\n") || !strings.Contains(res.stdout, id+": still failed after 3s: not_an_image: ") {
 		t.Errorf("retry --force: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 	res = runCLI(t, cliOpts{}, append([]string{"retry", "0123456789abcdef0123456789abcdef", "nope"}, target...)...)

@@ -28,15 +28,20 @@ Processes images again: for each image it copies its upload onto itself in
 the uploads bucket (S3 CopyObject), which sends a new "Object Created" event
 through the pipeline as any upload does, and removes the image's upload
 events from the process dead-letter queue (so that a later redrive does
-not send them again). Meant for failed images: one failed with
-retries_exhausted (its dead letter), or one whose cause is fixed now. A
-done image, one still processing, one refused for good (not_an_image, ...)
-or one whose upload never came is left as it is, saying why; --force
-retries the done, processing and refused ones anyway.
+not send them again). Meant for images that failed for a cause that may
+have passed: retries_exhausted (their dead letter) and the other retryable
+failures. An image is left as it is, saying why, when it is done (its
+outputs are committed: the worker would not redo them), when the worker
+has it now, when its upload never came, or when it was refused for good
+(not_an_image, too_many_pixels, ...): the same bytes fail the same way
+unless the pipeline changed (a raised limit, a new version), and --force
+sends those again all the same. A failure the same as the one recorded is
+not recorded twice, so --wait sees such an image still failed at the end.
 
 Exit status: 0 when every image was sent again (with --wait: is done), 1
-when one could not be or failed again, 2 for a usage error, 3 when --wait
-ran out of --timeout.
+when one could not be, or failed again (or was still failed when --wait
+ran out of --timeout), 2 for a usage error, 3 when --wait ran out with an
+image still pending or processing.
 
 ` + stackHelp + `
 
@@ -57,9 +62,9 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	var target stackTarget
 	target.register(fs)
-	wait := fs.Bool("wait", false, "wait until each image is done or failed again")
+	wait := fs.Bool("wait", false, "wait until each image is done or has failed again")
 	timeout := fs.Duration("timeout", 5*time.Minute, "with --wait, how long to wait")
-	force := fs.Bool("force", false, "retry done, processing and permanently failed images too")
+	force := fs.Bool("force", false, "send images refused for good again too (once their cause is fixed: a raised limit, a new version)")
 	ids, err := parseInterleaved(fs, args, stdout)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -88,9 +93,9 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	s3c := s3.NewFromConfig(st.cfg, func(o *s3.Options) { o.UsePathStyle = st.pathStyle() })
 	store := status.Store{Client: s3c, Bucket: st.processedBucket}
-	start := time.Now()
 	code := 0
 	keys := map[string]string{} // upload key → image, of the images sent again
+	before := map[string]*status.Record{}
 	var sent []string
 	for _, id := range ids {
 		rec, err := store.Get(ctx, id)
@@ -117,6 +122,7 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			continue
 		}
 		keys[rec.Key] = id
+		before[id] = rec
 		sent = append(sent, id)
 	}
 	if len(sent) == 0 {
@@ -150,27 +156,26 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if st.local {
 		poll = 100 * time.Millisecond
 	}
-	if c := waitImages(ctx, store, sent, start, *timeout, poll, stdout, stderr, name); c != 0 && code == 0 {
+	if c := waitImages(ctx, store, sent, before, *timeout, poll, stdout); c != 0 && code == 0 {
 		code = c
 	}
 	return code
 }
 
-// notRetried says why an image is left as it is, "" to retry it.
+// notRetried says why an image is left as it is, "" to retry it; force
+// retries the failures that are final for the same bytes and pipeline.
 func notRetried(rec *status.Record, force bool) string {
 	switch {
 	case rec.Key == "":
 		return "its record names no upload"
 	case rec.Status == api.StatusPending && rec.SourceETag == "":
 		return "no upload arrived for it (upload the file again)"
-	case force:
-		return ""
 	case rec.Status == api.StatusDone:
-		return "it is done (--force to process it again)"
+		return "it is done"
 	case rec.Status == api.StatusProcessing:
-		return "the worker has it now (--force to send it again anyway)"
-	case rec.Status == api.StatusFailed && rec.Error != nil && !rec.Error.Retryable:
-		return fmt.Sprintf("it failed with %s, which another try does not change (--force to try anyway)", rec.Error.Code)
+		return "the worker has it now"
+	case rec.Status == api.StatusFailed && rec.Error != nil && !rec.Error.Retryable && !force:
+		return fmt.Sprintf("it failed with %s, which the same bytes fail with again (upload a fixed file, or --force once the pipeline changed)", rec.Error.Code)
 	}
 	return ""
 }

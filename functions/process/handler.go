@@ -3,8 +3,6 @@ package process
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -642,21 +640,12 @@ func manifestKey(imageID string) string { return "processed/" + imageID + "/mani
 // errSuperseded: the source object has been overwritten since the event.
 var errSuperseded = errors.New("the source object has a newer version")
 
-// ImageIDFromKey takes the id out of uploads/<id>.<ext>, the keys the API
-// makes. Any other key under uploads/ (an object copied there with the aws
-// CLI, say) gets an id derived from the key, stable across uploads of the
-// same key, so that its outputs, events and status have one too.
-func ImageIDFromKey(key string) (string, bool) {
-	name, ok := strings.CutPrefix(key, "uploads/")
-	if !ok || name == "" {
-		return "", false
-	}
-	if id := strings.TrimSuffix(name, path.Ext(name)); status.ValidID(id) {
-		return id, true
-	}
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:16]), true
-}
+// ImageIDFromKey is the image id of an upload's key (status.IDForKey): the
+// id in uploads/<id>.<ext>, the keys the API makes; any other key under
+// uploads/ (an object copied there with the aws CLI, say) gets an id
+// derived from the key, stable across uploads of the same key, so that its
+// outputs, events and status have one too.
+func ImageIDFromKey(key string) (string, bool) { return status.IDForKey(key) }
 
 // imageError maps an imaging error to the error of a failure event. The
 // code has its own field, so the message is the reason alone.
