@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -228,6 +229,11 @@ func blockName(b *hclsyntax.Block) string {
 // managedPolicies are the AWS managed policies the configuration may attach.
 var managedPolicies = []string{"service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
 
+// unscopedActions are actions IAM grants only on every resource ("*": they
+// have no resource-level permissions); a statement of these alone may say
+// so.
+var unscopedActions = []string{"tag:GetResources"}
+
 // policyAttributes are attributes that hold an IAM policy document.
 var policyAttributes = []string{"policy", "assume_role_policy"}
 
@@ -262,9 +268,11 @@ func checkIAMActions(m *module) []string {
 				problems = append(problems, where+": actions must be a literal list")
 				continue
 			}
+			unscoped := true
 			for it := v.ElementIterator(); it.Next(); {
 				_, av := it.Element()
 				action := av.AsString()
+				unscoped = unscoped && slices.Contains(unscopedActions, action)
 				switch {
 				case action == "*":
 					problems = append(problems, fmt.Sprintf("%s: action %q", where, action))
@@ -275,7 +283,7 @@ func checkIAMActions(m *module) []string {
 			if r, ok := st.Body.Attributes["resources"]; ok && effect == "Allow" {
 				if rv, diags := r.Expr.Value(nil); !diags.HasErrors() && rv.IsWhollyKnown() && rv.CanIterateElements() {
 					for it := rv.ElementIterator(); it.Next(); {
-						if _, e := it.Element(); e.AsString() == "*" {
+						if _, e := it.Element(); e.AsString() == "*" && !unscoped {
 							problems = append(problems, where+": allows on every resource (\"*\")")
 						}
 					}
@@ -783,6 +791,20 @@ func TestChecksCatchBrokenConfigurations(t *testing.T) {
 				return `data "aws_iam_policy_document" "x" {
   statement {
     actions   = ["s3:GetObject"]
+    resources = ["*"]
+  }
+}`
+			},
+			want: "every resource",
+		},
+		{
+			// tag:GetResources has no resource-level permissions, but it
+			// does not make "*" good for the actions beside it.
+			name: "unscoped action beside a scoped one", check: "iam actions", file: "extra.tf",
+			src: func(*testing.T) string {
+				return `data "aws_iam_policy_document" "x" {
+  statement {
+    actions   = ["tag:GetResources", "s3:GetObject"]
     resources = ["*"]
   }
 }`

@@ -2,8 +2,9 @@
 # operator's role or user (output operator_policy_arn):
 #   imagepipe events tail --aws   a temporary rule on each bus and a temporary
 #                                 queue, named imagepipe-tail-*, removed on exit
-#   imagepipe dlq list|redrive    the process dead-letter queue, and a move task
-#                                 back to the process queue
+#   imagepipe dlq list|redrive    the dead-letter queues the deadletter function
+#                                 parks messages in, and a move task from the
+#                                 process one back to the process queue
 #   imagepipe retry               copy an upload onto itself (GetObject and
 #                                 PutObject), read the status records, remove
 #                                 the image's dead letters
@@ -43,6 +44,13 @@ data "aws_iam_policy_document" "operator" {
     resources = ["${local.operator_sqs}:${local.tail_prefix}*"]
   }
   statement {
+    # The stack's buckets and bus are found by their imagepipe:stack tag;
+    # GetResources has no resource-level permissions.
+    sid       = "FindStack"
+    actions   = ["tag:GetResources"]
+    resources = ["*"]
+  }
+  statement {
     sid       = "FindQueues"
     actions   = ["sqs:ListQueues", "sqs:GetQueueUrl"]
     resources = ["${local.operator_sqs}:*"]
@@ -57,6 +65,13 @@ data "aws_iam_policy_document" "operator" {
       "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
     ]
     resources = [aws_sqs_queue.process_dlq.arn]
+  }
+  statement {
+    # dlq list --queue events: the completions parked after notify's
+    # retries (already applied to their images).
+    sid       = "ListEventDeadLetters"
+    actions   = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
+    resources = [aws_sqs_queue.events_dlq.arn]
   }
   statement {
     sid       = "Redrive"
