@@ -1,14 +1,11 @@
 package events_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,6 +20,7 @@ import (
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/local/bus"
 	"github.com/imagepipe/imagepipe/local/events"
+	"github.com/imagepipe/imagepipe/local/localtest"
 	"github.com/imagepipe/imagepipe/local/queue"
 	"github.com/imagepipe/imagepipe/local/sigv4"
 )
@@ -457,34 +455,15 @@ func TestEventPatternLengthCap(t *testing.T) {
 	}
 }
 
-// aws runs the aws CLI against the edge with only the test's credentials.
+// aws runs the aws CLI against the edge with only the test's credentials;
+// the error says its exit status, the output holds stdout then stderr.
 func (e *env) aws(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	bin, err := exec.LookPath("aws")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("aws CLI not found on PATH (required under CI=true): %v", err)
-		}
-		t.Skipf("aws CLI not found on PATH: %v", err)
+	stdout, stderr, code := localtest.AWSCLIAt(t, e.url, accessKey, secret, region, args...)
+	if code != 0 {
+		return stdout + stderr, fmt.Errorf("aws %s: exit status %d", strings.Join(args, " "), code)
 	}
-	cfg := filepath.Join(t.TempDir(), "config")
-	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var envv []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			envv = append(envv, kv)
-		}
-	}
-	envv = append(envv, "AWS_ACCESS_KEY_ID="+accessKey, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_REGION="+region, "AWS_DEFAULT_REGION="+region,
-		"AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE="+cfg, "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1", "AWS_PAGER=")
-	cmd := exec.Command(bin, append([]string{"--endpoint-url", e.url, "--output", "json"}, args...)...)
-	cmd.Env = envv
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	return out.String(), err
+	return stdout + stderr, nil
 }
 
 func TestAWSCLI(t *testing.T) {

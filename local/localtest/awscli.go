@@ -13,13 +13,20 @@ import (
 )
 
 // AWSCLI runs the aws CLI against the stack's edge with the stack's
-// credentials, as `imagepipe dev` tells users to (the endpoint given with
-// --endpoint-url: aws CLI v1 sends sqs commands in us-east-1 to
-// queue.amazonaws.com whatever AWS_ENDPOINT_URL says). The user's own AWS_*
-// environment and files are hidden. Without the aws CLI the test skips,
-// except under CI=true, where it fails. It returns stdout, stderr and the
-// exit code.
+// credentials, as `imagepipe dev` tells users to (AWSCLIAt).
 func AWSCLI(t testing.TB, st *local.Stack, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	creds := st.Credentials()
+	return AWSCLIAt(t, st.EdgeURL(), creds.AccessKeyID, creds.SecretAccessKey, local.Region, args...)
+}
+
+// AWSCLIAt runs the aws CLI against an endpoint with the credentials given
+// (the endpoint given with --endpoint-url: aws CLI v1 sends sqs commands
+// in us-east-1 to queue.amazonaws.com whatever AWS_ENDPOINT_URL says). The
+// user's own AWS_* environment and files are hidden. Without the aws CLI
+// the test skips, except under CI=true, where it fails. It returns stdout,
+// stderr and the exit code.
+func AWSCLIAt(t testing.TB, endpoint, accessKeyID, secretAccessKey, region string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	bin, err := exec.LookPath("aws")
 	if err != nil {
@@ -38,15 +45,14 @@ func AWSCLI(t testing.TB, st *local.Stack, args ...string) (stdout, stderr strin
 			env = append(env, kv)
 		}
 	}
-	creds := st.Credentials()
 	env = append(env,
-		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
-		"AWS_REGION="+local.Region, "AWS_DEFAULT_REGION="+local.Region,
+		"AWS_ACCESS_KEY_ID="+accessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+secretAccessKey,
+		"AWS_REGION="+region, "AWS_DEFAULT_REGION="+region,
 		"AWS_CONFIG_FILE="+cfgFile, "AWS_SHARED_CREDENTIALS_FILE="+cfgFile,
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1", "AWS_PAGER=",
 	)
-	cmd := exec.Command(bin, append([]string{"--endpoint-url", st.EdgeURL(), "--output", "json"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--endpoint-url", endpoint, "--output", "json"}, args...)...)
 	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
