@@ -40,7 +40,6 @@ type Handler struct {
 	// it no target can be set.
 	Queues func(arn string) (*queue.Queue, bool)
 
-	ops  map[string]operation
 	made map[string]bool // rules made through PutRule, by bus/name
 }
 
@@ -104,7 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
-	op, ok := h.operations()[name]
+	op, ok := registry[name]
 	if !ok {
 		writeError(w, &apiError{Status: http.StatusBadRequest, Type: "UnknownOperationException", Message: "unknown or unsupported operation " + name})
 		return
@@ -132,17 +131,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-func (h *Handler) operations() map[string]operation {
-	if h.ops == nil {
-		h.ops = map[string]operation{}
-		for name, op := range registry {
-			h.ops[name] = op
-		}
-	}
-	return h.ops
-}
-
-// registry holds the operations; each file adds its own in init.
+// registry holds the operations; each file adds its own in init, and
+// requests (at once, on many goroutines) only read it.
 var registry = map[string]operation{}
 
 func (h *Handler) logger() *slog.Logger {

@@ -89,9 +89,13 @@ func TestMoveTasks(t *testing.T) {
 	if _, err := c.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: arn(local.ProcessDLQ), MaxNumberOfMessagesPerSecond: aws.Int32(1)}); err != nil {
 		t.Fatal(err)
 	}
-	srcs, err := c.ListDeadLetterSourceQueues(ctx, &sqs.ListDeadLetterSourceQueuesInput{QueueUrl: aws.String(st.EdgeURL() + "/" + local.Account + "/" + local.ProcessDLQ)})
-	if err != nil || len(srcs.QueueUrls) != 1 || !strings.HasSuffix(srcs.QueueUrls[0], "/"+local.ProcessQueue) {
-		t.Errorf("list-dead-letter-source-queues: %v %+v", err, srcs)
+	// The process queue dead-letters into the inbox, the inbox into the DLQ
+	// (where the deadletter function parks what it handled).
+	for dl, src := range map[string]string{local.ProcessDLQ: local.ProcessDLQInbox, local.ProcessDLQInbox: local.ProcessQueue} {
+		srcs, err := c.ListDeadLetterSourceQueues(ctx, &sqs.ListDeadLetterSourceQueuesInput{QueueUrl: aws.String(st.EdgeURL() + "/" + local.Account + "/" + dl)})
+		if err != nil || len(srcs.QueueUrls) != 1 || !strings.HasSuffix(srcs.QueueUrls[0], "/"+src) {
+			t.Errorf("list-dead-letter-source-queues of %s: %v %+v, want %s", dl, err, srcs, src)
+		}
 	}
 }
 
