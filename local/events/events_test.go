@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,8 @@ type env struct {
 	qAll   *queue.Queue
 	qBig   *queue.Queue
 	client *eventbridge.Client
+	// verifier checks the requests' signatures.
+	verifier *sigv4.Verifier
 }
 
 func newEnv(t *testing.T) *env {
@@ -73,7 +76,8 @@ func newEnv(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = rp.Run(ctx) }()
-	h := &events.Handler{Router: r, Replays: rp, Verifier: &sigv4.Verifier{Credentials: sigv4.StaticCredentials(accessKey, secret)}}
+	e.verifier = &sigv4.Verifier{Credentials: sigv4.StaticCredentials(accessKey, secret)}
+	h := &events.Handler{Router: r, Replays: rp, Verifier: e.verifier}
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); cancel(); <-done; store.Close() })
 	e.url = srv.URL
@@ -520,5 +524,53 @@ func TestAWSCLI(t *testing.T) {
 	replayed := e.drain(t, e.qAll)
 	if len(replayed) != 2 || replayed[0].ReplayName != "" || replayed[1].ReplayName != "cli" {
 		t.Errorf("rule all got %+v, want the original and the replayed event", replayed)
+	}
+}
+
+// inProcess is an http.RoundTripper that serves each request with a
+// handler in the calling goroutine, with no connection in between.
+type inProcess struct{ h http.Handler }
+
+func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	r = r.Clone(r.Context())
+	if r.Host == "" {
+		r.Host = r.URL.Host // as a server sees it
+	}
+	p.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// TestConcurrentFirstRequests: a fresh handler's first requests come at
+// once (a stack starting while tools call it) and each gets its answer.
+func TestConcurrentFirstRequests(t *testing.T) {
+	e := newEnv(t)
+	for range 20 {
+		h := &events.Handler{Router: e.router, Verifier: e.verifier}
+		c := eventbridge.NewFromConfig(aws.Config{
+			Region:       region,
+			Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secret, ""),
+			BaseEndpoint: aws.String("http://127.0.0.1"),
+			HTTPClient:   &http.Client{Transport: inProcess{h}},
+		}, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 })
+		const n = 16
+		start := make(chan struct{})
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				<-start
+				out, err := c.ListEventBuses(context.Background(), &eventbridge.ListEventBusesInput{})
+				if err == nil && len(out.EventBuses) == 0 {
+					err = errors.New("no bus listed")
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
