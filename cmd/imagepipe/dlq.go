@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -122,11 +123,34 @@ type deadLetter struct {
 	receipt    string
 }
 
+// peekVisibility is how long a peek hides the messages it has seen.
+const peekVisibility = 60 * time.Second
+
+// peek is what peekDeadLetters saw.
+type peek struct {
+	letters []deadLetter
+	// lost counts the receives whose answer was lost on the way (the SDK
+	// asked again): their messages, up to 10 each, were not seen and stay
+	// hidden until hiddenUntil.
+	lost        int
+	hiddenUntil time.Time
+}
+
+// lostWarning says what a lost receive means, "" when none was lost.
+func (p peek) lostWarning() string {
+	if p.lost == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the answer to %d receive(s) was lost on the way (the SDK asked again): up to %d messages were not seen and stay hidden until %s",
+		p.lost, 10*p.lost, p.hiddenUntil.Local().Format("15:04:05"))
+}
+
 // peekDeadLetters receives up to limit messages of a queue (0: all),
 // hiding each for a while so that every one is seen once, and lets them go
 // again; keep, when set, deletes those it returns true for instead.
-func peekDeadLetters(ctx context.Context, c *sqs.Client, url string, limit int, keep func(deadLetter) bool) ([]deadLetter, error) {
+func peekDeadLetters(ctx context.Context, c *sqs.Client, url string, limit int, keep func(deadLetter) bool) (p peek, err error) {
 	var out []deadLetter
+	defer func() { p.letters = out }()
 	seen := map[string]bool{}
 	defer func() {
 		// Let them go at once, whatever happened.
@@ -142,11 +166,17 @@ func peekDeadLetters(ctx context.Context, c *sqs.Client, url string, limit int, 
 		if limit > 0 {
 			n = int32(min(10, limit-len(out)))
 		}
-		res, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: n, VisibilityTimeout: 60,
+		res, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: n, VisibilityTimeout: int32(peekVisibility / time.Second),
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameSentTimestamp},
 			MessageAttributeNames:       []string{deadletter.SourceAttribute}})
 		if err != nil {
-			return out, err
+			return p, err
+		}
+		if a, ok := awsretry.GetAttemptResults(res.ResultMetadata); ok && len(a.Results) > 1 {
+			// An attempt before this one may have taken messages whose
+			// answer never came.
+			p.lost += len(a.Results) - 1
+			p.hiddenUntil = time.Now().Add(peekVisibility)
 		}
 		if len(res.Messages) == 0 {
 			break
@@ -169,7 +199,7 @@ func peekDeadLetters(ctx context.Context, c *sqs.Client, url string, limit int, 
 			describeDeadLetter(&d, aws.ToString(m.Body))
 			if keep != nil && keep(d) {
 				if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
-					return out, err
+					return p, err
 				}
 				d.receipt = ""
 			}
@@ -179,7 +209,7 @@ func peekDeadLetters(ctx context.Context, c *sqs.Client, url string, limit int, 
 			break
 		}
 	}
-	return out, nil
+	return p, nil
 }
 
 // describeDeadLetter reads what a dead letter is about from its body: an
@@ -259,11 +289,12 @@ func runDLQList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}
-	letters, err := peekDeadLetters(ctx, c, url, *limit, nil)
+	pk, err := peekDeadLetters(ctx, c, url, *limit, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: receive from %s: %v\n", name, qname, err)
 		return 1
 	}
+	letters := pk.letters
 	// The images' status now, from their records.
 	if err := st.findBuckets(ctx); err != nil {
 		fmt.Fprintf(stderr, "%s: the images' status is not shown: %v\n", name, err)
@@ -298,6 +329,9 @@ func runDLQList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	tw.Flush()
 	fmt.Fprintf(stderr, "%d messages in %s\n", len(letters), qname)
+	if w := pk.lostWarning(); w != "" {
+		fmt.Fprintf(stderr, "%s: %s; list again then\n", name, w)
+	}
 	return 0
 }
 
@@ -354,13 +388,25 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stderr, "%s: %v (without --wait the messages are moved all the same)\n", name, err)
 			return 1
 		}
-		letters, err := peekDeadLetters(ctx, c, dlqURL, 0, nil)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: receive from %s: %v\n", name, st.processDLQ, err)
-			return 1
+		// The images to wait for; a message a lost receive hid would not
+		// be moved either, so its hiding is waited out and the peek done
+		// again.
+		var pk peek
+		for try := 1; ; try++ {
+			if pk, err = peekDeadLetters(ctx, c, dlqURL, 0, nil); err != nil {
+				fmt.Fprintf(stderr, "%s: receive from %s: %v\n", name, st.processDLQ, err)
+				return 1
+			}
+			if pk.lost == 0 || try == 3 {
+				break
+			}
+			fmt.Fprintf(stderr, "%s: %s; waiting until then, so that the move takes them too\n", name, pk.lostWarning())
+			if !sleepCtx(ctx, time.Until(pk.hiddenUntil)) {
+				return 1
+			}
 		}
 		store.Bucket = st.processedBucket
-		for _, d := range letters {
+		for _, d := range pk.letters {
 			if d.ImageID == "" || slices.Contains(images, d.ImageID) {
 				continue
 			}

@@ -133,7 +133,7 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c := sqs.NewFromConfig(st.cfg)
 	if url, err := queueURL(ctx, c, st.processDLQ); err != nil {
 		fmt.Fprintf(stderr, "%s: the dead letters were not looked at: %v\n", name, err)
-	} else if _, err := peekDeadLetters(ctx, c, url, 0, func(d deadLetter) bool {
+	} else if pk, err := peekDeadLetters(ctx, c, url, 0, func(d deadLetter) bool {
 		if id, ok := keys[d.Key]; ok {
 			removed[id]++
 			return true
@@ -141,6 +141,8 @@ func runRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return false
 	}); err != nil {
 		fmt.Fprintf(stderr, "%s: removing their dead letters: %v\n", name, err)
+	} else if w := pk.lostWarning(); w != "" {
+		fmt.Fprintf(stderr, "%s: %s, with maybe dead letters of these images (imagepipe dlq list shows them then)\n", name, w)
 	}
 	for _, id := range sent {
 		line := id + ": sent again"
