@@ -380,29 +380,62 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}
+	poll := time.Second
+	if st.local {
+		poll = 100 * time.Millisecond
+	}
+	// A move task takes the messages visible when it starts: those hidden
+	// by a receive (a dlq list running, a receive whose answer was lost)
+	// would stay behind, so their hiding is waited out first.
+	shown := func() bool {
+		deadline := time.Now().Add(peekVisibility + 5*time.Second)
+		for said := false; ; said = true {
+			a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &dlqURL,
+				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", name, err)
+				return true
+			}
+			n, _ := strconv.Atoi(a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+			switch {
+			case n == 0:
+				return true
+			case time.Now().After(deadline):
+				fmt.Fprintf(stderr, "%s: %d messages are still hidden and stay behind: redrive again once they show\n", name, n)
+				return true
+			case !said:
+				fmt.Fprintf(stderr, "%s: %d messages of %s are hidden by an earlier receive (a dlq list, an answer lost on the way); waiting until they show again (at most %s), so that the move takes them\n",
+					name, n, st.processDLQ, peekVisibility)
+			}
+			if !sleepCtx(ctx, poll) {
+				return false
+			}
+		}
+	}
 	var images []string
 	before := map[string]*status.Record{}
 	store := status.Store{Client: s3.NewFromConfig(st.cfg, func(o *s3.Options) { o.UsePathStyle = st.pathStyle() })}
+	if !*wait && !shown() {
+		return 1
+	}
 	if *wait {
 		if err := st.findBuckets(ctx); err != nil {
 			fmt.Fprintf(stderr, "%s: %v (without --wait the messages are moved all the same)\n", name, err)
 			return 1
 		}
-		// The images to wait for; a message a lost receive hid would not
-		// be moved either, so its hiding is waited out and the peek done
-		// again.
+		// The images to wait for: a receive of this peek whose answer was
+		// lost hides its messages again, so then it is done once more.
 		var pk peek
 		for try := 1; ; try++ {
+			if !shown() {
+				return 1
+			}
 			if pk, err = peekDeadLetters(ctx, c, dlqURL, 0, nil); err != nil {
 				fmt.Fprintf(stderr, "%s: receive from %s: %v\n", name, st.processDLQ, err)
 				return 1
 			}
 			if pk.lost == 0 || try == 3 {
 				break
-			}
-			fmt.Fprintf(stderr, "%s: %s; waiting until then, so that the move takes them too\n", name, pk.lostWarning())
-			if !sleepCtx(ctx, time.Until(pk.hiddenUntil)) {
-				return 1
 			}
 		}
 		store.Bucket = st.processedBucket
@@ -426,10 +459,6 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return 1
 	}
 	fmt.Fprintf(stdout, "moving the messages of %s back to %s (task %s)\n", st.processDLQ, st.processQueue, truncate(aws.ToString(task.TaskHandle), 24))
-	poll := time.Second
-	if st.local {
-		poll = 100 * time.Millisecond
-	}
 	for {
 		l, err := c.ListMessageMoveTasks(ctx, &sqs.ListMessageMoveTasksInput{SourceArn: &dlqARN, MaxResults: aws.Int32(1)})
 		if err != nil {

@@ -154,11 +154,23 @@ func TestDeadLettersBackToDone(t *testing.T) {
 	}
 	closeStack(t, st)
 
-	// imagepipe dlq redrive --wait: a third image.
+	// imagepipe dlq redrive --wait: a third image, its dead letter hidden
+	// by a receive for a while (a dlq list elsewhere): the redrive waits
+	// until it shows, or the move would leave it behind.
 	idsC := deadLetterUploads(t, dir, nil, c)
 	st = startOn(t, dir, 0)
 	target = []string{"--data", st.DataDir(), "--endpoint", st.EdgeURL()}
+	held, err := st.Queue(local.ProcessDLQ).Receive(context.Background(), 10)
+	if err != nil || len(held) != 1 {
+		t.Fatalf("receive the dead letter: %v %d", err, len(held))
+	}
+	if err := st.Queue(local.ProcessDLQ).ChangeVisibility(context.Background(), held[0].ReceiptHandle, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	res = runCLI(t, cliOpts{}, append([]string{"dlq", "redrive", "--wait", "--timeout", "60s"}, target...)...)
+	if !strings.Contains(res.stderr, "1 messages of "+local.ProcessDLQ+" are hidden by an earlier receive") {
+		t.Errorf("dlq redrive did not say it waits for a hidden message:\n%s", res.stderr)
+	}
 	if res.code != 0 || !strings.Contains(res.stdout, "completed: 1 of 1 messages moved\n") || !strings.Contains(res.stdout, idsC[0]+": done\n") {
 		t.Fatalf("dlq redrive: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 	}
