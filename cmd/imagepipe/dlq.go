@@ -71,9 +71,9 @@ does), and follows the task until it ends. The worker processes their
 images again; --wait waits until each is done or has failed again.
 
 Exit status: 0 when every message moved (and with --wait every image is
-done), 1 when the task failed or an image failed again (or was still
-failed when --wait ran out of --timeout), 3 when one was still pending or
-processing then.
+done), 1 when the task failed, when messages hidden by a receive stayed
+behind, or when an image failed again (or was still failed when --wait
+ran out of --timeout), 3 when one was still pending or processing then.
 
 ` + stackHelp + `
 
@@ -387,6 +387,7 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// A move task takes the messages visible when it starts: those hidden
 	// by a receive (a dlq list running, a receive whose answer was lost)
 	// would stay behind, so their hiding is waited out first.
+	behind := false // messages hidden when the move started, left in the DLQ
 	shown := func() bool {
 		deadline := time.Now().Add(peekVisibility + 5*time.Second)
 		for said := false; ; said = true {
@@ -402,6 +403,7 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 				return true
 			case time.Now().After(deadline):
 				fmt.Fprintf(stderr, "%s: %d messages are still hidden and stay behind: redrive again once they show\n", name, n)
+				behind = true
 				return true
 			case !said:
 				fmt.Fprintf(stderr, "%s: %d messages of %s are hidden by an earlier receive (a dlq list, an answer lost on the way); waiting until they show again (at most %s), so that the move takes them\n",
@@ -434,7 +436,12 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 				fmt.Fprintf(stderr, "%s: receive from %s: %v\n", name, st.processDLQ, err)
 				return 1
 			}
-			if pk.lost == 0 || try == 3 {
+			if pk.lost == 0 {
+				break
+			}
+			if try == 3 {
+				fmt.Fprintf(stderr, "%s: %s; they stay behind: redrive again then\n", name, pk.lostWarning())
+				behind = true
 				break
 			}
 		}
@@ -479,10 +486,14 @@ func runDLQRedrive(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return 1
 		}
 	}
-	if !*wait || len(images) == 0 {
-		return 0
+	code := 0
+	if *wait && len(images) > 0 {
+		code = waitImages(ctx, store, images, before, *timeout, poll, stdout)
 	}
-	return waitImages(ctx, store, images, before, *timeout, poll, stdout)
+	if behind && code == 0 {
+		code = 1
+	}
+	return code
 }
 
 // waitImages polls the images' records until each is done or has failed
