@@ -59,15 +59,21 @@ func badDigest(format string, args ...any) error {
 // objectChecksums says whether x-amz-checksum-* headers describe this body
 // (PutObject, UploadPart). On CompleteMultipartUpload they describe the
 // assembled object, not the XML body, and are not checked here.
-func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), err error) {
+//
+// The spooled body's MD5 is computed on the way (it is the ETag of a
+// PutObject, which putSpooled stores from this very file).
+func (s *Server) spool(r *http.Request, objectChecksums bool) (sp *spooled, cleanup func(), err error) {
 	bucket, key := splitPath(r.URL.Path)
 	f, err := createTemp(s.tmpDir, "body-*")
 	if err != nil {
-		return func() {}, storageError("spool the body of", bucket, key, err)
+		return nil, func() {}, storageError("spool the body of", bucket, key, err)
 	}
+	body := &spooled{f: f}
 	cleanup = func() {
-		f.Close()
-		os.Remove(f.Name())
+		if !body.taken {
+			f.Close()
+			os.Remove(f.Name())
+		}
 	}
 	sums := map[string]hash.Hash{}
 	var trailers []string
@@ -89,16 +95,12 @@ func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), e
 			}
 		}
 	}
-	// Content-MD5 is checked when given; gofakes3 computes the ETag's MD5
-	// itself, so none is computed here otherwise (a third pass over the
-	// body).
+	// One pass over the body: written, hashed for the ETag and checked
+	// against Content-MD5 when given.
 	wantMD5 := r.Header.Get("Content-Md5")
 	md5h := md5.New()
 	file := &fileWriter{f: f}
-	writers := []io.Writer{file}
-	if wantMD5 != "" {
-		writers = append(writers, md5h)
-	}
+	writers := []io.Writer{file, md5h}
 	for _, h := range sums {
 		writers = append(writers, h)
 	}
@@ -109,30 +111,29 @@ func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), e
 		switch {
 		case file.err != nil:
 			// Our disk, not the client: a 5xx the client retries.
-			return cleanup, storageError("spool the body of", bucket, key, file.err)
+			return nil, cleanup, storageError("spool the body of", bucket, key, file.err)
 		case errors.As(err, &se):
-			return cleanup, err
+			return nil, cleanup, err
 		case errors.Is(err, guard.ErrTooSlow):
-			return cleanup, &sigv4.Error{Code: "RequestTimeout", Status: http.StatusBadRequest,
+			return nil, cleanup, &sigv4.Error{Code: "RequestTimeout", Status: http.StatusBadRequest,
 				Message: "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."}
 		}
-		return cleanup, &sigv4.Error{Code: sigv4.CodeIncompleteBody, Status: http.StatusBadRequest,
+		return nil, cleanup, &sigv4.Error{Code: sigv4.CodeIncompleteBody, Status: http.StatusBadRequest,
 			Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."}
 	}
 	if r.ContentLength >= 0 && n != r.ContentLength {
-		return cleanup, &sigv4.Error{Code: sigv4.CodeIncompleteBody, Status: http.StatusBadRequest,
+		return nil, cleanup, &sigv4.Error{Code: sigv4.CodeIncompleteBody, Status: http.StatusBadRequest,
 			Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."}
 	}
 	for _, name := range trailers {
 		if r.Trailer.Get(name) == "" {
-			return cleanup, &sigv4.Error{Code: "MalformedTrailerError", Status: http.StatusBadRequest,
+			return nil, cleanup, &sigv4.Error{Code: "MalformedTrailerError", Status: http.StatusBadRequest,
 				Message: fmt.Sprintf("The request declared the trailer %s but did not send it.", name)}
 		}
 	}
-	if wantMD5 != "" {
-		if base64.StdEncoding.EncodeToString(md5h.Sum(nil)) != wantMD5 {
-			return cleanup, badDigest("The Content-MD5 you specified did not match what we received.")
-		}
+	body.size, body.md5 = n, md5h.Sum(nil)
+	if wantMD5 != "" && base64.StdEncoding.EncodeToString(body.md5) != wantMD5 {
+		return nil, cleanup, badDigest("The Content-MD5 you specified did not match what we received.")
 	}
 	for name, h := range sums {
 		want := r.Header.Get(name)
@@ -144,15 +145,23 @@ func (s *Server) spool(r *http.Request, objectChecksums bool) (cleanup func(), e
 		}
 		if got := base64.StdEncoding.EncodeToString(h.Sum(nil)); got != want {
 			alg := strings.ToUpper(strings.TrimPrefix(name, "x-amz-checksum-"))
-			return cleanup, badDigest("The %s you specified did not match the calculated checksum.", alg)
+			return nil, cleanup, badDigest("The %s you specified did not match the calculated checksum.", alg)
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return cleanup, fmt.Errorf("s3server: rewind spooled body: %w", err)
+		return nil, cleanup, fmt.Errorf("s3server: rewind spooled body: %w", err)
 	}
 	r.Body = f
 	r.ContentLength = n
 	r.Header.Set("Content-Length", strconv.FormatInt(n, 10))
 	r.TransferEncoding = nil
-	return cleanup, nil
+	return body, cleanup, nil
+}
+
+// spooled is a request body in a file under Dir/tmp, checked whole.
+type spooled struct {
+	f     tempFile
+	size  int64
+	md5   []byte
+	taken bool // renamed into an object: not to be removed
 }

@@ -540,28 +540,18 @@ func (s *objectStore) PutObject(bucket, key string, meta map[string]string, inpu
 
 // put writes an object; etag "" means the MD5 of the bytes.
 func (s *objectStore) put(bucket, key string, meta map[string]string, input io.Reader, size int64, etag string, conditions *gofakes3.PutConditions) (*objectMeta, error) {
-	if ok, _ := s.BucketExists(bucket); !ok {
-		return nil, gofakes3.BucketNotFound(bucket)
-	}
-	if conditions != nil {
-		// Fail early, before reading the body; checked again at the rename.
-		s.mu.RLock()
-		err := s.checkConditions(bucket, key, conditions)
-		s.mu.RUnlock()
-		if err != nil {
-			return nil, err
-		}
+	if err := s.precheck(bucket, key, conditions); err != nil {
+		return nil, err
 	}
 	f, err := createTemp(s.tmpDir, "object-*")
 	if err != nil {
 		return nil, storageError("put", bucket, key, err)
 	}
-	tmp := f.Name()
 	committed := false
 	defer func() {
 		if !committed {
 			f.Close()
-			os.Remove(tmp)
+			os.Remove(f.Name())
 		}
 	}()
 	h := md5.New()
@@ -572,34 +562,80 @@ func (s *objectStore) put(bucket, key string, meta map[string]string, input io.R
 	if size >= 0 && n != size {
 		return nil, gofakes3.ErrIncompleteBody
 	}
-	m := &objectMeta{Key: key, Size: n, MD5: hex.EncodeToString(h.Sum(nil)), ETag: etag, Modified: time.Now().UTC().Truncate(time.Millisecond), Meta: meta}
+	m := &objectMeta{Key: key, Size: n, MD5: hex.EncodeToString(h.Sum(nil)), ETag: etag, Meta: meta}
+	if err := s.commit(bucket, f, m, conditions); err != nil {
+		return nil, err
+	}
+	committed = true
+	return m, nil
+}
+
+// putSpooled stores a PutObject body spooled (and hashed) by the server:
+// the spool file itself becomes the object, so the bytes are written and
+// hashed once. On success the file is taken (renamed into place); on an
+// error it is left to the spool's cleanup.
+func (s *objectStore) putSpooled(bucket, key string, meta map[string]string, sp *spooled, conditions *gofakes3.PutConditions) (*objectMeta, error) {
+	if err := s.precheck(bucket, key, conditions); err != nil {
+		return nil, err
+	}
+	if _, err := sp.f.Seek(sp.size, io.SeekStart); err != nil {
+		return nil, storageError("put", bucket, key, err)
+	}
+	m := &objectMeta{Key: key, Size: sp.size, MD5: hex.EncodeToString(sp.md5), Meta: meta}
+	if err := s.commit(bucket, sp.f, m, conditions); err != nil {
+		return nil, err
+	}
+	sp.taken = true
+	return m, nil
+}
+
+// precheck fails a write early, before its body is read: a missing bucket
+// or a condition that does not hold (checked again at the rename).
+func (s *objectStore) precheck(bucket, key string, conditions *gofakes3.PutConditions) error {
+	if ok, _ := s.BucketExists(bucket); !ok {
+		return gofakes3.BucketNotFound(bucket)
+	}
+	if conditions == nil {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.checkConditions(bucket, key, conditions)
+}
+
+// commit appends m's trailer to f, which holds the object's bytes and is
+// positioned after them, closes it and renames it over bucket/m.Key. The
+// conditions are checked under the lock that also covers the rename, so
+// two conditional writes never both succeed. On an error f is the
+// caller's to remove.
+func (s *objectStore) commit(bucket string, f tempFile, m *objectMeta, conditions *gofakes3.PutConditions) error {
+	m.Modified = time.Now().UTC().Truncate(time.Millisecond)
 	if m.ETag == "" {
 		m.ETag = m.MD5
 	}
 	if err := writeTrailer(f, m); err != nil {
-		return nil, storageError("put", bucket, key, err)
+		return storageError("put", bucket, m.Key, err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, storageError("put", bucket, key, err)
+		return storageError("put", bucket, m.Key, err)
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.buckets[bucket]
 	if !ok {
-		return nil, gofakes3.BucketNotFound(bucket)
+		return gofakes3.BucketNotFound(bucket)
 	}
 	if conditions != nil {
-		if err := s.checkConditions(bucket, key, conditions); err != nil {
-			return nil, err
+		if err := s.checkConditions(bucket, m.Key, conditions); err != nil {
+			return err
 		}
 	}
-	if err := os.Rename(tmp, s.path(bucket, key)); err != nil {
-		return nil, storageError("put", bucket, key, err)
+	if err := os.Rename(f.Name(), s.path(bucket, m.Key)); err != nil {
+		return storageError("put", bucket, m.Key, err)
 	}
-	committed = true
 	b.put(m)
-	return m, nil
+	return nil
 }
 
 func writeTrailer(w io.Writer, m *objectMeta) error {

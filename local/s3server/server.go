@@ -196,9 +196,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: "A header or query you provided implies functionality that is not implemented."})
 		return
 	}
+	var body *spooled
 	if hasBody(r) {
-		cleanup, err := s.spool(r, op != opComplete)
+		sp, cleanup, err := s.spool(r, op != opComplete)
 		defer cleanup()
+		body = sp
 		if err != nil {
 			log.Info("s3 request body refused", "err", err)
 			s.writeError(rw, r, err)
@@ -225,7 +227,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rec := &recorder{header: make(http.Header)}
-	s.s3.ServeHTTP(rec, r)
+	if op == opPut && body != nil {
+		// The spooled body becomes the object: no second copy, no second
+		// MD5 pass (gofakes3 would make both).
+		if err := s.putSpooled(r, body); err != nil {
+			log.Info("s3 put refused", "err", err)
+			s.writeError(rw, r, err)
+			return
+		}
+		rec.header.Set("ETag", `"`+hex.EncodeToString(body.md5)+`"`)
+	} else {
+		s.s3.ServeHTTP(rec, r)
+	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
@@ -248,6 +261,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Debug("object created", "bucket", ev.Bucket, "key", ev.Key, "size", ev.Size, "etag", ev.ETag, "reason", ev.Reason)
 	rec.copyTo(rw)
+}
+
+// putSpooled is PutObject of a spooled body, with gofakes3's checks: the
+// metadata S3 allows (2 KB) and a Content-MD5 header that is not empty.
+func (s *Server) putSpooled(r *http.Request, body *spooled) error {
+	bucket, key := splitPath(r.URL.Path)
+	if v, ok := r.Header["Content-Md5"]; ok && (len(v) == 0 || v[0] == "") {
+		return gofakes3.ErrInvalidDigest
+	}
+	meta := map[string]string{}
+	size := 0
+	for k, v := range r.Header {
+		if strings.HasPrefix(k, "X-Amz-") || k == "Content-Type" || k == "Content-Disposition" || k == "Content-Encoding" {
+			meta[k] = v[0]
+			size += len(k) + len(v[0])
+		}
+	}
+	// gofakes3 counts its Last-Modified entry, an RFC 1123 date, too.
+	if size+len("Last-Modified")+len(http.TimeFormat) > gofakes3.DefaultMetadataSizeLimit {
+		return gofakes3.ErrMetadataTooLarge
+	}
+	var conditions *gofakes3.PutConditions
+	if v := r.Header.Get("If-Match"); v != "" {
+		conditions = &gofakes3.PutConditions{IfMatch: &v}
+	}
+	if v := r.Header.Get("If-None-Match"); v != "" {
+		if conditions == nil {
+			conditions = &gofakes3.PutConditions{}
+		}
+		conditions.IfNoneMatch = &v
+	}
+	_, err := s.objects.putSpooled(bucket, key, storedMetadata(meta), body, conditions)
+	return err
 }
 
 type operation int

@@ -332,9 +332,14 @@ func (f fullDisk) Write(p []byte) (int, error) {
 // TestFullDiskIsARetryable500: a body or an object that cannot be written
 // for lack of space is a 500 InternalError saying so (SDKs retry it), never
 // a 400 the client takes as its own fault; nothing is stored and no event
-// goes out.
+// goes out. A PutObject writes one file (its spooled body becomes the
+// object); a CopyObject writes the object's file.
 func TestFullDiskIsARetryable500(t *testing.T) {
 	e := newEnv(t, "")
+	if resp, xe := send(t, e.signed(t, http.MethodPut, "copy-source", "some bytes", sigv4.UnsignedPayload, nil)); resp.StatusCode != 200 {
+		t.Fatalf("PUT the copy source: %d %s", resp.StatusCode, xe.Code)
+	}
+	before := len(e.hooks.all())
 	for _, stage := range []string{"body-", "object-"} {
 		t.Run(strings.TrimSuffix(stage, "-"), func(t *testing.T) {
 			orig := createTemp
@@ -346,14 +351,18 @@ func TestFullDiskIsARetryable500(t *testing.T) {
 				}
 				return fullDisk{f}, nil
 			}
-			resp, xe := send(t, e.signed(t, http.MethodPut, "full-"+stage, "some bytes", sigv4.UnsignedPayload, nil))
+			req := e.signed(t, http.MethodPut, "full-"+stage, "some bytes", sigv4.UnsignedPayload, nil)
+			if stage == "object-" {
+				req = e.signed(t, http.MethodPut, "full-"+stage, "", sigv4.UnsignedPayload, http.Header{"X-Amz-Copy-Source": {testBucket + "/copy-source"}})
+			}
+			resp, xe := send(t, req)
 			if resp.StatusCode != 500 || xe.Code != "InternalError" || !strings.Contains(xe.Message, "disk space") {
 				t.Fatalf("PUT on a full disk: %d %s %q, want 500 InternalError about disk space", resp.StatusCode, xe.Code, xe.Message)
 			}
 			if e.exists(t, "full-"+stage) {
 				t.Fatal("an object was stored")
 			}
-			if n := len(e.hooks.all()); n != 0 {
+			if n := len(e.hooks.all()) - before; n != 0 {
 				t.Fatalf("%d events for a failed put", n)
 			}
 		})
