@@ -60,6 +60,9 @@ type Stack struct {
 	awsCfg   aws.Config
 	api      *http.Server
 	edgeSrv  *http.Server
+	// fnCfg is awsCfg for the functions in this process: their calls to
+	// the edge are served in-process (inProcess).
+	fnCfg aws.Config
 
 	queues    map[string]*queue.Queue
 	sqsQueues *sqsserver.Registry
@@ -183,7 +186,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	eb := &events.Handler{Router: st.router, Replays: st.replayer, Verifier: verifier, Logger: st.log.With("component", "events"), Queues: st.sqsQueues.ByARN}
 	sqsAPI := &sqsserver.Handler{Queues: st.sqsQueues, Verifier: verifier, Logger: st.log.With("component", "sqs")}
-	st.edgeSrv = guard.Server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	edge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case events.IsEventBridge(r):
 			eb.ServeHTTP(w, r)
@@ -192,7 +195,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		default:
 			st.s3.ServeHTTP(w, r)
 		}
-	}), guard.Config{})
+	})
+	st.edgeSrv = guard.Server(edge, guard.Config{})
 	go st.edgeSrv.Serve(edgeLn)
 
 	st.awsCfg = aws.Config{
@@ -200,7 +204,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 		BaseEndpoint: aws.String(st.edge),
 	}
-	s3Client := st.S3Client()
+	st.fnCfg = st.awsCfg.Copy()
+	st.fnCfg.HTTPClient = &http.Client{Transport: &inProcess{host: edgeLn.Addr().String(), handler: edge, next: http.DefaultTransport}}
+	s3Client := s3.NewFromConfig(st.fnCfg, func(o *s3.Options) { o.UsePathStyle = true })
 	api, err := st.startFunctions(s3Client)
 	if err != nil {
 		apiLn.Close()
@@ -377,7 +383,7 @@ func (st *Stack) deadLetterFunction(s3Client *s3.Client) (lambda.Handler, error)
 	cfg := process.DefaultConfig(ProcessedBucket)
 	cfg.EventBusName = CustomBus
 	cfg.MaxReceiveCount = st.cfg.MaxReceiveCount
-	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(st.awsCfg), CustomBus)
+	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(st.fnCfg), CustomBus)
 	dl, err := deadletter.New(deadletter.Config{Worker: cfg, ProcessDLQURL: st.QueueURL(ProcessDLQ), EventsDLQURL: st.QueueURL(NotifyDLQ)},
 		s3Client, pub, queueSender{st}, st.log.With("function", "deadletter"))
 	if err != nil {
@@ -395,7 +401,7 @@ func (st *Stack) inProcessFunctions(s3Client *s3.Client) (functions, error) {
 	pcfg := process.DefaultConfig(ProcessedBucket)
 	pcfg.EventBusName = CustomBus
 	pcfg.MaxReceiveCount = st.cfg.MaxReceiveCount
-	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(st.awsCfg), CustomBus)
+	pub := eventbus.NewEventBridge(eventbridge.NewFromConfig(st.fnCfg), CustomBus)
 	worker, err := process.New(pcfg, s3Client, pub, st.log.With("function", "process"))
 	if err != nil {
 		return functions{}, err
