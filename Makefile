@@ -4,7 +4,7 @@ BIN     := bin/imagepipe
 PKGS    := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test vet fmt-check lint bench fuzz axe corpus chaos lambda-memory clean
+.PHONY: help run build test vet fmt-check lint bench bench-pipeline fuzz axe corpus chaos lambda-memory clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,14 @@ lint: fmt-check vet ## gofmt, go vet and a pinned staticcheck
 
 bench: lambda-host ## benchmarks of the image steps, the whole pipeline and the Lambda binaries
 	IMAGEPIPE_LAMBDA_BINARIES=$(abspath $(LAMBDA_HOST_DIR)) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./imaging ./local ./functions/status ./local/lambdarie ./local/sqsserver
+
+PIPELINE_RUNS ?= 5
+bench-pipeline: ## upload-to-done beside the worker alone, PIPELINE_RUNS times: x-worker best and median, CPU profile in dist/pipeline.cpu.prof
+	@mkdir -p dist
+	$(GO) test -run '^$$' -bench '^BenchmarkUploadToDone$$' -benchtime 60x -count $(PIPELINE_RUNS) \
+		-cpuprofile $(CURDIR)/dist/pipeline.cpu.prof -o $(CURDIR)/dist/local.test ./local | tee dist/pipeline-bench.txt
+	@awk '/parallel=8/ { for (i = 2; i <= NF; i++) if ($$i == "x-worker") print $$(i-1) }' dist/pipeline-bench.txt | sort -n | \
+		awk '{ v[NR] = $$1 } END { if (NR) printf "x-worker over %d runs: best %.2f, median %.2f\n", NR, v[NR], v[int((NR + 1) / 2)] }'
 
 corpus: ## build the real-photo corpus in .corpus/ (Debian's and Go's test images + variants, with Pillow/libjpeg-turbo references); make test then checks it
 	scripts/corpus.sh
