@@ -488,3 +488,47 @@ func TestMultipartETagOnReads(t *testing.T) {
 		t.Fatalf("LIST: %v %+v", err, list)
 	}
 }
+
+// TestPutObjectWrittenOnce: a PutObject's spooled body becomes the object.
+// Its ETag is the MD5 of the bytes, its metadata is kept, nothing is left
+// under tmp/; gofakes3's refusals still hold (metadata over 2 KB, an empty
+// Content-MD5), leave nothing stored, and the refused body is removed.
+func TestPutObjectWrittenOnce(t *testing.T) {
+	e := newEnv(t, "")
+	body := strings.Repeat("0123456789", 5000)
+	resp, xe := send(t, e.signed(t, http.MethodPut, "once", body, sigv4.UnsignedPayload, http.Header{
+		"Content-Type": {"text/plain"}, "X-Amz-Meta-Owner": {"me"},
+	}))
+	sum := md5.Sum([]byte(body))
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") != `"`+hex.EncodeToString(sum[:])+`"` {
+		t.Fatalf("PUT: %d %s, ETag %s, want 200 and the MD5 %x", resp.StatusCode, xe.Code, resp.Header.Get("ETag"), sum)
+	}
+	out, err := e.client(testSecret).GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(testBucket), Key: aws.String("once")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	if string(got) != body || aws.ToString(out.ContentType) != "text/plain" || out.Metadata["owner"] != "me" {
+		t.Fatalf("GET: %d bytes, %q, %v; want the bytes, text/plain and owner=me", len(got), aws.ToString(out.ContentType), out.Metadata)
+	}
+
+	for _, tc := range []struct {
+		name, code string
+		header     http.Header
+	}{
+		{"metadata over 2 KB", "MetadataTooLarge", http.Header{"X-Amz-Meta-Big": {strings.Repeat("x", 2100)}}},
+		{"empty Content-MD5", "InvalidDigest", http.Header{"Content-Md5": {""}}},
+	} {
+		resp, xe := send(t, e.signed(t, http.MethodPut, "refused", "some bytes", sigv4.UnsignedPayload, tc.header))
+		if resp.StatusCode != 400 || xe.Code != tc.code {
+			t.Errorf("%s: %d %s, want 400 %s", tc.name, resp.StatusCode, xe.Code, tc.code)
+		}
+	}
+	if e.exists(t, "refused") {
+		t.Error("a refused PUT stored its object")
+	}
+	if left, _ := os.ReadDir(filepath.Join(e.dir, "tmp")); len(left) != 0 {
+		t.Errorf("%d files left under tmp/ after the PUTs", len(left))
+	}
+}
