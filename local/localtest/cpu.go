@@ -1,6 +1,8 @@
 package localtest
 
 import (
+	"runtime"
+	"runtime/metrics"
 	"syscall"
 	"time"
 )
@@ -12,4 +14,18 @@ func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// IdleTime is how long, so far, the Go scheduler's processors (GOMAXPROCS
+// of them) had no goroutine to run. Over a benchmark, idle time beside
+// work to do means the work waits on something other than the CPU. The
+// runtime updates the figure at each GC, so IdleTime runs one first.
+func IdleTime() time.Duration {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/cpu/classes/idle:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
 }
