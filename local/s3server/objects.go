@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -51,6 +52,22 @@ type objectStore struct {
 
 	mu      sync.RWMutex
 	buckets map[string]*bucketIndex
+
+	// keys serialises the file operations on one key: a write holds its
+	// stripe from the check of its conditions to the rename and the index
+	// update, a GET from the index lookup to the open. The file system
+	// calls (a rename can block for milliseconds) are made without mu, so
+	// writes to other keys, HEADs and listings do not wait behind them.
+	keys [64]sync.RWMutex
+}
+
+// keyLock is the stripe of keys that bucket/key belongs to.
+func (s *objectStore) keyLock(bucket, key string) *sync.RWMutex {
+	h := fnv.New32a()
+	h.Write([]byte(bucket))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return &s.keys[h.Sum32()%uint32(len(s.keys))]
 }
 
 type bucketIndex struct {
@@ -456,16 +473,20 @@ func (s *objectStore) HeadObject(bucket, key string) (*gofakes3.Object, error) {
 }
 
 func (s *objectStore) GetObject(bucket, key string, rangeRequest *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
+	kl := s.keyLock(bucket, key)
+	kl.RLock()
 	s.mu.RLock()
 	m, err := s.lookup(bucket, key)
+	s.mu.RUnlock()
 	if err != nil {
-		s.mu.RUnlock()
+		kl.RUnlock()
 		return nil, err
 	}
-	// Opened under the lock: a version renamed in later is not this one.
+	// Opened under the key's lock: a version renamed in later is not this
+	// one.
 	path := s.path(bucket, key)
 	f, err := os.Open(path)
-	s.mu.RUnlock()
+	kl.RUnlock()
 	if err != nil {
 		s.forget(bucket, key, m, path, err.Error())
 		return nil, gofakes3.KeyNotFound(key)
@@ -493,6 +514,9 @@ func (s *objectStore) GetObject(bucket, key string, rangeRequest *gofakes3.Objec
 
 // forget drops an object whose file went wrong under the running server.
 func (s *objectStore) forget(bucket, key string, m *objectMeta, path, why string) {
+	kl := s.keyLock(bucket, key) // no write renames a new version in meanwhile
+	kl.Lock()
+	defer kl.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.buckets[bucket]
@@ -590,7 +614,8 @@ func (s *objectStore) putSpooled(bucket, key string, meta map[string]string, sp 
 }
 
 // precheck fails a write early, before its body is read: a missing bucket
-// or a condition that does not hold (checked again at the rename).
+// or a condition that does not hold. commit checks again under the key's
+// lock, right before the rename.
 func (s *objectStore) precheck(bucket, key string, conditions *gofakes3.PutConditions) error {
 	if ok, _ := s.BucketExists(bucket); !ok {
 		return gofakes3.BucketNotFound(bucket)
@@ -605,9 +630,9 @@ func (s *objectStore) precheck(bucket, key string, conditions *gofakes3.PutCondi
 
 // commit appends m's trailer to f, which holds the object's bytes and is
 // positioned after them, closes it and renames it over bucket/m.Key. The
-// conditions are checked under the lock that also covers the rename, so
-// two conditional writes never both succeed. On an error f is the
-// caller's to remove.
+// conditions are checked under the key's lock that also covers the rename
+// and the index update, so two conditional writes never both succeed. On
+// an error f is the caller's to remove.
 func (s *objectStore) commit(bucket string, f tempFile, m *objectMeta, conditions *gofakes3.PutConditions) error {
 	m.Modified = time.Now().UTC().Truncate(time.Millisecond)
 	if m.ETag == "" {
@@ -620,19 +645,22 @@ func (s *objectStore) commit(bucket string, f tempFile, m *objectMeta, condition
 		return storageError("put", bucket, m.Key, err)
 	}
 
+	kl := s.keyLock(bucket, m.Key)
+	kl.Lock()
+	defer kl.Unlock()
+	if err := s.precheck(bucket, m.Key, conditions); err != nil {
+		return err
+	}
+	path := s.path(bucket, m.Key)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return storageError("put", bucket, m.Key, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.buckets[bucket]
-	if !ok {
+	if !ok { // deleted meanwhile, with everything in it
+		os.Remove(path)
 		return gofakes3.BucketNotFound(bucket)
-	}
-	if conditions != nil {
-		if err := s.checkConditions(bucket, m.Key, conditions); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(f.Name(), s.path(bucket, m.Key)); err != nil {
-		return storageError("put", bucket, m.Key, err)
 	}
 	b.put(m)
 	return nil
@@ -655,7 +683,8 @@ func writeTrailer(w io.Writer, m *objectMeta) error {
 
 // checkConditions applies S3's conditional write rules: If-None-Match: *
 // fails with 412 when the key exists; If-Match fails with 404 NoSuchKey when
-// it does not and 412 when its ETag differs. The caller holds mu.
+// it does not and 412 when its ETag differs. The caller holds mu (and the
+// key's lock when the answer must hold until its write).
 func (s *objectStore) checkConditions(bucket, key string, c *gofakes3.PutConditions) error {
 	m, err := s.lookup(bucket, key)
 	exists := err == nil
@@ -715,24 +744,30 @@ func (s *objectStore) DeleteObject(bucket, key string) (gofakes3.ObjectDeleteRes
 // (404 NoSuchKey when it does not exist, 412 when it differs), as S3's
 // conditional DeleteObject.
 func (s *objectStore) deleteIf(bucket, key, ifMatch string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.buckets[bucket]
-	if !ok {
-		return gofakes3.BucketNotFound(bucket)
-	}
+	kl := s.keyLock(bucket, key)
+	kl.Lock()
+	defer kl.Unlock()
+	var conditions *gofakes3.PutConditions
 	if ifMatch != "" {
-		if err := s.checkConditions(bucket, key, &gofakes3.PutConditions{IfMatch: &ifMatch}); err != nil {
-			return err
-		}
+		conditions = &gofakes3.PutConditions{IfMatch: &ifMatch}
 	}
-	if _, ok := b.objects[key]; !ok {
-		return nil
+	if err := s.precheck(bucket, key, conditions); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	_, err := s.lookup(bucket, key)
+	s.mu.RUnlock()
+	if err != nil {
+		return nil // not there: S3 answers 204 too
 	}
 	if err := os.Remove(s.path(bucket, key)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return storageError("delete", bucket, key, err)
 	}
-	b.remove(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.buckets[bucket]; ok {
+		b.remove(key)
+	}
 	return nil
 }
 
