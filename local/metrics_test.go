@@ -174,29 +174,13 @@ func TestMetricsAfterUploads(t *testing.T) {
 	}
 
 	stack := map[string]string{"stack": "imagepipe"}
-	var samples []promSample
-	var text string
-	// notify counts its update right after writing the status the API
-	// just answered with: wait for both counts.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		text = scrape(t, st)
-		_, samples = parseProm(t, text)
-		done := value(samples, "imagepipe_status_updates_total", map[string]string{"stack": "imagepipe", "outcome": "done"})
-		failed := value(samples, "imagepipe_status_updates_total", map[string]string{"stack": "imagepipe", "outcome": "failed"})
-		if done == 1 && failed == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status updates not counted within 10 s:\n%s", text)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
-	}
 	checks := []struct {
 		name   string
 		labels map[string]string
 		want   float64
 	}{
+		{"imagepipe_status_updates_total", map[string]string{"stack": "imagepipe", "outcome": "done"}, 1},
+		{"imagepipe_status_updates_total", map[string]string{"stack": "imagepipe", "outcome": "failed"}, 1},
 		{"imagepipe_images_done_total", stack, 1},
 		{"imagepipe_images_failed_total", map[string]string{"stack": "imagepipe", "error_code": "not_an_image"}, 1},
 		{"imagepipe_processing_time_seconds_count", stack, 1},
@@ -208,10 +192,35 @@ func TestMetricsAfterUploads(t *testing.T) {
 		{"imagepipe_queue_messages", map[string]string{"queue": local.ProcessDLQ, "state": "visible"}, 0},
 		{"imagepipe_queue_messages", map[string]string{"queue": local.ProcessQueue, "state": "in_flight"}, 0},
 	}
-	for _, c := range checks {
-		if got := value(samples, c.name, c.labels); math.Abs(got-c.want) > 1e-9 {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+	mismatches := func(samples []promSample) []string {
+		var out []string
+		for _, c := range checks {
+			if got := value(samples, c.name, c.labels); math.Abs(got-c.want) > 1e-9 {
+				out = append(out, fmt.Sprintf("%s%v = %v, want %v", c.name, c.labels, got, c.want))
+			}
 		}
+		return out
+	}
+	// The status the API just answered with can be written before the
+	// functions log their metrics and the runner deletes the message: the
+	// counts arrive within moments of each other, so wait for all of them.
+	var samples []promSample
+	var text string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		text = scrape(t, st)
+		_, samples = parseProm(t, text)
+		bad := mismatches(samples)
+		if len(bad) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, m := range bad {
+				t.Error(m)
+			}
+			t.Fatalf("metrics not as expected within 10 s:\n%s", text)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
 	}
 	if got := value(samples, "imagepipe_peak_memory_bytes", map[string]string{"stack": "imagepipe", "function": "process"}); got < 1<<20 {
 		t.Errorf("peak memory of process = %v bytes", got)
