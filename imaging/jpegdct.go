@@ -66,31 +66,33 @@ type dctSink struct {
 	tz    *yTokenizer // set when the decoder may tokenize Y itself
 }
 
+// tokIndex is the index of value v (-16..15) at zig-zag position k in the
+// tables of a yTokenizer: by value, then position.
+func tokIndex(k int, v int32) int { return int(v+16)<<6 | k }
+
 // yTokenizer is what the Huffman decoder needs to turn Y coefficients
 // straight into tokens (orientations that keep the order of coefficients
-// within a block, 1 to 4): by zig-zag position, the sign change and the
-// requantisation.
+// within a block, 1 to 4, and thumbnails that need no more than the DCs):
+// by zig-zag position, the sign change and the requantisation.
 type yTokenizer struct {
 	tok  *jpegTokens
 	keep bool // the input's symbols are the output's
 	neg  [64]bool
 	mul  [64]int64
-	// small[k][v+16] is the token body (size << 8 | extra bits) of value
-	// v at position k after the sign change and requantisation, 0 when
-	// it becomes zero, for -16 <= v < 16.
-	small    [64][32]uint16
+	// small[tokIndex(k, v)] is the token body (size << 8 | extra bits)
+	// of value v at position k after the sign change and requantisation,
+	// 0 when it becomes zero, for -16 <= v < 16.
+	small    [64 * 32]uint16
 	useSmall bool
-	recon    *reconStats // nil when nothing is requantised
-	sample   *reconStats // recon while the block is one whose values are counted
-	hist     [256]uint32
-	rowHint  int // words of the last full row of tokens
-	// blk, when not nil, receives each block's coefficients for cells,
-	// which fills the thumbnails' planes of cell means.
-	blk   *[64]int16
-	mask  uint64
-	cells func(x, y int, blk *[64]int16, nz uint64)
-	act   *huffTable  // the Y component's AC table in the scan
-	out   [256]uint16 // one block's tokens
+	// count[tokIndex(k, v)] counts the input values -16..15 at position k
+	// (reconStats.small, for the requantised positions' output steps).
+	count [64 * 32]uint32
+	recon *reconStats // nil when nothing is requantised
+	hist  [256]uint32
+	// The scan's tables of the Y component.
+	dcTab    *fastTable
+	acTab    fastTable // fastAC with tokens
+	dcT, acT *huffTable
 }
 
 func newDCTSink(orient, quality int, sizes []int) *dctSink {
@@ -203,23 +205,20 @@ func (s *dctSink) prepare() error {
 	if s.full != nil {
 		s.idct.init(qin)
 	}
-	if s.orient <= 4 && s.full == nil {
-		tz := &yTokenizer{tok: s.tok, keep: s.keep, rowHint: s.tok.bw * 16, recon: s.tok.recon}
-		if len(s.cells) > 0 {
-			tz.blk, tz.cells = &[64]int16{}, s.fillCells
-		}
+	if s.orient <= 4 && s.full == nil && len(s.cells) == 0 {
+		tz := &yTokenizer{tok: s.tok, keep: s.keep, recon: s.tok.recon}
 		small := true
 		for k := 1; k < 64; k++ {
 			tz.neg[k], tz.mul[k] = s.neg[zigzag[k]], s.mul[k]
-			for i := range tz.small[k] {
-				v := int32(i - 16)
+			for v0 := int32(-16); v0 < 16; v0++ {
+				v := v0
 				if tz.neg[k] {
 					v = -v
 				}
 				v = requant(v, tz.mul[k])
 				size, b := magnitude(v)
 				small = small && size <= 8
-				tz.small[k][i] = uint16(size<<8 | b)
+				tz.small[tokIndex(k, v0)] = uint16(size<<8 | b)
 			}
 		}
 		tz.useSmall = small // steps over 255 can scale values past 8 bits: no table
@@ -322,8 +321,15 @@ func (s *dctSink) fillCells(x, y int, blk *[64]int16, nz uint64) {
 }
 
 func (s *dctSink) end() error {
-	if s.tz != nil {
-		s.tok.addHist(&s.tz.hist)
+	if tz := s.tz; tz != nil {
+		s.tok.addHist(&tz.hist)
+		if r := tz.recon; r != nil {
+			for k := 1; k < 64; k++ {
+				for i := range r.small[k] {
+					r.small[k][i] += tz.count[tokIndex(k, int32(i-16))]
+				}
+			}
+		}
 	}
 	return nil
 }

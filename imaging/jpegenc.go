@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"slices"
 	"sync"
 )
 
@@ -100,11 +101,15 @@ var bitLen = func() (t [2048]uint8) {
 
 // A token is one AC Huffman symbol (run << 4 | size, or 0x00 end of
 // block, 0xF0 sixteen zeros) with its extra bits, in 16 bits: symbol << 8 |
-// the low 8 extra bits; a size over 8 is followed by a second word with
-// the high bits.
+// extra bits. A size over 8 puts the high size-8 bits in the symbol's word
+// and the low 8 in a second word, a token of its own: tokRaw8, a symbol
+// that baseline coding never uses (size 11), whose code is nothing and
+// whose 8 bits are written as they are. So the writer takes every word
+// the same way.
 const (
-	tokEOB = 0x0000
-	tokZRL = 0xf000
+	tokEOB  = 0x0000
+	tokZRL  = 0xf000
+	tokRaw8 = 0x0b00
 )
 
 // appendToken appends the token of a nonzero coefficient v after run zeros
@@ -116,7 +121,7 @@ func appendToken(dst []uint16, run int, v int32, hist *[256]uint32) []uint16 {
 	if n <= 8 {
 		return append(dst, uint16(sym<<8|b))
 	}
-	return append(dst, uint16(sym<<8|b&0xff), uint16(b>>8))
+	return append(dst, uint16(sym<<8|b>>8), uint16(tokRaw8|b&0xff))
 }
 
 // appendTokens appends the AC tokens of one block given its coefficients
@@ -153,17 +158,18 @@ type tokenRow struct {
 // output (EXIF orientation; the coefficients inside the blocks are already
 // transformed).
 type jpegTokens struct {
-	w, h   int // output size in pixels (oriented)
-	bw, bh int // stored blocks across and down
-	orient int
-	rows   []tokenRow
-	dc     []int16 // per stored block, as read
-	dcMul  int64   // requantises dc to the output table (32-bit fixed point)
-	quant  [64]uint16
-	qin    [64]int64   // the input's step by output zig-zag position, where coefficients are requantised
-	recon  *reconStats // nil when nothing is requantised
-	mu     sync.Mutex
-	hist   [256]uint32 // AC symbol counts
+	w, h    int // output size in pixels (oriented)
+	bw, bh  int // stored blocks across and down
+	orient  int
+	rows    []tokenRow
+	dc      []int16 // per stored block, as read
+	dcMul   int64   // requantises dc to the output table (32-bit fixed point)
+	quant   [64]uint16
+	qin     [64]int64   // the input's step by output zig-zag position, where coefficients are requantised
+	recon   *reconStats // nil when nothing is requantised
+	rowHint int         // words to give a row of tokens at first
+	mu      sync.Mutex
+	hist    [256]uint32 // AC symbol counts
 }
 
 func newJPEGTokens(w, h, bw, bh, orient int) *jpegTokens {
@@ -365,22 +371,27 @@ func optimalHuffman(freq *[256]uint32) ([16]uint8, []uint8) {
 	return counts, vals[:n]
 }
 
+// rowWalk says where the blocks of output row oy are stored: the first at
+// stored block (x, y), the next ones each (dx, dy) further.
+func (t *jpegTokens) rowWalk(oy int) (x, y, dx, dy int) {
+	x, y = t.block(0, oy)
+	x1, y1 := t.block(1, oy)
+	return x, y, x1 - x, y1 - y
+}
+
 // encode writes the tokens as a baseline JPEG.
 func (t *jpegTokens) encode() []byte {
 	obw, obh := ceilDiv(t.w, 8), ceilDiv(t.h, 8)
-	// DC in output order, requantised, and the counts of the DC symbols
-	// (the predictor starts at zero on every row: a restart interval per
-	// row). src holds the stored block of each output block.
-	dc := make([]int16, obw*obh)
-	src := make([]int32, obw*obh)
+	// The DCs, requantised, and the counts of the DC symbols (the
+	// predictor starts at zero on every row: a restart interval per row).
 	var dcHist [256]uint32
 	var dcNum, dcDen float64
 	for oy := 0; oy < obh; oy++ {
+		x, y, dx, dy := t.rowWalk(oy)
 		pred := int32(0)
 		for ox := 0; ox < obw; ox++ {
-			x, y := t.block(ox, oy)
 			b := y*t.bw + x
-			src[oy*obw+ox] = int32(b)
+			x, y = x+dx, y+dy
 			v := int32(t.dc[b])
 			if t.dcMul != requantOne {
 				in := v
@@ -389,8 +400,8 @@ func (t *jpegTokens) encode() []byte {
 				dcDen += float64(v) * float64(v)
 			}
 			v = max(-1023, min(1023, v))
-			dc[oy*obw+ox] = int16(v)
-			n, _ := magnitude(v - pred)
+			n, bits := magnitude(v - pred)
+			t.dc[b] = int16(n<<12 | bits) // the DC's token now: size << 12 | extra bits
 			dcHist[n]++
 			pred = v
 		}
@@ -403,7 +414,8 @@ func (t *jpegTokens) encode() []byte {
 	}
 	dcCounts, dcVals := optimalHuffman(&dcHist)
 	acCounts, acVals := optimalHuffman(&t.hist)
-	dcCode, acCode := emitTable(&dcCounts, dcVals), emitTable(&acCounts, acVals)
+	dcCode, acCode := emitTable(&dcCounts, dcVals, false), emitTable(&acCounts, acVals, true)
+	acCode.set(tokRaw8>>8, 0, 8)
 
 	ntok := 0
 	for _, r := range t.rows {
@@ -415,51 +427,24 @@ func (t *jpegTokens) encode() []byte {
 		for bi := b0; bi < b1; bi++ {
 			y0, y1 := obh*bi/bands, obh*(bi+1)/bands
 			// About a byte per token.
-			out := make([]byte, 0, ntok/bands+obw*(y1-y0)+64)
-			var acc uint64 // pending bits, right-aligned
-			var nacc uint
+			w := bitWriter{buf: make([]byte, ntok/bands+obw*(y1-y0)+1024), words: make([]uint32, obw*blockWords+1)}
 			for oy := y0; oy < y1; oy++ {
-				pred := int32(0)
+				x, y, dx, dy := t.rowWalk(oy)
+				n := 0
 				for ox := 0; ox < obw; ox++ {
-					i := oy*obw + ox
-					v := int32(dc[i])
-					n, b := magnitude(v - pred)
-					pred = v
-					e := dcCode[n&0xff]
-					acc = acc<<(e&31) | uint64(e>>5|b)
-					nacc += uint(e & 31)
-					if nacc >= 32 {
-						nacc -= 32
-						out = put32(out, uint32(acc>>(nacc&63)))
-					}
-					sb := int(src[i])
-					r := &t.rows[sb/t.bw]
-					k := sb % t.bw
-					out, acc, nacc = emitTokens(out, acc, nacc, r.tok[r.off[k]:r.off[k+1]], acCode)
+					r := &t.rows[y]
+					n = w.code(n, uint16(t.dc[y*t.bw+x]), r.tok[r.off[x]:r.off[x+1]], dcCode, acCode)
+					x, y = x+dx, y+dy
 				}
-				// Pad with one bits to a byte boundary.
-				for nacc >= 8 {
-					nacc -= 8
-					b := byte(acc >> (nacc & 63))
-					out = append(out, b)
-					if b == 0xff {
-						out = append(out, 0)
-					}
-				}
-				if nacc > 0 {
-					pad := 8 - nacc
-					b := byte(acc<<(pad&63)) | byte(1<<pad-1)
-					out = append(out, b)
-					if b == 0xff {
-						out = append(out, 0)
-					}
-				}
-				acc, nacc = 0, 0
+				w.write(n)
+				w.pad()
 				if oy != obh-1 {
-					out = append(out, 0xff, 0xd0+byte(oy%8))
+					w.buf = append(w.buf[:w.pos], 0xff, 0xd0+byte(oy%8))
+					w.pos += 2
+					w.buf = w.buf[:cap(w.buf)]
 				}
 			}
-			parts[bi] = out
+			parts[bi] = w.buf[:w.pos]
 		}
 	})
 	size := 0
@@ -489,59 +474,151 @@ func (t *jpegTokens) encode() []byte {
 	return out.Bytes()
 }
 
-// emitTable returns, for each symbol, its code shifted left past the
-// symbol's extra bits (the low 4 bits of an AC symbol, or a DC symbol) and
-// the total length: (code << size) << 5 | (length + size).
-func emitTable(counts *[16]uint8, vals []uint8) *[256]uint32 {
-	var h [256]uint32
-	code, k := uint32(0), 0
+// codeTable is a Huffman table for the writer: for each symbol, its code
+// shifted left past the extra bits written with it (the low 4 bits of an
+// AC symbol, or a DC symbol) and the total length, (code << size) << 8 |
+// (length + size), and 1 << (length + size). For AC tables a size over 8
+// counts size-8 bits (see tokRaw8).
+type codeTable struct {
+	code [256]uint64
+	mul  [256]uint64
+}
+
+func emitTable(counts *[16]uint8, vals []uint8, ac bool) *codeTable {
+	t := &codeTable{}
+	code, k := uint64(0), 0
 	for l := 1; l <= 16; l++ {
 		for i := 0; i < int(counts[l-1]); i++ {
-			sym := uint32(vals[k])
+			sym := uint64(vals[k])
 			size := sym & 15
-			h[sym] = code<<size<<5 | (uint32(l) + size)
+			if ac && size > 8 {
+				size -= 8
+			}
+			t.set(sym, code<<size, uint64(l)+size)
 			code++
 			k++
 		}
 		code <<= 1
 	}
-	return &h
+	return t
 }
 
-// emitTokens entropy-codes the AC tokens of one block.
-func emitTokens(out []byte, acc uint64, nacc uint, toks []uint16, code *[256]uint32) ([]byte, uint64, uint) {
-	for j := 0; j < len(toks); j++ {
-		tk := uint32(toks[j])
-		e := code[(tk>>8)&0xff]
-		bits := tk & 0xff
-		if tk&0x0f00 > 0x0800 && j+1 < len(toks) {
+// set gives symbol sym the bits v of length l.
+func (t *codeTable) set(sym, v, l uint64) {
+	t.code[sym] = v<<8 | l
+	t.mul[sym] = 1 << l
+}
+
+// bitWriter writes entropy-coded data into buf from pos, stuffing a zero
+// after each 0xFF byte: a row of blocks is coded into words of 32 bits
+// (code), then the words are written (write). acc holds nacc pending
+// bits, right-aligned.
+type bitWriter struct {
+	buf   []byte
+	pos   int
+	acc   uint64
+	nacc  uint
+	words []uint32
+}
+
+// blockWords is more words than a block can fill: 64 codes of at most 27
+// bits with their extra bits.
+const blockWords = 56
+
+// code entropy-codes one block, its DC token and its AC tokens, into
+// w.words from n, leaving the bits that do not fill a word pending, and
+// returns the next n. It calls nothing, so that its values stay in
+// registers; a code is appended by a multiplication (codeTable.mul), not a
+// shift by a variable, which on amd64 would tie the loop to register CX.
+func (w *bitWriter) code(n int, dc uint16, toks []uint16, dcCode, t *codeTable) int {
+	words := w.words[n : n+blockWords]
+	acc, nacc := w.acc, w.nacc
+	e := dcCode.code[dc>>12]
+	acc = acc*dcCode.mul[dc>>12] | (e>>8 | uint64(dc&0xfff))
+	nacc += uint(e & 63)
+	i := 0
+	if nacc >= 32 {
+		nacc -= 32
+		words[0] = uint32(acc >> (nacc & 63))
+		i++
+	}
+	_, _ = t.code[0], t.mul[0]
+	for len(toks) > 0 {
+		// Append codes until 32 bits or more are pending.
+		j := 0
+		for j < len(toks) {
+			tk := toks[j]
 			j++
-			bits |= uint32(toks[j]) << 8
+			e := t.code[tk>>8]
+			acc = acc*t.mul[tk>>8] | (e>>8 | uint64(tk&0xff))
+			if nacc += uint(e & 63); nacc >= 32 {
+				break
+			}
 		}
-		acc = acc<<(e&31) | uint64(e>>5|bits)
-		nacc += uint(e & 31)
+		toks = toks[j:]
 		if nacc >= 32 {
 			nacc -= 32
-			out = put32(out, uint32(acc>>(nacc&63)))
+			words[i] = uint32(acc >> (nacc & 63))
+			i++
 		}
 	}
-	return out, acc, nacc
+	w.acc, w.nacc = acc, nacc
+	return n + i
 }
 
-// put32 appends 32 bits of entropy-coded data, stuffing a zero after each
-// 0xFF byte.
-func put32(out []byte, v uint32) []byte {
-	if !hasFF(v) {
-		return binary.BigEndian.AppendUint32(out, v)
+// write writes the first n words.
+func (w *bitWriter) write(n int) {
+	if len(w.buf)-w.pos < 8*n+16 {
+		w.buf = slices.Grow(w.buf[:w.pos], 8*n+16+len(w.buf)/4)
+		w.buf = w.buf[:cap(w.buf)]
 	}
+	buf, pos := w.buf, w.pos
+	for _, v := range w.words[:n] {
+		if hasFF(v) {
+			pos = putStuffed(buf, pos, v)
+			continue
+		}
+		binary.BigEndian.PutUint32(buf[pos:], v)
+		pos += 4
+	}
+	w.pos = pos
+}
+
+// putStuffed writes the 4 bytes of v at buf[pos:], each 0xFF followed by
+// a zero, and returns the position after them.
+func putStuffed(buf []byte, pos int, v uint32) int {
 	for s := 24; s >= 0; s -= 8 {
 		b := byte(v >> s)
-		out = append(out, b)
+		buf[pos] = b
+		pos++
 		if b == 0xff {
-			out = append(out, 0)
+			buf[pos] = 0
+			pos++
 		}
 	}
-	return out
+	return pos
+}
+
+// pad writes the pending bits, padded with one bits to a byte boundary.
+func (w *bitWriter) pad() {
+	for w.nacc >= 8 {
+		w.nacc -= 8
+		w.put(byte(w.acc >> (w.nacc & 63)))
+	}
+	if w.nacc > 0 {
+		pad := 8 - w.nacc
+		w.put(byte(w.acc<<(pad&63)) | byte(1<<pad-1))
+	}
+	w.acc, w.nacc = 0, 0
+}
+
+func (w *bitWriter) put(b byte) {
+	w.buf[w.pos] = b
+	w.pos++
+	if b == 0xff {
+		w.buf[w.pos] = 0
+		w.pos++
+	}
 }
 
 func writeDHT(out *bytes.Buffer, class byte, counts *[16]uint8, vals []uint8) {
@@ -654,4 +731,33 @@ func encodeGrayJPEG(r *raster, quality int) []byte {
 		t.addHist(&hist)
 	})
 	return t.encode()
+}
+
+// startRows gives each row its block offsets, for the decoder to append
+// to (reserve, add).
+func (t *jpegTokens) startRows() {
+	off := make([]uint32, t.bh*(t.bw+1))
+	for i := range t.rows {
+		t.rows[i].off = off[i*(t.bw+1) : i*(t.bw+1)+1 : (i+1)*(t.bw+1)]
+	}
+}
+
+// reserve returns room for the tokens of one block at the end of row y.
+func (t *jpegTokens) reserve(y int) *[256]uint16 {
+	r := &t.rows[y]
+	if cap(r.tok)-len(r.tok) < 256 {
+		r.tok = slices.Grow(r.tok, max(t.rowHint, len(r.tok)/2)+256)
+	}
+	return (*[256]uint16)(r.tok[len(r.tok) : len(r.tok)+256])
+}
+
+// add ends a block of cnt words written at the end of row y.
+func (t *jpegTokens) add(y, cnt int) {
+	r := &t.rows[y]
+	r.tok = r.tok[:len(r.tok)+cnt]
+	r.off = append(r.off, uint32(len(r.tok)))
+	if len(r.off) == t.bw+1 {
+		// The next rows are sized like this one, so that they rarely grow.
+		t.rowHint = len(r.tok) + len(r.tok)/16
+	}
 }

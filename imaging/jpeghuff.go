@@ -1,32 +1,29 @@
 package imaging
 
 import (
+	"bytes"
 	"encoding/binary"
-	"math/bits"
 )
 
 // Huffman-coded scans (T.81 F.2.2, G.1.2): the tables, a bit reader, the
 // streamed sequential decoder (the hot path: registers only, a combined
 // lookup of code, run and value) and the coders of the other scans.
 
-// lutBits is the lookahead of the decoding tables.
+// lutBits is the lookahead of the symbol tables (huffTable.lut).
 const lutBits = 10
 
 // huffTable decodes one Huffman table.
 type huffTable struct {
-	lut [1 << lutBits]uint16 // (length << 8) | symbol, 0 when the code is longer than lutBits
-	// ac decodes a sequential AC symbol and its value together when both
-	// fit in lutBits: value<<16 | run<<8 | size<<4 | bits used, run 0xff
-	// for end of block, 0 when it does not fit (or for ZRL).
-	ac      [1 << lutBits]int32
-	maxCode [18]int32 // largest code of each length, -1 if none
-	valPtr  [17]int32 // index in vals of the first code of each length, minus that code
+	lut     [1 << lutBits]uint16 // (length << 8) | symbol, 0 when the code is longer than lutBits
+	maxCode [18]int32            // largest code of each length, -1 if none
+	valPtr  [17]int32            // index in vals of the first code of each length, minus that code
 	vals    [256]uint8
+	counts  [16]uint8 // codes of each length 1..16
 	ok      bool
 }
 
 func (t *huffTable) build(counts *[16]uint8, vals []uint8) error {
-	*t = huffTable{}
+	*t = huffTable{counts: *counts}
 	copy(t.vals[:], vals)
 	code, k := int32(0), int32(0)
 	for l := 1; l <= 16; l++ {
@@ -53,25 +50,149 @@ func (t *huffTable) build(counts *[16]uint8, vals []uint8) error {
 		code <<= 1
 	}
 	t.maxCode[17] = 0x7fffffff
-	for j, e := range t.lut {
-		if e == 0 {
-			continue
-		}
-		l, rs := int(e>>8), int(e&0xff)
-		run, size := rs>>4, rs&15
-		switch {
-		case size == 0 && run != 15:
-			t.ac[j] = 0xff<<8 | int32(l) // end of block
-		case size == 0 || l+size > lutBits:
-			// ZRL, or the value does not fit
-		default:
-			v := int32(j>>(lutBits-l-size)) & (1<<size - 1)
-			v = extend(v, uint(size))
-			t.ac[j] = v<<16 | int32(run)<<8 | int32(size)<<4 | int32(l+size)
-		}
-	}
 	t.ok = true
 	return nil
+}
+
+// fastBits is the lookahead of the tables of the streamed decoder
+// (fastTable): a code and its extra bits within it are decoded by one
+// lookup.
+const fastBits = 11
+
+// A fastTable maps the next fastBits bits of the data to a code and its
+// extra bits decoded together, 0 when they do not fit (or the code is
+// invalid): the slow path then decodes them.
+//
+//	bits 0-7    bits used (code length + size)
+//	bits 8-15   AC: zig-zag positions advanced: run + 1, 16 for ZRL, fastEOB for end of block
+//	bits 16-31  the value (signed); in a token table, value + 16 (see fastTokens)
+type fastTable [1 << fastBits]uint32
+
+const fastEOB = 0x80
+
+// eachCode calls f with every code of at most fastBits bits: its length,
+// the code and its symbol.
+func (t *huffTable) eachCode(f func(l int, code int, sym uint8)) {
+	code, k := 0, 0
+	for l := 1; l <= fastBits; l++ {
+		for i := 0; i < int(t.counts[l-1]); i++ {
+			f(l, code, t.vals[k])
+			code++
+			k++
+		}
+		code <<= 1
+	}
+}
+
+// fill sets the entries of a code of length l whose extra bits x (size
+// s) leave the rest of the lookahead free.
+func (f *fastTable) fill(l, code int, s uint, x int, e uint32) {
+	used := l + int(s)
+	lo := (code<<s | x) << (fastBits - used)
+	for j := lo; j < lo+1<<(fastBits-used); j++ {
+		f[j] = e
+	}
+}
+
+// fastDC fills f for a DC table: the size category and the difference.
+func (t *huffTable) fastDC(f *fastTable) {
+	*f = fastTable{}
+	t.eachCode(func(l, code int, s uint8) {
+		if s > 15 || l+int(s) > fastBits {
+			return
+		}
+		for x := 0; x < 1<<s; x++ {
+			v := int32(0)
+			if s > 0 {
+				v = extend(int32(x), uint(s))
+			}
+			f.fill(l, code, uint(s), x, uint32(v)<<16|uint32(l+int(s)))
+		}
+	})
+}
+
+// fastAC fills f for an AC table of a sequential scan. With tokens set,
+// only values of -15..15 are decoded, and the entry holds (value + 16) <<
+// 6: tokIndex(0, value), an index into a yTokenizer's tables (ZRL and EOB
+// have that of zero).
+func (t *huffTable) fastAC(f *fastTable, tokens bool) {
+	*f = fastTable{}
+	t.eachCode(func(l, code int, rs uint8) {
+		r, s := uint32(rs>>4), uint(rs&15)
+		if s == 0 {
+			adv := uint32(fastEOB)
+			if r == 15 {
+				adv = 16
+			}
+			var v uint32
+			if tokens {
+				v = uint32(tokIndex(0, 0))
+			}
+			f.fill(l, code, 0, 0, v<<16|adv<<8|uint32(l))
+			return
+		}
+		if l+int(s) > fastBits || (tokens && s > 4) {
+			return
+		}
+		for x := 0; x < 1<<s; x++ {
+			v := uint32(extend(int32(x), s))
+			if tokens {
+				v = uint32(tokIndex(0, int32(v)))
+			}
+			f.fill(l, code, s, x, v<<16|(r+1)<<8|uint32(l+int(s)))
+		}
+	})
+}
+
+// fastSkip fills f for reading past the blocks of an AC table of a
+// sequential scan: for each lookahead, the codes with their extra bits
+// that fit in it, decoded one after the other up to an end of block:
+//
+//	bits 0-4    bits used by them all
+//	bits 5-11   positions advanced by them all (at most 62)
+//	bit 12      the last of them is an end of block
+//	bits 16-20  bits used by the first
+//	bits 21-28  positions advanced by the first (fastEOB for an end of block)
+//	bit 29      the first is a coefficient
+//
+// 0 when not even the first fits. single is the table fastAC made.
+func (f *fastTable) skip(single *fastTable) {
+	for j := range f {
+		e1 := single[j]
+		if e1 == 0 {
+			f[j] = 0
+			continue
+		}
+		first := (e1&0xff)<<16 | (e1>>8&0xff)<<21
+		if e1>>16 != 0 {
+			first |= 1 << 29
+		}
+		used, adv, eob := uint32(0), uint32(0), uint32(0)
+		for e := e1; e != 0; {
+			l, a := e&0xff, e>>8&0xff
+			if used+l > fastBits {
+				break
+			}
+			if a == fastEOB {
+				used, eob = used+l, 1
+				break
+			}
+			if adv+a > 62 {
+				break
+			}
+			used, adv = used+l, adv+a
+			e = single[(j<<used)&(1<<fastBits-1)]
+		}
+		if used == 0 { // an end of block alone, or a first code past 62
+			used, adv = e1&0xff, e1>>8&0xff
+			if adv == fastEOB {
+				adv, eob = 0, 1
+			} else {
+				used, adv = 0, 63 // never taken whole
+			}
+		}
+		f[j] = first | eob<<12 | adv<<5 | used
+	}
 }
 
 // extend turns s received bits into a signed value (T.81 F.2.2.1).
@@ -91,71 +212,111 @@ func (t *huffTable) slow(acc uint64) (uint8, int) {
 	return 0, 0
 }
 
-// bitReader reads entropy-coded data MSB first, unstuffing 0xFF00. At a
-// marker or the end of the data it supplies zero bits and counts them, so
-// that reading into them is seen as truncation.
+// symbol decodes one symbol from the left-aligned bits in acc: its value
+// and code length (0 for an invalid code).
+func (t *huffTable) symbol(acc uint64) (uint8, int) {
+	if e := t.lut[acc>>(64-lutBits)]; e != 0 {
+		return uint8(e), int(e >> 8)
+	}
+	return t.slow(acc)
+}
+
+// bitReader reads entropy-coded data MSB first. The data is first copied
+// into a small buffer without its stuffing (0xFF00 becomes 0xFF), up to
+// the next marker, so that topping up the accumulator is one 8-byte load
+// with no test for 0xFF; past a marker or the end of the data it supplies
+// zero bits and counts them, so that reading into them is seen as
+// truncation.
+//
+// The hot loops keep acc, n and p in registers and refill as
+//
+//	if n < fastBits {
+//		if p > lim { slow path: b.refill }
+//		acc |= binary.BigEndian.Uint64(buf[p:]) >> n
+//		p += (63 - n) >> 3
+//		n |= 56
+//	}
+//
+// which leaves 56 to 63 valid bits; the bits below them are more of the
+// data (the next byte, loaded again at the next refill) or zeros.
 type bitReader struct {
-	data []byte
-	pos  int
 	acc  uint64 // n valid bits, left-aligned
 	n    int
+	p    int    // next byte of buf to load
+	lim  int    // p <= lim: buf[p:p+8] are bytes of the data
+	buf  []byte // the unstuffed data in buf[:top], then zeros
+	top  int
+	src  []byte
+	sp   int  // next byte of src to unstuff
+	stop bool // src is unstuffed up to a marker or its end
 	fake int  // bits at the bottom of acc that came from past the data
-	stop bool // at a marker or the end
 }
 
-// noFF reports whether no byte of v is 0xFF.
-func noFF(v uint64) bool {
-	return (^v-0x0101010101010101)&v&0x8080808080808080 == 0
+// bitChunk is how much unstuffed data a bitReader holds.
+const bitChunk = 4096
+
+func newBitReader(src []byte, p int) *bitReader {
+	return &bitReader{src: src, sp: p, lim: -1, buf: make([]byte, bitChunk+16)}
 }
 
-// refill tops up an accumulator that the caller keeps in registers to
-// more than 56 bits: eight bytes at a time when none is 0xFF, else byte by
-// byte. The position and the state at the end of the data stay in b.
-func (b *bitReader) refill(acc uint64, n int) (uint64, int) {
-	if !b.stop && b.pos+8 <= len(b.data) {
-		if v := binary.BigEndian.Uint64(b.data[b.pos:]); noFF(v) {
-			nb := uint(63-n) >> 3
-			acc |= v >> ((64 - 8*nb) & 63) << ((64 - uint(n) - 8*nb) & 63)
-			b.pos += int(nb)
-			return acc, n + int(8*nb)
+// unstuff moves the unread bytes to the front of the buffer and copies
+// more of the data after them, up to a marker.
+func (b *bitReader) unstuff() {
+	b.top = copy(b.buf, b.buf[b.p:b.top])
+	b.p = 0
+	src := b.src
+	for b.top < bitChunk && !b.stop {
+		s := src[b.sp:min(len(src), b.sp+bitChunk-b.top)]
+		i := bytes.IndexByte(s, 0xff)
+		if i < 0 {
+			b.top += copy(b.buf[b.top:], s)
+			b.sp += len(s)
+			b.stop = b.sp >= len(src)
+			continue
 		}
-	}
-	return b.refillSlow(acc, n)
-}
-
-func (b *bitReader) refillSlow(acc uint64, n int) (uint64, int) {
-	data := b.data
-	for n <= 56 {
-		if !b.stop && b.pos < len(data) {
-			c := data[b.pos]
-			if c != 0xff {
-				b.pos++
-				acc |= uint64(c) << ((56 - n) & 63)
-				n += 8
-				continue
-			}
-			// 0xFF: a stuffed data byte when zero follows (after any fill
-			// bytes, as libjpeg reads it), else a marker.
-			q := b.pos + 1
-			for q < len(data) && data[q] == 0xff {
-				q++
-			}
-			if q < len(data) && data[q] == 0 {
-				b.pos = q + 1
-				acc |= 0xff << ((56 - n) & 63)
-				n += 8
-				continue
-			}
-			b.pos = q - 1 // at the marker's last 0xFF
+		b.top += copy(b.buf[b.top:], s[:i])
+		b.sp += i
+		// 0xFF: a stuffed data byte when zero follows (after any fill
+		// bytes, as libjpeg reads it), else a marker.
+		q := b.sp + 1
+		for q < len(src) && src[q] == 0xff {
+			q++
 		}
+		if q < len(src) && src[q] == 0 {
+			b.buf[b.top] = 0xff
+			b.top++
+			b.sp = q + 1
+			continue
+		}
+		b.sp = q - 1 // at the marker's last 0xFF
 		b.stop = true
-		n += 8
-		b.fake += 8
 	}
-	return acc, n
+	clear(b.buf[b.top : b.top+8])
+	b.lim = b.top - 8
 }
 
-func (b *bitReader) fill() { b.acc, b.n = b.refill(b.acc, b.n) }
+// refill tops up acc (n valid bits) to at least 56 bits; p is the next
+// byte of the buffer. It is the slow path of the refill in the hot loops,
+// taken when p is past lim: it unstuffs more data, or at the end supplies
+// zeros.
+func (b *bitReader) refill(acc uint64, n, p int) (uint64, int, int) {
+	if p > b.lim && !b.stop {
+		b.p = p
+		b.unstuff()
+		p = b.p
+	}
+	acc |= binary.BigEndian.Uint64(b.buf[p:]) >> (uint(n) & 63)
+	nb := (63 - n) >> 3
+	p += nb
+	n += 8 * nb
+	if p > b.top {
+		b.fake += 8 * (p - b.top)
+		p = b.top
+	}
+	return acc, n, p
+}
+
+func (b *bitReader) fill() { b.acc, b.n, b.p = b.refill(b.acc, b.n, b.p) }
 
 func (b *bitReader) overrun() bool { return b.n < b.fake }
 
@@ -163,13 +324,7 @@ func (b *bitReader) decode(t *huffTable) (uint8, error) {
 	if b.n < 16 {
 		b.fill()
 	}
-	if e := t.lut[b.acc>>(64-lutBits)]; e != 0 {
-		l := int(e >> 8)
-		b.acc <<= uint(l)
-		b.n -= l
-		return uint8(e), nil
-	}
-	s, l := t.slow(b.acc)
+	s, l := t.symbol(b.acc)
 	if l == 0 {
 		return 0, corruptf("bad Huffman code")
 	}
@@ -180,16 +335,10 @@ func (b *bitReader) decode(t *huffTable) (uint8, error) {
 
 // receive reads s extra bits as a signed value.
 func (b *bitReader) receive(s uint) int32 {
-	if b.n < int(s) {
-		b.fill()
-	}
-	v := int32(b.acc >> (64 - s))
-	b.acc <<= s
-	b.n -= int(s)
 	if s == 0 {
 		return 0
 	}
-	return extend(v, s)
+	return extend(b.bits(s), s)
 }
 
 // bits reads n bits as an unsigned value.
@@ -203,13 +352,16 @@ func (b *bitReader) bits(n uint) int32 {
 	return v
 }
 
-// restart skips to just after the next RSTn marker.
+// restart skips to just after the next RSTn marker (skipping what is left
+// of the interval, as libjpeg does).
 func (b *bitReader) restart() error {
-	p, err := skipRestart(b.data, b.pos)
+	p, err := skipRestart(b.src, b.sp)
 	if err != nil {
 		return err
 	}
-	b.pos, b.acc, b.n, b.fake, b.stop = p, 0, 0, 0, false
+	b.sp, b.stop = p, false
+	b.acc, b.n, b.fake = 0, 0, 0
+	b.p, b.top, b.lim = 0, 0, -1
 	return nil
 }
 
@@ -223,367 +375,13 @@ func skipRestart(data []byte, p int) (int, error) {
 	return q + 1, nil
 }
 
-func (b *bitReader) end() int { return entropyEnd(b.data, b.pos) }
-
-// Modes of a component in streamHuffman.
-const (
-	modeSkip  = iota // decoded and dropped
-	modeBlock        // into the row buffer, for the sink
-	modeToken        // straight into the gray output's tokens (yTokenizer)
-)
-
-// streamHuffman decodes a sequential scan of every component, handing rows
-// of MCUs to the sink as they are done. This is the hot path: the bit
-// accumulator lives in registers, most AC coefficients are one lookup, and
-// for the DCT path the Y coefficients become output tokens as they are
-// read (tokenizeBlock), without a block in between.
-func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
-	h := &d.hdr
-	type scanComp struct {
-		dc, ac *huffTable
-		ci     int
-		h, v   int
-		pw     int
-		mode   int
-	}
-	var tz *yTokenizer
-	if ts, ok := d.sink.(interface{ tokenizer() *yTokenizer }); ok {
-		tz = ts.tokenizer()
-	}
-	ns := len(sc.comps)
-	var comps [4]scanComp
-	buffers := false
-	for i, ci := range sc.comps {
-		c := &h.comps[ci]
-		comps[i] = scanComp{dc: &d.dc[sc.td[i]], ac: &d.ac[sc.ta[i]], ci: ci, h: c.h, v: c.v, pw: c.pw}
-		switch {
-		case ci == 0 && tz != nil:
-			comps[i].mode = modeToken
-		case d.want[ci]:
-			comps[i].mode = modeBlock
-			buffers = true
-		}
-	}
-	rows, cols := h.my, h.mx
-	if ns == 1 {
-		c := &h.comps[sc.comps[0]]
-		rows, cols = c.bh, c.bw
-	}
-	br := &bitReader{data: d.data, pos: p}
-	acc, n := uint64(0), 0
-	var pred [4]int32
-	mcus := 0
-	var tok *jpegTokens
-	if tz != nil {
-		tok = tz.tok
-		for i := range tok.rows {
-			tok.rows[i].off = make([]uint32, 1, tok.bw+1)
-		}
-	}
-	for my := 0; my < rows; my++ {
-		var rb *mcuRow
-		if buffers {
-			rb = d.rowBuffer()
-			rb.y = my
-		}
-		for mx := 0; mx < cols; mx++ {
-			if d.ri > 0 && mcus > 0 && mcus%d.ri == 0 {
-				if n < br.fake {
-					return 0, corruptf("unexpected end of data")
-				}
-				if err := br.restart(); err != nil {
-					return 0, err
-				}
-				acc, n = 0, 0
-				pred = [4]int32{}
-			}
-			mcus++
-			for i := 0; i < ns; i++ {
-				c := &comps[i]
-				dct, act := c.dc, c.ac
-				for y := 0; y < c.v; y++ {
-					for x := 0; x < c.h; x++ {
-						// DC.
-						if n < 32 {
-							acc, n = br.refill(acc, n)
-						}
-						var s uint
-						if e := dct.lut[acc>>(64-lutBits)]; e != 0 {
-							l := uint(e >> 8)
-							acc <<= l & 63
-							n -= int(l)
-							s = uint(e & 0xff)
-						} else {
-							sym, l := dct.slow(acc)
-							if l == 0 {
-								return 0, corruptf("bad Huffman code")
-							}
-							acc <<= uint(l) & 63
-							n -= l
-							s = uint(sym)
-						}
-						if s > 15 {
-							return 0, corruptf("bad DC size %d", s)
-						}
-						if s > 0 {
-							v := int32(acc >> ((64 - s) & 63))
-							acc <<= s & 63
-							n -= int(s)
-							pred[i] += extend(v, s)
-						}
-						mode := c.mode
-						sy, sx := my*c.v+y, mx*c.h+x
-						if mode == modeToken && sy < tok.bh && sx < tok.bw {
-							tok.dc[sy*tok.bw+sx] = int16(pred[i])
-							var cnt int
-							var err error
-							tz.act = act
-							if tz.recon != nil && sy%4 == 0 {
-								tz.sample = tz.recon // a row of blocks in four fits the steps
-							}
-							acc, n, cnt, err = tz.tokenizeBlock(br, acc, n)
-							tz.sample = nil
-							if err != nil {
-								return 0, err
-							}
-							if tz.blk != nil {
-								tz.blk[0] = int16(pred[i])
-								tz.cells(sx, sy, tz.blk, tz.mask)
-								*tz.blk, tz.mask = [64]int16{}, 0
-							}
-							tr := &tok.rows[sy]
-							if tr.tok == nil {
-								// Sized like the row before, so that it rarely grows.
-								tr.tok = make([]uint16, 0, tz.rowHint+tok.bw*4)
-							}
-							tr.tok = append(tr.tok, tz.out[:cnt]...)
-							if len(tr.off) == tok.bw {
-								tz.rowHint = len(tr.tok) + len(tr.tok)/16
-							}
-							tr.off = append(tr.off, uint32(len(tr.tok)))
-							continue
-						}
-						var blk *[64]int16
-						var nz *uint64
-						if mode == modeBlock {
-							k := y*c.pw + sx
-							blk, nz = (*[64]int16)(rb.blk[c.ci][64*k:]), &rb.nz[c.ci][k]
-							blk[0] = int16(pred[i])
-						}
-						var err error
-						if acc, n, err = br.decodeAC(acc, n, act, blk, nz); err != nil {
-							return 0, err
-						}
-					}
-				}
-			}
-		}
-		if n < br.fake {
-			return 0, corruptf("unexpected end of data")
-		}
-		if rb != nil {
-			d.pool.send(rb, true)
-		}
-		if err := d.ctxErr(); err != nil {
-			return 0, err
-		}
-		if err := d.pool.err(); err != nil {
-			return 0, err
-		}
-	}
-	return entropyEnd(br.data, br.pos), nil
-}
-
-// decodeAC decodes the AC coefficients of a sequential block into blk
-// (natural order), setting the zig-zag positions of the nonzero ones in
-// nz; with blk nil it only reads past them (the chroma of the DCT path).
-// The accumulator goes in and out in registers.
-func (br *bitReader) decodeAC(acc uint64, n int, act *huffTable, blk *[64]int16, nz *uint64) (uint64, int, error) {
-	var mask uint64
-	for k := 1; k < 64; k++ {
-		if n < 32 {
-			acc, n = br.refill(acc, n)
-		}
-		var v int32
-		if e := act.ac[acc>>(64-lutBits)]; e != 0 {
-			acc <<= uint(e) & 15
-			n -= int(e & 15)
-			r := int(e>>8) & 0xff
-			if r == 0xff {
-				break
-			}
-			k += r
-			v = e >> 16
-		} else {
-			rs, l := act.symbol(acc)
-			if l == 0 {
-				return acc, n, corruptf("bad Huffman code")
-			}
-			acc <<= uint(l) & 63
-			n -= l
-			r, s := int(rs>>4), uint(rs&15)
-			if s == 0 {
-				if r != 15 {
-					break
-				}
-				k += 15
-				continue
-			}
-			k += r
-			v = extend(int32(acc>>((64-s)&63)), s)
-			acc <<= s & 63
-			n -= int(s)
-		}
-		if k > 63 {
-			return acc, n, corruptf("AC index out of range")
-		}
-		if blk != nil {
-			blk[zigzag[k&63]] = int16(v)
-			mask |= 1 << (k & 63)
-		}
-	}
-	if blk != nil {
-		*nz = mask
-	}
-	return acc, n, nil
-}
-
-// symbol decodes one symbol from the left-aligned bits in acc: its value
-// and code length (0 for an invalid code).
-func (t *huffTable) symbol(acc uint64) (uint8, int) {
-	if e := t.lut[acc>>(64-lutBits)]; e != 0 {
-		return uint8(e), int(e >> 8)
-	}
-	return t.slow(acc)
-}
-
-// tokenizeBlock decodes the AC coefficients of one Y block and writes them
-// to tz.out as the output's tokens, each coefficient sign-changed and
-// requantised as tz says and the runs of zeros recounted, and counts the
-// symbols. It returns the number of words written. When tz.blk is not nil
-// the coefficients as read are also stored there (natural order) and their
-// zig-zag positions set in tz.mask, for the thumbnails' cell means. Few
-// values live across the loop, so that they stay in registers: the rest is
-// reached through tz. Its symbol decoding is decodeAC's, written out again:
-// a call per coefficient would cost this hot loop a third more time.
-func (tz *yTokenizer) tokenizeBlock(br *bitReader, acc uint64, n int) (uint64, int, int, error) {
-	act := tz.act
-	last, cnt := 0, 0 // zig-zag position of the last nonzero output coefficient, words written
-	for k := 1; k < 64; k++ {
-		if n < 32 {
-			acc, n = br.refill(acc, n)
-		}
-		var v int32
-		if e := act.ac[acc>>(64-lutBits)]; e != 0 {
-			acc <<= uint(e) & 15
-			n -= int(e & 15)
-			r := int(e>>8) & 0xff
-			if r == 0xff {
-				break
-			}
-			k += r
-			v = e >> 16
-		} else {
-			rs, l := act.symbol(acc)
-			if l == 0 {
-				return acc, n, 0, corruptf("bad Huffman code")
-			}
-			acc <<= uint(l) & 63
-			n -= l
-			r, s := int(rs>>4), uint(rs&15)
-			if s == 0 {
-				if r != 15 {
-					break
-				}
-				k += 15
-				continue
-			}
-			k += r
-			v = extend(int32(acc>>((64-s)&63)), s)
-			acc <<= s & 63
-			n -= int(s)
-		}
-		if k > 63 {
-			return acc, n, 0, corruptf("AC index out of range")
-		}
-		if tz.blk != nil {
-			tz.blk[zigzag[k&63]] = int16(v)
-			tz.mask |= 1 << (k & 63)
-		}
-		if uint32(v+16) < 32 && tz.useSmall {
-			// Small values (nearly all): the sign change, requantisation,
-			// size and extra bits are one lookup.
-			e := tz.small[k&63][(v+16)&31]
-			if tz.sample != nil {
-				tz.sample.small[k&63][(v+16)&31]++
-			}
-			if e == 0 {
-				continue // requantised to zero: the run goes on
-			}
-			run := k - last - 1
-			last = k
-			for run >= 16 {
-				tz.out[cnt&255] = tokZRL
-				cnt++
-				tz.hist[0xf0]++
-				run -= 16
-			}
-			t := uint32(run)<<12 | uint32(e)
-			tz.hist[(t>>8)&0xff]++
-			tz.out[cnt&255] = uint16(t)
-			cnt++
-			continue
-		}
-		if !tz.keep {
-			if tz.neg[k&63] {
-				v = -v
-			}
-			q := requant(v, tz.mul[k&63])
-			if tz.sample != nil {
-				tz.sample.add(k, v, q)
-			}
-			if v = q; v == 0 {
-				continue
-			}
-		}
-		// The token: ZRLs for runs past 15, then size and extra bits.
-		run := k - last - 1
-		last = k
-		for run >= 16 {
-			tz.out[cnt&255] = tokZRL
-			cnt++
-			tz.hist[0xf0]++
-			run -= 16
-		}
-		sign := v >> 31
-		a := (v ^ sign) - sign
-		if a > 1023 {
-			a = 1023
-			v = (1023 ^ sign) - sign
-		}
-		size := uint32(bits.Len32(uint32(a)))
-		sym := uint32(run)<<4 | size
-		b := uint32(v+sign) & (1<<(size&31) - 1)
-		tz.hist[sym&0xff]++
-		tz.out[cnt&255] = uint16(sym<<8 | b&0xff)
-		cnt++
-		if size > 8 {
-			tz.out[cnt&255] = uint16(b >> 8)
-			cnt++
-		}
-	}
-	if last != 63 {
-		tz.out[cnt&255] = tokEOB
-		cnt++
-		tz.hist[0]++
-	}
-	return acc, n, cnt, nil
-}
+// end returns the position of the marker that ends the scan's data.
+func (b *bitReader) end() int { return entropyEnd(b.src, b.sp) }
 
 // huffSeq decodes the blocks of a sequential scan that is not streamed
 // (one scan of several in a file).
 type huffSeq struct {
-	bitReader
+	*bitReader
 	dc, ac []*huffTable
 	pred   [4]int32
 }
@@ -629,7 +427,7 @@ func (s *huffSeq) block(blk *[64]int16, nz *uint64, i int) error {
 
 // huffProg decodes the blocks of a progressive scan (T.81 G.1.2).
 type huffProg struct {
-	bitReader
+	*bitReader
 	dc, ac []*huffTable
 	pred   [4]int32
 	ss, se int
@@ -766,7 +564,7 @@ func (d *jpegDecoder) scanHuffman(sc *jpegScan, p int) (int, error) {
 	for i := range sc.comps {
 		dc[i], ac[i] = &d.dc[sc.td[i]], &d.ac[sc.ta[i]]
 	}
-	br := bitReader{data: d.data, pos: p}
+	br := newBitReader(d.data, p)
 	var bc blockCoder
 	if d.hdr.progressive {
 		bc = &huffProg{bitReader: br, dc: dc, ac: ac, ss: sc.ss, se: sc.se, ah: sc.ah, al: sc.al}
