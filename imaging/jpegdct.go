@@ -79,9 +79,9 @@ type yTokenizer struct {
 	keep bool // the input's symbols are the output's
 	neg  [64]bool
 	mul  [64]int64
-	// small[tokIndex(k, v)] is the token body (size << 8 | extra bits)
+	// small[tokIndex(k, v)] is the token body (size << 4 | extra bits)
 	// of value v at position k after the sign change and requantisation,
-	// 0 when it becomes zero, for -16 <= v < 16.
+	// 0 when it becomes zero, for -15 <= v <= 15.
 	small    [64 * 32]uint16
 	useSmall bool
 	// count[tokIndex(k, v)] counts the input values -16..15 at position k
@@ -210,15 +210,15 @@ func (s *dctSink) prepare() error {
 		small := true
 		for k := 1; k < 64; k++ {
 			tz.neg[k], tz.mul[k] = s.neg[zigzag[k]], s.mul[k]
-			for v0 := int32(-16); v0 < 16; v0++ {
+			for v0 := int32(-15); v0 < 16; v0++ {
 				v := v0
 				if tz.neg[k] {
 					v = -v
 				}
 				v = requant(v, tz.mul[k])
 				size, b := magnitude(v)
-				small = small && size <= 8
-				tz.small[tokIndex(k, v0)] = uint16(size<<8 | b)
+				small = small && size <= shortToken
+				tz.small[tokIndex(k, v0)] = uint16(size<<4 | b)
 			}
 		}
 		tz.useSmall = small // steps over 255 can scale values past 8 bits: no table

@@ -100,17 +100,22 @@ var bitLen = func() (t [2048]uint8) {
 }()
 
 // A token is one AC Huffman symbol (run << 4 | size, or 0x00 end of
-// block, 0xF0 sixteen zeros) with its extra bits, in 16 bits: symbol << 8 |
-// extra bits. A size over 8 puts the high size-8 bits in the symbol's word
-// and the low 8 in a second word, a token of its own: tokRaw8, a symbol
-// that baseline coding never uses (size 11), whose code is nothing and
-// whose 8 bits are written as they are. So the writer takes every word
-// the same way.
+// block, 0xF0 sixteen zeros) with its extra bits, in 16 bits, written so
+// that each word is an index into the writer's table of codes
+// (tokenTable):
+//
+//	run << 8 | size << 4 | extra bits   size 0 to 4
+//	tokCode | symbol, tokRaw + size << 10 | extra bits
+//	                                    size 5 to 10: the code, then the bits
 const (
-	tokEOB  = 0x0000
-	tokZRL  = 0xf000
-	tokRaw8 = 0x0b00
+	tokEOB  = 0x000
+	tokZRL  = 0xf00
+	tokCode = 0x1000
+	tokRaw  = 0x1000 // plus size << 10: 0x2400 and up
 )
+
+// shortToken is the largest size category a one-word token holds.
+const shortToken = 4
 
 // appendToken appends the token of a nonzero coefficient v after run zeros
 // (run < 16) and counts its symbol.
@@ -118,10 +123,10 @@ func appendToken(dst []uint16, run int, v int32, hist *[256]uint32) []uint16 {
 	n, b := magnitude(v)
 	sym := uint32(run)<<4 | n
 	hist[sym&0xff]++
-	if n <= 8 {
-		return append(dst, uint16(sym<<8|b))
+	if n <= shortToken {
+		return append(dst, uint16(sym<<4|b))
 	}
-	return append(dst, uint16(sym<<8|b>>8), uint16(tokRaw8|b&0xff))
+	return append(dst, uint16(tokCode|sym), uint16(tokRaw+n<<10|b))
 }
 
 // appendTokens appends the AC tokens of one block given its coefficients
@@ -414,8 +419,7 @@ func (t *jpegTokens) encode() []byte {
 	}
 	dcCounts, dcVals := optimalHuffman(&dcHist)
 	acCounts, acVals := optimalHuffman(&t.hist)
-	dcCode, acCode := emitTable(&dcCounts, dcVals, false), emitTable(&acCounts, acVals, true)
-	acCode.set(tokRaw8>>8, 0, 8)
+	dcCode, acCode := dcTable(&dcCounts, dcVals), newTokenTable(&acCounts, acVals)
 
 	ntok := 0
 	for _, r := range t.rows {
@@ -474,39 +478,64 @@ func (t *jpegTokens) encode() []byte {
 	return out.Bytes()
 }
 
-// codeTable is a Huffman table for the writer: for each symbol, its code
-// shifted left past the extra bits written with it (the low 4 bits of an
-// AC symbol, or a DC symbol) and the total length, (code << size) << 8 |
-// (length + size), and 1 << (length + size). For AC tables a size over 8
-// counts size-8 bits (see tokRaw8).
-type codeTable struct {
-	code [256]uint64
-	mul  [256]uint64
-}
-
-func emitTable(counts *[16]uint8, vals []uint8, ac bool) *codeTable {
-	t := &codeTable{}
+// huffCodes calls f with each symbol of a Huffman table, its code and the
+// code's length.
+func huffCodes(counts *[16]uint8, vals []uint8, f func(sym uint8, code, l uint64)) {
 	code, k := uint64(0), 0
-	for l := 1; l <= 16; l++ {
+	for l := uint64(1); l <= 16; l++ {
 		for i := 0; i < int(counts[l-1]); i++ {
-			sym := uint64(vals[k])
-			size := sym & 15
-			if ac && size > 8 {
-				size -= 8
-			}
-			t.set(sym, code<<size, uint64(l)+size)
+			f(vals[k], code, l)
 			code++
 			k++
 		}
 		code <<= 1
 	}
-	return t
 }
 
-// set gives symbol sym the bits v of length l.
-func (t *codeTable) set(sym, v, l uint64) {
-	t.code[sym] = v<<8 | l
-	t.mul[sym] = 1 << l
+// A writer's table entry: the bits to write, right-aligned, << 8 | their
+// number.
+
+// dcTable returns, for each DC symbol (size), its code shifted left past
+// the extra bits and the length of both.
+func dcTable(counts *[16]uint8, vals []uint8) *[16]uint64 {
+	var t [16]uint64
+	huffCodes(counts, vals, func(sym uint8, code, l uint64) {
+		size := uint64(sym & 15)
+		t[sym&15] = code<<size<<8 | (l + size)
+	})
+	return &t
+}
+
+// tokenTable is the writer's table of an AC Huffman table: the bits of
+// every token word (see tokEOB), and pow2[n] = 1 << n: the writer appends
+// n bits by a multiplication, not a shift by a variable, which on amd64
+// would tie its loop to register CX.
+type tokenTable struct {
+	e    [1 << 14]uint64
+	pow2 [64]uint64
+}
+
+func newTokenTable(counts *[16]uint8, vals []uint8) *tokenTable {
+	t := &tokenTable{}
+	huffCodes(counts, vals, func(sym uint8, code, l uint64) {
+		size := uint64(sym & 15)
+		t.e[tokCode|uint64(sym)] = code<<8 | l
+		if size > shortToken {
+			return
+		}
+		for b := uint64(0); b < 1<<size; b++ {
+			t.e[uint64(sym)<<4|b] = (code<<size|b)<<8 | (l + size)
+		}
+	})
+	for size := uint64(1); size <= 10; size++ {
+		for b := uint64(0); b < 1<<size; b++ {
+			t.e[tokRaw+size<<10|b] = b<<8 | size
+		}
+	}
+	for i := range t.pow2 {
+		t.pow2[i] = 1 << i
+	}
+	return t
 }
 
 // bitWriter writes entropy-coded data into buf from pos, stuffing a zero
@@ -522,19 +551,18 @@ type bitWriter struct {
 }
 
 // blockWords is more words than a block can fill: 64 codes of at most 27
-// bits with their extra bits.
-const blockWords = 56
+// bits with their extra bits; a power of two.
+const blockWords = 64
 
 // code entropy-codes one block, its DC token and its AC tokens, into
 // w.words from n, leaving the bits that do not fill a word pending, and
 // returns the next n. It calls nothing, so that its values stay in
-// registers; a code is appended by a multiplication (codeTable.mul), not a
-// shift by a variable, which on amd64 would tie the loop to register CX.
-func (w *bitWriter) code(n int, dc uint16, toks []uint16, dcCode, t *codeTable) int {
-	words := w.words[n : n+blockWords]
+// registers.
+func (w *bitWriter) code(n int, dc uint16, toks []uint16, dcCode *[16]uint64, t *tokenTable) int {
+	words := (*[blockWords]uint32)(w.words[n : n+blockWords])
 	acc, nacc := w.acc, w.nacc
-	e := dcCode.code[dc>>12]
-	acc = acc*dcCode.mul[dc>>12] | (e>>8 | uint64(dc&0xfff))
+	e := dcCode[dc>>12]
+	acc = acc*t.pow2[e&63] | (e>>8 | uint64(dc&0xfff))
 	nacc += uint(e & 63)
 	i := 0
 	if nacc >= 32 {
@@ -542,28 +570,36 @@ func (w *bitWriter) code(n int, dc uint16, toks []uint16, dcCode, t *codeTable) 
 		words[0] = uint32(acc >> (nacc & 63))
 		i++
 	}
-	_, _ = t.code[0], t.mul[0]
-	for len(toks) > 0 {
-		// Append codes until 32 bits or more are pending.
-		j := 0
-		for j < len(toks) {
-			tk := toks[j]
-			j++
-			e := t.code[tk>>8]
-			acc = acc*t.mul[tk>>8] | (e>>8 | uint64(tk&0xff))
-			if nacc += uint(e & 63); nacc >= 32 {
-				break
-			}
-		}
-		toks = toks[j:]
+	for j := 0; j < len(toks); {
+		acc, nacc, j = appendCodes(acc, nacc, 0, toks, j, t)
 		if nacc >= 32 {
 			nacc -= 32
-			words[i] = uint32(acc >> (nacc & 63))
+			words[i&(blockWords-1)] = uint32(acc >> (nacc & 63))
 			i++
 		}
 	}
 	w.acc, w.nacc = acc, nacc
 	return n + i
+}
+
+// appendCodes appends the codes of toks[j:] to the nacc bits of acc until
+// 32 bits or more are pending, and returns the bits and the index of the
+// next token. It has few values, so that they stay in registers: inlined
+// into its caller, they would not. (The third argument is not used: it
+// takes the register that a shift by a variable needs on amd64.)
+//
+//go:noinline
+func appendCodes(acc uint64, nacc uint, _ uint, toks []uint16, j int, t *tokenTable) (uint64, uint, int) {
+	_ = t.e[0]
+	for ; j < len(toks); j++ {
+		e := t.e[toks[j]&(1<<14-1)]
+		l := e & 63
+		acc = acc*t.pow2[l] | e>>8
+		if nacc += uint(l); nacc >= 32 {
+			return acc, nacc, j + 1
+		}
+	}
+	return acc, nacc, j
 }
 
 // write writes the first n words.

@@ -111,11 +111,12 @@ func (t *huffTable) fastDC(f *fastTable) {
 	})
 }
 
-// fastAC fills f for an AC table of a sequential scan. With tokens set,
-// only values of -15..15 are decoded, and the entry holds (value + 16) <<
-// 6: tokIndex(0, value), an index into a yTokenizer's tables (ZRL and EOB
-// have that of zero).
-func (t *huffTable) fastAC(f *fastTable, tokens bool) {
+// fastAC fills f for an AC table of a sequential scan, with the values of
+// sizes up to maxSize (at most 15). With tokens set the entry holds
+// tokIndex(0, value) instead of the value, an index into a yTokenizer's
+// tables (ZRL and EOB have that of zero); that takes a maxSize of 4 at
+// most (values -15..15).
+func (t *huffTable) fastAC(f *fastTable, tokens bool, maxSize uint) {
 	*f = fastTable{}
 	t.eachCode(func(l, code int, rs uint8) {
 		r, s := uint32(rs>>4), uint(rs&15)
@@ -131,7 +132,7 @@ func (t *huffTable) fastAC(f *fastTable, tokens bool) {
 			f.fill(l, code, 0, 0, v<<16|adv<<8|uint32(l))
 			return
 		}
-		if l+int(s) > fastBits || (tokens && s > 4) {
+		if l+int(s) > fastBits || s > maxSize {
 			return
 		}
 		for x := 0; x < 1<<s; x++ {

@@ -61,7 +61,7 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 		case 0:
 			t.fastDC(f)
 		case 1:
-			t.fastAC(f, false)
+			t.fastAC(f, false, 15)
 		default:
 			f.skip(table(t, 1))
 		}
@@ -76,7 +76,11 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 		case ci == 0 && tz != nil:
 			comps[i].mode = modeToken
 			tz.dcTab, tz.dcT, tz.acT = comps[i].dc, dcT, acT
-			acT.fastAC(&tz.acTab, tz.useSmall)
+			maxSize := uint(shortToken)
+			if !tz.useSmall {
+				maxSize = 0 // every value the slow way
+			}
+			acT.fastAC(&tz.acTab, true, maxSize)
 			comps[i].skip = table(acT, 2) // for the blocks past the image's edge
 		case d.want[ci]:
 			comps[i].mode = modeBlock
@@ -349,7 +353,9 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 	for {
 		var e uint32
 		var why int
-		k, last, cnt, e, why = tz.fastAC(b, 0, dst, k, last, cnt)
+		var d int
+		k, d, cnt, e, why = tz.fastAC(b, 0, dst, k, k-last, cnt)
+		last = k - d
 		switch why {
 		case fastRefill:
 			b.fill()
@@ -377,7 +383,7 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 				continue
 			}
 		case fastToken: // a coefficient (counted) that needs ZRLs before it, or became zero
-			if tb := tz.small[(int(e>>16)|k)&(64*32-1)]; tb != 0 {
+			if tb := uint16(e); tb != 0 {
 				cnt = putToken(dst, cnt, k-last-1, tb, &tz.hist)
 				last = k
 			}
@@ -416,11 +422,14 @@ const (
 
 // fastAC is the hot loop of tokenizeBlock: the coefficients after
 // position k whose code and value fit the fast table, until the block's
-// last position, its end or something the loop does not do. It returns
-// the positions and count as tokenizeBlock keeps them, the last table
-// entry and why it stopped. It calls nothing and its body is one path,
-// so that its values stay in registers.
-func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[256]uint16, k, last, cnt int) (int, int, int, uint32, int) {
+// last position, its end or something the loop does not do. d is the
+// distance from the last coefficient written to k. It returns k, d and the
+// words written, why it stopped and for fastEnd the last table entry, for
+// fastToken the coefficient's token body. It calls nothing and its body is
+// one path, so that its values stay in registers; the second argument is
+// not used: it takes the register that a shift by a variable needs on
+// amd64.
+func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[256]uint16, k, d, cnt int) (int, int, int, uint32, int) {
 	acc, n := b.acc, b.n
 	_, _ = tz.hist[0], dst[0] // the nil checks, once
 	for {
@@ -428,7 +437,7 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[256]uint16, k, last, cn
 			p := b.p
 			if p > b.lim {
 				b.acc, b.n = acc, n
-				return k, last, cnt, 0, fastRefill
+				return k, d, cnt, 0, fastRefill
 			}
 			nb := (63 - n) >> 3
 			acc |= binary.BigEndian.Uint64(b.buf[p:]) >> (uint(n) & 63)
@@ -438,30 +447,31 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[256]uint16, k, last, cn
 		e := tz.acTab[acc>>(64-fastBits)]
 		if e == 0 {
 			b.acc, b.n = acc, n
-			return k, last, cnt, 0, fastSlow
+			return k, d, cnt, 0, fastSlow
 		}
 		acc <<= e & 63
 		n -= int(e & 0xff)
-		k += int(e>>8) & 0xff
+		adv := int(e>>8) & 0xff
+		k += adv
 		if uint(k) >= 63 {
 			b.acc, b.n = acc, n
-			return k, last, cnt, e, fastEnd
+			return k, d + adv, cnt, e, fastEnd
 		}
+		d += adv
 		// Nearly every coefficient: the sign change, requantisation, size
 		// and extra bits are one lookup.
 		i := (int(e>>16) | k) & (64*32 - 1)
 		tz.count[i]++
 		tb := tz.small[i]
-		run := k - last - 1
-		if tb == 0 || run >= 16 {
+		if tb == 0 || d > 16 {
 			b.acc, b.n = acc, n
-			return k, last, cnt, e, fastToken
+			return k, d, cnt, uint32(tb), fastToken
 		}
-		last = k
-		t := uint16(run)<<12 | tb
+		t := uint16(d-1)<<8 | tb
+		d = 0
 		dst[cnt&255] = t
 		cnt++
-		tz.hist[t>>8]++
+		tz.hist[uint8(t>>4)]++
 	}
 }
 
@@ -482,9 +492,9 @@ func putToken(dst *[256]uint16, cnt, run int, tb uint16, hist *[256]uint32) int 
 		cnt = putZRL(dst, cnt, run, hist)
 		run &= 15
 	}
-	t := uint16(run)<<12 | tb
+	t := uint16(run)<<8 | tb
 	dst[cnt&255] = t
-	hist[t>>8]++
+	hist[uint8(t>>4)]++
 	return cnt + 1
 }
 
@@ -492,7 +502,7 @@ func putToken(dst *[256]uint16, cnt, run int, tb uint16, hist *[256]uint32) int 
 // value the fast table does not hold), returning the words written and
 // the position of the last coefficient written.
 func (tz *yTokenizer) value(dst *[256]uint16, cnt, last, k int, v int32) (int, int) {
-	if uint32(v+16) < 32 && tz.useSmall {
+	if uint32(v+15) < 31 && tz.useSmall {
 		i := tokIndex(k, v) & (64*32 - 1)
 		tz.count[i]++
 		if tb := tz.small[i]; tb != 0 {
@@ -514,10 +524,17 @@ func (tz *yTokenizer) value(dst *[256]uint16, cnt, last, k int, v int32) (int, i
 	}
 	v = max(-1023, min(1023, v))
 	size, b := magnitude(v)
-	if size <= 8 {
-		return putToken(dst, cnt, k-last-1, uint16(size<<8|b), &tz.hist), k
+	if size <= shortToken {
+		return putToken(dst, cnt, k-last-1, uint16(size<<4|b), &tz.hist), k
 	}
-	cnt = putToken(dst, cnt, k-last-1, uint16(size<<8|b>>8), &tz.hist)
-	dst[cnt&255] = uint16(tokRaw8 | b&0xff)
-	return cnt + 1, k
+	run := k - last - 1
+	if run >= 16 {
+		cnt = putZRL(dst, cnt, run, &tz.hist)
+		run &= 15
+	}
+	sym := uint32(run)<<4 | size
+	tz.hist[sym]++
+	dst[cnt&255] = uint16(tokCode | sym)
+	dst[(cnt+1)&255] = uint16(tokRaw + size<<10 | b)
+	return cnt + 2, k
 }
