@@ -249,13 +249,12 @@ func (s *dctSink) row(r *mcuRow) error {
 		if sy >= t.bh {
 			break
 		}
-		tr := &t.rows[sy]
-		tr.off = make([]uint32, t.bw+1)
+		off := make([]uint32, t.bw+1)
 		per := s.hint.Load()
 		if per == 0 {
 			per = int64(t.bw) * 20
 		}
-		tr.tok = make([]uint16, 0, per+64)
+		toks := make([]uint16, 0, per+64)
 		for sx := 0; sx < t.bw; sx++ {
 			k := y*c.pw + sx
 			blk := (*[64]int16)(r.blk[0][64*k:])
@@ -286,14 +285,15 @@ func (s *dctSink) row(r *mcuRow) error {
 					}
 				}
 			}
-			tr.tok = appendTokens(tr.tok, &z, mask, &hist)
-			tr.off[sx+1] = uint32(len(tr.tok))
+			toks = appendTokens(toks, &z, mask, &hist)
+			off[sx+1] = uint32(len(toks))
 			s.fillCells(sx, sy, blk, nz)
 			if s.full != nil {
 				idct8x8(blk[:], &s.idct, s.full.Pix[sy*8*s.full.Stride+sx*8:], s.full.Stride)
 			}
 		}
-		s.hint.Store(int64(len(tr.tok)) + 64)
+		t.addRow(sy, toks, off)
+		s.hint.Store(int64(len(toks)) + 64)
 	}
 	t.addHist(&hist)
 	if stats != nil {

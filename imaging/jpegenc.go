@@ -152,34 +152,73 @@ func appendTokens(dst []uint16, z *[64]int32, mask uint64, hist *[256]uint32) []
 	return dst
 }
 
-// tokenRow holds the tokens of one row of blocks.
-type tokenRow struct {
-	tok []uint16
-	off []uint32 // start of each block's tokens in tok, and the end
-}
-
 // jpegTokens is a gray image as entropy-coder input. The blocks are stored
 // as they were read (bw x bh); orient says how they are laid out in the
 // output (EXIF orientation; the coefficients inside the blocks are already
-// transformed).
+// transformed). The tokens are in chunks: the decoder appends to chunks
+// of its own (reserve, add), rows tokenized elsewhere are chunks each
+// (addRow); ref says where each block's are.
 type jpegTokens struct {
-	w, h    int // output size in pixels (oriented)
-	bw, bh  int // stored blocks across and down
-	orient  int
-	rows    []tokenRow
-	dc      []int16 // per stored block, as read
-	dcMul   int64   // requantises dc to the output table (32-bit fixed point)
-	quant   [64]uint16
-	qin     [64]int64   // the input's step by output zig-zag position, where coefficients are requantised
-	recon   *reconStats // nil when nothing is requantised
-	rowHint int         // words to give a row of tokens at first
-	mu      sync.Mutex
-	hist    [256]uint32 // AC symbol counts
+	w, h   int // output size in pixels (oriented)
+	bw, bh int // stored blocks across and down
+	orient int
+	chunks [][]uint16
+	ref    []uint64 // per stored block: chunk << 40 | start << 8 | words
+	words  int      // tokens in all
+	cur    []uint16 // the chunk add appends to
+	dc     []int16  // per stored block, as read
+	dcMul  int64    // requantises dc to the output table (32-bit fixed point)
+	quant  [64]uint16
+	qin    [64]int64   // the input's step by output zig-zag position, where coefficients are requantised
+	recon  *reconStats // nil when nothing is requantised
+	mu     sync.Mutex
+	hist   [256]uint32 // AC symbol counts
 }
 
 func newJPEGTokens(w, h, bw, bh, orient int) *jpegTokens {
 	return &jpegTokens{w: w, h: h, bw: bw, bh: bh, orient: orient, dcMul: requantOne,
-		rows: make([]tokenRow, bh), dc: make([]int16, bw*bh)}
+		ref: make([]uint64, bw*bh), dc: make([]int16, bw*bh)}
+}
+
+// tokChunk is the size of the chunks the decoder appends to, in words.
+const tokChunk = 1 << 19
+
+// reserve returns room for the tokens of one block at the end of the
+// chunk being appended to (a block has at most 4 + 2 x 63 words).
+func (t *jpegTokens) reserve() *[256]uint16 {
+	if cap(t.cur)-len(t.cur) < 256 {
+		t.cur = make([]uint16, 0, tokChunk)
+		t.chunks = append(t.chunks, t.cur[:tokChunk])
+	}
+	return (*[256]uint16)(t.cur[len(t.cur) : len(t.cur)+256])
+}
+
+// add records the cnt words just written at reserve's room as the tokens
+// of stored block b.
+func (t *jpegTokens) add(b, cnt int) {
+	t.ref[b] = uint64(len(t.chunks)-1)<<40 | uint64(len(t.cur))<<8 | uint64(cnt)
+	t.cur = t.cur[:len(t.cur)+cnt]
+	t.words += cnt
+}
+
+// addRow records toks as the tokens of stored row y, those of block x at
+// off[x]..off[x+1].
+func (t *jpegTokens) addRow(y int, toks []uint16, off []uint32) {
+	t.mu.Lock()
+	c := uint64(len(t.chunks))
+	t.chunks = append(t.chunks, toks)
+	t.words += len(toks)
+	t.mu.Unlock()
+	for x := 0; x < t.bw; x++ {
+		t.ref[y*t.bw+x] = c<<40 | uint64(off[x])<<8 | uint64(off[x+1]-off[x])
+	}
+}
+
+// tokens returns the tokens of stored block b.
+func (t *jpegTokens) tokens(b int) []uint16 {
+	r := t.ref[b]
+	s := r >> 8 & (1<<32 - 1)
+	return t.chunks[r>>40][s : s+r&0xff]
 }
 
 // addHist merges the symbol counts of some rows.
@@ -421,10 +460,7 @@ func (t *jpegTokens) encode() []byte {
 	acCounts, acVals := optimalHuffman(&t.hist)
 	dcCode, acCode := dcTable(&dcCounts, dcVals), newTokenTable(&acCounts, acVals)
 
-	ntok := 0
-	for _, r := range t.rows {
-		ntok += len(r.tok)
-	}
+	ntok := t.words
 	bands := min(obh, 4*parallelism())
 	parts := make([][]byte, bands)
 	parallel(bands, 1, func(b0, b1 int) {
@@ -436,8 +472,8 @@ func (t *jpegTokens) encode() []byte {
 				x, y, dx, dy := t.rowWalk(oy)
 				n := 0
 				for ox := 0; ox < obw; ox++ {
-					r := &t.rows[y]
-					n = w.code(n, uint16(t.dc[y*t.bw+x]), r.tok[r.off[x]:r.off[x+1]], dcCode, acCode)
+					b := y*t.bw + x
+					n = w.code(n, uint16(t.dc[b]), t.tokens(b), dcCode, acCode)
 					x, y = x+dx, y+dy
 				}
 				w.write(n)
@@ -725,9 +761,8 @@ func encodeGrayJPEG(r *raster, quality int) []byte {
 		var blk [64]float32
 		var z [64]int32
 		for by := y0; by < y1; by++ {
-			g := &t.rows[by]
-			g.off = make([]uint32, bw+1)
-			g.tok = make([]uint16, 0, bw*16)
+			off := make([]uint32, bw+1)
+			toks := make([]uint16, 0, bw*16)
 			for bx := 0; bx < bw; bx++ {
 				x0 := 8 * bx
 				for y := 0; y < 8; y++ {
@@ -760,40 +795,12 @@ func encodeGrayJPEG(r *raster, quality int) []byte {
 					nz |= uint64((uint32(v)|uint32(-v))>>31) << i
 				}
 				t.dc[by*bw+bx] = int16(z[0])
-				g.tok = appendTokens(g.tok, &z, nz, &hist)
-				g.off[bx+1] = uint32(len(g.tok))
+				toks = appendTokens(toks, &z, nz, &hist)
+				off[bx+1] = uint32(len(toks))
 			}
+			t.addRow(by, toks, off)
 		}
 		t.addHist(&hist)
 	})
 	return t.encode()
-}
-
-// startRows gives each row its block offsets, for the decoder to append
-// to (reserve, add).
-func (t *jpegTokens) startRows() {
-	off := make([]uint32, t.bh*(t.bw+1))
-	for i := range t.rows {
-		t.rows[i].off = off[i*(t.bw+1) : i*(t.bw+1)+1 : (i+1)*(t.bw+1)]
-	}
-}
-
-// reserve returns room for the tokens of one block at the end of row y.
-func (t *jpegTokens) reserve(y int) *[256]uint16 {
-	r := &t.rows[y]
-	if cap(r.tok)-len(r.tok) < 256 {
-		r.tok = slices.Grow(r.tok, max(t.rowHint, len(r.tok)/2)+256)
-	}
-	return (*[256]uint16)(r.tok[len(r.tok) : len(r.tok)+256])
-}
-
-// add ends a block of cnt words written at the end of row y.
-func (t *jpegTokens) add(y, cnt int) {
-	r := &t.rows[y]
-	r.tok = r.tok[:len(r.tok)+cnt]
-	r.off = append(r.off, uint32(len(r.tok)))
-	if len(r.off) == t.bw+1 {
-		// The next rows are sized like this one, so that they rarely grow.
-		t.rowHint = len(r.tok) + len(r.tok)/16
-	}
 }

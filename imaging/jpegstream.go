@@ -101,7 +101,6 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 	var tok *jpegTokens
 	if tz != nil {
 		tok = tz.tok
-		tok.startRows()
 	}
 	for my := 0; my < rows; my++ {
 		var rb *mcuRow
@@ -130,8 +129,8 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 						switch {
 						case c.mode == modeToken && sy < tok.bh && sx < tok.bw:
 							var cnt int
-							diff, cnt, err = tz.tokenizeBlock(br, tok.reserve(sy))
-							tok.add(sy, cnt)
+							diff, cnt, err = tz.tokenizeBlock(br, tok.reserve())
+							tok.add(sy*tok.bw+sx, cnt)
 							tok.dc[sy*tok.bw+sx] = int16(pred[i] + diff)
 						case c.mode == modeBlock:
 							k := y*c.pw + sx
