@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -145,10 +147,21 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return 1
 		}
 	}
+	// An image's buffers stay live until its outputs are written, so
+	// collecting during a file frees next to nothing and costs CPU (a
+	// tenth of a 12 MP JPEG's): the collector runs between files instead,
+	// unless GOGC or GOMEMLIMIT ask for something else.
+	manualGC := os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == ""
+	if manualGC {
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	}
 	enc := newLineEncoder(stdout)
 	converted, refused := 0, 0
 	for i, base := range uniqueBases(files) {
 		file := files[i]
+		if manualGC && i > 0 {
+			runtime.GC()
+		}
 		line, err := convertFile(ctx, file, base, *out, opts)
 		if err != nil {
 			code := imaging.Code(err)
