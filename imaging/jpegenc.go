@@ -460,14 +460,38 @@ func (t *jpegTokens) encode() []byte {
 	acCounts, acVals := optimalHuffman(&t.hist)
 	dcCode, acCode := dcTable(&dcCounts, dcVals), newTokenTable(&acCounts, acVals)
 
-	ntok := t.words
+	// The headers, then the bands' data: each band is coded into its own
+	// region of the one output buffer, sized from its tokens and the
+	// tables' bits per token, and the bands are then moved down to follow
+	// each other, so that the data is not copied into fresh memory.
+	hdr := t.header(&dcCounts, dcVals, &acCounts, acVals)
+	var dcBits, acBits float64
+	huffCodes(&dcCounts, dcVals, func(sym uint8, _, l uint64) { dcBits += float64(dcHist[sym]) * float64(l+uint64(sym&15)) })
+	huffCodes(&acCounts, acVals, func(sym uint8, _, l uint64) { acBits += float64(t.hist[sym]) * float64(l+uint64(sym&15)) })
+	perBlock, perWord := dcBits/8/float64(obw*obh), acBits/8/float64(max(1, t.words))
 	bands := min(obh, 4*parallelism())
+	sizes := make([]int, bands+1) // start of each band's region
+	sizes[0] = len(hdr)
+	for bi := 0; bi < bands; bi++ {
+		y0, y1 := obh*bi/bands, obh*(bi+1)/bands
+		words := 0
+		for oy := y0; oy < y1; oy++ {
+			x, y, dx, dy := t.rowWalk(oy)
+			for ox := 0; ox < obw; ox++ {
+				words += int(t.ref[y*t.bw+x] & 0xff)
+				x, y = x+dx, y+dy
+			}
+		}
+		sizes[bi+1] = sizes[bi] + bandRegion(float64(words)*perWord+float64(obw*(y1-y0))*perBlock, y1-y0)
+	}
+	out := make([]byte, sizes[bands]+2)
+	copy(out, hdr)
 	parts := make([][]byte, bands)
+	inPlace := make([]bool, bands)
 	parallel(bands, 1, func(b0, b1 int) {
 		for bi := b0; bi < b1; bi++ {
 			y0, y1 := obh*bi/bands, obh*(bi+1)/bands
-			// About a byte per token.
-			w := bitWriter{buf: make([]byte, ntok/bands+obw*(y1-y0)+1024), words: make([]uint32, obw*blockWords+1)}
+			w := bitWriter{buf: out[sizes[bi]:sizes[bi+1]:sizes[bi+1]], words: make([]uint32, obw*blockWords+1)}
 			for oy := y0; oy < y1; oy++ {
 				x, y, dx, dy := t.rowWalk(oy)
 				n := 0
@@ -485,14 +509,35 @@ func (t *jpegTokens) encode() []byte {
 				}
 			}
 			parts[bi] = w.buf[:w.pos]
+			inPlace[bi] = &w.buf[0] == &out[sizes[bi]] // else it outgrew its region
 		}
 	})
-	size := 0
-	for _, p := range parts {
-		size += len(p)
+	if slices.Contains(inPlace, false) {
+		size := len(hdr) + 2
+		for _, p := range parts {
+			size += len(p)
+		}
+		out = make([]byte, size)
+		copy(out, hdr)
 	}
+	n := len(hdr)
+	for _, p := range parts {
+		n += copy(out[n:], p) // down, or into the new buffer
+	}
+	return append(out[:n], 0xff, 0xd9)
+}
+
+// bandRegion is the room given to a band of rows of blocks whose codes
+// take about size bytes: an eighth more for the stuffed bytes and the
+// uneven bits per token, and the restart markers (a band that needs more
+// is coded into a buffer of its own).
+var bandRegion = func(size float64, rows int) int { return int(size*1.125) + 3*rows + 1024 }
+
+// header returns the markers of the gray baseline JPEG up to its scan's
+// data.
+func (t *jpegTokens) header(dcCounts *[16]uint8, dcVals []uint8, acCounts *[16]uint8, acVals []uint8) []byte {
+	obw := ceilDiv(t.w, 8)
 	var out bytes.Buffer
-	out.Grow(size + 700)
 	out.Write([]byte{0xff, 0xd8})
 	// DQT: one 8-bit table, id 0, zig-zag order.
 	out.Write([]byte{0xff, 0xdb, 0, 67, 0})
@@ -501,16 +546,12 @@ func (t *jpegTokens) encode() []byte {
 	}
 	// SOF0: 8-bit, one component (id 1, 1x1, table 0).
 	out.Write([]byte{0xff, 0xc0, 0, 11, 8, byte(t.h >> 8), byte(t.h), byte(t.w >> 8), byte(t.w), 1, 1, 0x11, 0})
-	writeDHT(&out, 0x00, &dcCounts, dcVals)
-	writeDHT(&out, 0x10, &acCounts, acVals)
+	writeDHT(&out, 0x00, dcCounts, dcVals)
+	writeDHT(&out, 0x10, acCounts, acVals)
 	// DRI: one row of blocks per restart interval.
 	out.Write([]byte{0xff, 0xdd, 0, 4, byte(obw >> 8), byte(obw)})
 	// SOS: component 1 with tables 0/0, spectral 0..63.
 	out.Write([]byte{0xff, 0xda, 0, 8, 1, 1, 0x00, 0, 63, 0})
-	for _, p := range parts {
-		out.Write(p)
-	}
-	out.Write([]byte{0xff, 0xd9})
 	return out.Bytes()
 }
 
@@ -638,11 +679,21 @@ func appendCodes(acc uint64, nacc uint, _ uint, toks []uint16, j int, t *tokenTa
 	return acc, nacc, j
 }
 
-// write writes the first n words.
+// write writes the first n words, and leaves room for pad and a restart
+// marker after them.
 func (w *bitWriter) write(n int) {
-	if len(w.buf)-w.pos < 8*n+16 {
-		w.buf = slices.Grow(w.buf[:w.pos], 8*n+16+len(w.buf)/4)
-		w.buf = w.buf[:cap(w.buf)]
+	if room := len(w.buf) - w.pos; room < 8*n+16 {
+		// Not room for the worst case (every byte stuffed): count.
+		need := 4*n + 16
+		for _, v := range w.words[:n] {
+			if hasFF(v) {
+				need += 4
+			}
+		}
+		if room < need {
+			w.buf = slices.Grow(w.buf[:w.pos], 8*n+16+len(w.buf)/4)
+			w.buf = w.buf[:cap(w.buf)]
+		}
 	}
 	buf, pos := w.buf, w.pos
 	for _, v := range w.words[:n] {

@@ -69,3 +69,20 @@ func TestEncodeGrayJPEG(t *testing.T) {
 		})
 	}
 }
+
+// TestEncodeBandsOutgrowRegions codes every band into a region too small
+// for it: the bands then go into buffers of their own and the file is the
+// same as when each fits its region and is moved down in place.
+func TestEncodeBandsOutgrowRegions(t *testing.T) {
+	src := toGray(photo(333, 517, 3))
+	want := encodeGrayJPEG(src, 95)
+	defer func(f func(float64, int) int) { bandRegion = f }(bandRegion)
+	bandRegion = func(float64, int) int { return 1 }
+	got := encodeGrayJPEG(src, 95)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("bands outgrowing their regions: %d bytes differ from the in-place coding's %d", len(got), len(want))
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(got)); err != nil {
+		t.Fatal(err)
+	}
+}
