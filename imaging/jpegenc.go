@@ -618,7 +618,7 @@ func newTokenTable(counts *[16]uint8, vals []uint8) *tokenTable {
 // bitWriter writes entropy-coded data into buf from pos, stuffing a zero
 // after each 0xFF byte: a row of blocks is coded into words of 32 bits
 // (code), then the words are written (write). acc holds nacc pending
-// bits, right-aligned.
+// bits, left-aligned.
 type bitWriter struct {
 	buf   []byte
 	pos   int
@@ -633,50 +633,47 @@ const blockWords = 64
 
 // code entropy-codes one block, its DC token and its AC tokens, into
 // w.words from n, leaving the bits that do not fill a word pending, and
-// returns the next n. It calls nothing, so that its values stay in
-// registers.
+// returns the next n.
 func (w *bitWriter) code(n int, dc uint16, toks []uint16, dcCode *[16]uint64, t *tokenTable) int {
-	words := (*[blockWords]uint32)(w.words[n : n+blockWords])
-	acc, nacc := w.acc, w.nacc
 	e := dcCode[dc>>12]
-	acc = acc*t.pow2[e&63] | (e>>8 | uint64(dc&0xfff))
-	nacc += uint(e & 63)
-	i := 0
-	if nacc >= 32 {
-		nacc -= 32
-		words[0] = uint32(acc >> (nacc & 63))
-		i++
-	}
-	for j := 0; j < len(toks); {
-		acc, nacc, j = appendCodes(acc, nacc, 0, toks, j, t)
-		if nacc >= 32 {
-			nacc -= 32
-			words[i&(blockWords-1)] = uint32(acc >> (nacc & 63))
-			i++
-		}
-	}
-	w.acc, w.nacc = acc, nacc
+	e |= uint64(dc&0xfff) << 8 // the extra bits below the code
+	var i int
+	w.acc, w.nacc, i = appendCodes(w.acc, w.nacc, e, toks, (*[blockWords]uint32)(w.words[n:n+blockWords]), t)
 	return n + i
 }
 
-// appendCodes appends the codes of toks[j:] to the nacc bits of acc until
-// 32 bits or more are pending, and returns the bits and the index of the
-// next token. It has few values, so that they stay in registers: inlined
-// into its caller, they would not. (The third argument is not used: it
-// takes the register that a shift by a variable needs on amd64.)
+// appendCodes appends the code e (a table entry) and the codes of toks to
+// the nacc bits of acc, writing each 32 bits into words, and returns the
+// bits left and the words written. The bits are left-aligned in acc, so
+// that a word leaves it by shifts of 32, and a code joins it by a
+// multiplication, not a shift by a variable (which on amd64 would tie the
+// loop to register CX); a code's bits join after the nacc already there:
+// at most 31 + 27 bits.
 //
 //go:noinline
-func appendCodes(acc uint64, nacc uint, _ uint, toks []uint16, j int, t *tokenTable) (uint64, uint, int) {
-	_ = t.e[0]
-	for ; j < len(toks); j++ {
-		e := t.e[toks[j]&(1<<14-1)]
-		l := e & 63
-		acc = acc*t.pow2[l] | e>>8
-		if nacc += uint(l); nacc >= 32 {
-			return acc, nacc, j + 1
+func appendCodes(acc uint64, nacc uint, e uint64, toks []uint16, words *[blockWords]uint32, t *tokenTable) (uint64, uint, int) {
+	_, _ = t.e[0], words[0]
+	nacc += uint(e & 63)
+	acc |= e >> 8 * t.pow2[(64-nacc)&63]
+	i := 0
+	if nacc >= 32 {
+		words[0] = uint32(acc >> 32)
+		acc <<= 32
+		nacc -= 32
+		i++
+	}
+	for _, tok := range toks {
+		e := t.e[tok&(1<<14-1)]
+		nacc += uint(e & 63)
+		acc |= e >> 8 * t.pow2[(64-nacc)&63]
+		if nacc >= 32 {
+			words[i&(blockWords-1)] = uint32(acc >> 32)
+			acc <<= 32
+			nacc -= 32
+			i++
 		}
 	}
-	return acc, nacc, j
+	return acc, nacc, i
 }
 
 // write writes the first n words, and leaves room for pad and a restart
@@ -724,13 +721,12 @@ func putStuffed(buf []byte, pos int, v uint32) int {
 
 // pad writes the pending bits, padded with one bits to a byte boundary.
 func (w *bitWriter) pad() {
-	for w.nacc >= 8 {
-		w.nacc -= 8
-		w.put(byte(w.acc >> (w.nacc & 63)))
+	for ; w.nacc >= 8; w.nacc -= 8 {
+		w.put(byte(w.acc >> 56))
+		w.acc <<= 8
 	}
 	if w.nacc > 0 {
-		pad := 8 - w.nacc
-		w.put(byte(w.acc<<(pad&63)) | byte(1<<pad-1))
+		w.put(byte(w.acc>>56) | byte(0xff>>w.nacc))
 	}
 	w.acc, w.nacc = 0, 0
 }
