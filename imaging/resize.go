@@ -181,6 +181,13 @@ func fromPlanes(planes []plane, alpha, deep bool) *raster {
 		for y := y0; y < y1; y++ {
 			d := r.row(y)
 			lp := planes[0].p[y*w : y*w+w]
+			if !alpha && !deep { // the usual case, without the switch
+				d = d[:len(lp)]
+				for x, l := range lp {
+					d[x] = uint8(clamp(l))
+				}
+				continue
+			}
 			var ap []float32
 			if alpha {
 				ap = planes[1].p[y*w : y*w+w]
