@@ -121,6 +121,33 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 			mcus++
 			for i := 0; i < ns; i++ {
 				c := &comps[i]
+				// The usual blocks first, in loops of their own: Y blocks
+				// all inside the image, and skipped components.
+				if c.mode == modeToken && (my+1)*c.v <= tok.bh && (mx+1)*c.h <= tok.bw {
+					for y := 0; y < c.v; y++ {
+						b := (my*c.v+y)*tok.bw + mx*c.h
+						for x := 0; x < c.h; x, b = x+1, b+1 {
+							diff, cnt, err := tz.tokenizeBlock(br, tok.reserve())
+							if err != nil {
+								return 0, err
+							}
+							tok.add(b, cnt)
+							pred[i] += diff
+							tok.dc[b] = int16(pred[i])
+						}
+					}
+					continue
+				}
+				if c.mode == modeSkip {
+					for k := c.h * c.v; k > 0; k-- {
+						diff, err := br.skipBlock(c)
+						if err != nil {
+							return 0, err
+						}
+						pred[i] += diff
+					}
+					continue
+				}
 				for y := 0; y < c.v; y++ {
 					for x := 0; x < c.h; x++ {
 						var diff int32
