@@ -72,7 +72,7 @@ func tokIndex(k int, v int32) int { return int(v+16)<<6 | k }
 
 // yTokenizer is what the Huffman decoder needs to turn Y coefficients
 // straight into tokens (orientations that keep the order of coefficients
-// within a block, 1 to 4, and thumbnails that need no more than the DCs):
+// within a block, 1 to 4, and thumbnails that need no full inverse DCT):
 // by zig-zag position, the sign change and the requantisation.
 type yTokenizer struct {
 	tok  *jpegTokens
@@ -93,6 +93,13 @@ type yTokenizer struct {
 	dcTab    *fastTable
 	acTab    fastTable // fastAC with tokens
 	dcT, acT *huffTable
+	// For thumbnails at 1/4 or 1/2 scale (cells set): the coefficients of
+	// the block just read as they are stored (natural order; only those
+	// at the positions in mask, by zig-zag index, are meaningful), which
+	// the decoder hands to cells with the block's DC in blk[0].
+	cells func(x, y int, blk *[64]int16, nz uint64)
+	blk   [64]int16
+	mask  uint64
 }
 
 func newDCTSink(orient, quality int, sizes []int) *dctSink {
@@ -205,8 +212,11 @@ func (s *dctSink) prepare() error {
 	if s.full != nil {
 		s.idct.init(qin)
 	}
-	if s.orient <= 4 && s.full == nil && len(s.cells) == 0 {
+	if s.orient <= 4 && s.full == nil {
 		tz := &yTokenizer{tok: s.tok, keep: s.keep, recon: s.tok.recon}
+		if len(s.cells) > 0 {
+			tz.cells = s.fillCells
+		}
 		small := true
 		for k := 1; k < 64; k++ {
 			tz.neg[k], tz.mul[k] = s.neg[zigzag[k]], s.mul[k]

@@ -134,6 +134,10 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 							tok.add(b, cnt)
 							pred[i] += diff
 							tok.dc[b] = int16(pred[i])
+							if tz.cells != nil {
+								tz.blk[0] = int16(pred[i])
+								tz.cells(mx*c.h+x, my*c.v+y, &tz.blk, tz.mask)
+							}
 						}
 					}
 					continue
@@ -159,6 +163,10 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 							diff, cnt, err = tz.tokenizeBlock(br, tok.reserve())
 							tok.add(sy*tok.bw+sx, cnt)
 							tok.dc[sy*tok.bw+sx] = int16(pred[i] + diff)
+							if err == nil && tz.cells != nil {
+								tz.blk[0] = int16(pred[i] + diff)
+								tz.cells(sx, sy, &tz.blk, tz.mask)
+							}
 						case c.mode == modeBlock:
 							k := y*c.pw + sx
 							blk := (*[64]int16)(rb.blk[c.ci][64*k:])
@@ -359,7 +367,8 @@ func (b *bitReader) skipBlock(c *streamComp) (int32, error) {
 // as the output's tokens, each coefficient sign-changed and requantised as
 // tz says and the runs of zeros recounted; it counts the symbols and the
 // input values, and returns the block's DC difference and the number of
-// words written (at most 4 + 2 x 63).
+// words written (at most 4 + 2 x 63). With tz.cells set it also stores the
+// coefficients as read in tz.blk and their positions in tz.mask.
 func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int, error) {
 	var diff int32
 	if b.n < fastBits {
@@ -376,11 +385,17 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 		}
 	}
 	k, last, cnt := 0, 0, 0 // zig-zag position of the last coefficient read, and of the last written; words written
+	cells := tz.cells != nil
+	var mask uint64 // with cells: the zig-zag positions read
 	for {
 		var e uint32
 		var why int
 		var d int
-		k, d, cnt, e, why = tz.fastAC(b, 0, dst, k, k-last, cnt)
+		if cells {
+			k, d, cnt, mask, e, why = tz.fastACCells(b, 0, dst, k, k-last, cnt, mask)
+		} else {
+			k, d, cnt, e, why = tz.fastAC(b, 0, dst, k, k-last, cnt)
+		}
 		last = k - d
 		switch why {
 		case fastRefill:
@@ -405,6 +420,10 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 			if k += r + 1; k > 63 {
 				return 0, 0, corruptf("AC index out of range")
 			}
+			if cells {
+				tz.blk[zigzag[k&63]] = int16(v)
+				mask |= 1 << (k & 63)
+			}
 			if cnt, last = tz.value(dst, cnt, last, k, v); k < 63 {
 				continue
 			}
@@ -423,6 +442,10 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 			}
 			i := (int(e>>16) | 63) & (64*32 - 1)
 			tz.count[i]++
+			if cells {
+				tz.blk[zigzag[63]] = int16(e>>22) - 16
+				mask |= 1 << 63
+			}
 			if tb := tz.small[i]; tb != 0 {
 				cnt = putToken(dst, cnt, 62-last, tb, &tz.hist)
 				last = 63
@@ -435,6 +458,7 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 		cnt++
 		tz.hist[0]++
 	}
+	tz.mask = mask
 	return diff, cnt, nil
 }
 
@@ -492,6 +516,57 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[256]uint16, k, d, cnt i
 		if tb == 0 || d > 16 {
 			b.acc, b.n = acc, n
 			return k, d, cnt, uint32(tb), fastToken
+		}
+		t := uint16(d-1)<<8 | tb
+		d = 0
+		dst[cnt&255] = t
+		cnt++
+		tz.hist[uint8(t>>4)]++
+	}
+}
+
+// fastACCells is fastAC for a tokenizer with cells: each coefficient read
+// is also stored in tz.blk and its position set in mask. It is fastAC with
+// those two stores, kept apart so that the loop without cells (the usual
+// one: thumbnails from the DCs) keeps its registers.
+func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[256]uint16, k, d, cnt int, mask uint64) (int, int, int, uint64, uint32, int) {
+	acc, n := b.acc, b.n
+	_, _ = tz.hist[0], dst[0] // the nil checks, once
+	for {
+		if n < fastBits {
+			p := b.p
+			if p > b.lim {
+				b.acc, b.n = acc, n
+				return k, d, cnt, mask, 0, fastRefill
+			}
+			nb := (63 - n) >> 3
+			acc |= binary.BigEndian.Uint64(b.buf[p:]) >> (uint(n) & 63)
+			b.p = p + nb
+			n += nb << 3
+		}
+		e := tz.acTab[acc>>(64-fastBits)]
+		if e == 0 {
+			b.acc, b.n = acc, n
+			return k, d, cnt, mask, 0, fastSlow
+		}
+		acc <<= e & 63
+		n -= int(e & 0xff)
+		adv := int(e>>8) & 0xff
+		k += adv
+		if uint(k) >= 63 {
+			b.acc, b.n = acc, n
+			return k, d + adv, cnt, mask, e, fastEnd
+		}
+		d += adv
+		// The value is (e>>16)>>6 - 16 (tokIndex); a ZRL stores a zero.
+		tz.blk[zigzag[k&63]] = int16(e>>22) - 16
+		mask |= 1 << (k & 63)
+		i := (int(e>>16) | k) & (64*32 - 1)
+		tz.count[i]++
+		tb := tz.small[i]
+		if tb == 0 || d > 16 {
+			b.acc, b.n = acc, n
+			return k, d, cnt, mask, uint32(tb), fastToken
 		}
 		t := uint16(d-1)<<8 | tb
 		d = 0
