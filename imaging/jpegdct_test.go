@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"testing"
 )
 
@@ -204,6 +205,61 @@ func TestDCTThumbnails(t *testing.T) {
 	}
 	if !bytes.Equal(res.Outputs[len(sizes)].Data, res.Outputs[0].Data) {
 		t.Error("a thumbnail as large as the image should be the gray output itself")
+	}
+}
+
+// blockSink is a dctSink that the decoder hands blocks to (row) instead
+// of letting it tokenize Y itself.
+type blockSink struct{ *dctSink }
+
+func (blockSink) tokenizer() *yTokenizer { return nil }
+
+// The 1/4 and 1/2 scale planes that the decoder fills while it tokenizes
+// Y are those made from the decoded blocks, value for value, and the
+// tokenizer is used for them.
+func TestDCTCellsWhileTokenizing(t *testing.T) {
+	l := newLibjpeg(t)
+	for _, tc := range []struct {
+		name string
+		w, h int
+		args []string
+	}{
+		{"4:2:0", 640, 480, []string{"-quality", "90"}},
+		{"4:2:2 odd size, restarts", 333, 251, []string{"-quality", "75", "-sample", "2x1", "-restart", "2B"}},
+		{"4:4:4 requantised", 400, 304, []string{"-quality", "97", "-sample", "1x1"}},
+		{"gray", 250, 170, []string{"-quality", "100", "-grayscale"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := l.sub(t).compress(photo(tc.w, tc.h, 91), tc.args...)
+			// Longest sides a sixth and two fifths of the image's: 1/4
+			// and 1/2 scale.
+			sizes := []int{max(tc.w, tc.h) / 6, max(tc.w, tc.h) * 2 / 5}
+			fast, slow := newDCTSink(1, 85, sizes), newDCTSink(1, 85, sizes)
+			lim := jpegLimitsOf(DefaultOptions())
+			if _, err := decodeJPEG(context.Background(), data, lim, fast); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := decodeJPEG(context.Background(), data, lim, blockSink{slow}); err != nil {
+				t.Fatal(err)
+			}
+			if fast.tokenizer() == nil || fast.tokenizer().cells == nil {
+				t.Fatal("the decoder did not tokenize Y with the cells")
+			}
+			if len(fast.cells) != 2 || len(slow.cells) != 2 {
+				t.Fatalf("%d and %d cell planes, want 2 (1/4 and 1/2 scale)", len(fast.cells), len(slow.cells))
+			}
+			for i, c := range fast.cells {
+				want := slow.cells[i].p
+				for j, v := range c.p.p {
+					if v != want.p[j] {
+						t.Fatalf("1/%d scale (%dx%d), sample %d: %v while tokenizing, %v from the blocks", 8/c.cell, c.p.w, c.p.h, j, v, want.p[j])
+					}
+				}
+			}
+			if !slices.Equal(fast.tok.dc, slow.tok.dc) {
+				t.Fatal("the DCs differ")
+			}
+		})
 	}
 }
 
