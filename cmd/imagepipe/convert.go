@@ -150,10 +150,12 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	// An image's buffers stay live until its outputs are written, so
 	// collecting during a file frees next to nothing and costs CPU (a
 	// tenth of a 12 MP JPEG's): the collector runs between files instead,
-	// unless GOGC or GOMEMLIMIT ask for something else.
+	// unless GOGC or GOMEMLIMIT ask for something else. A memory limit
+	// per file (convertMemoryLimit) still starts it if garbage piles up.
 	manualGC := os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == ""
 	if manualGC {
 		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	}
 	enc := newLineEncoder(stdout)
 	converted, refused := 0, 0
@@ -162,7 +164,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if manualGC && i > 0 {
 			runtime.GC()
 		}
-		line, err := convertFile(ctx, file, base, *out, opts)
+		line, err := convertFile(ctx, file, base, *out, opts, manualGC)
 		if err != nil {
 			code := imaging.Code(err)
 			if code == "" {
@@ -244,7 +246,20 @@ var extFormats = map[string]string{
 	".webp": "webp", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp",
 }
 
-func convertFile(ctx context.Context, file, base, outDir string, opts imaging.Options) (convertLine, error) {
+// convertMemoryLimit is the Go memory limit while convert works on data
+// with the collector off: twice the most that the file and its pixels can
+// take (8 bytes a pixel, more than the image steps hold for any format),
+// at least 256 MiB. Below it the collector never runs during a file; past
+// it, it does.
+func convertMemoryLimit(data []byte, maxPixels int64) int64 {
+	need := int64(len(data))
+	if info, err := imaging.Probe(data); err == nil {
+		need += min(info.Pixels(), maxPixels) * 8
+	}
+	return max(2*need, 256<<20)
+}
+
+func convertFile(ctx context.Context, file, base, outDir string, opts imaging.Options, limitMemory bool) (convertLine, error) {
 	start := time.Now()
 	line := convertLine{File: file}
 	defer func() { line.DurationMS = time.Since(start).Milliseconds() }()
@@ -260,6 +275,9 @@ func convertFile(ctx context.Context, file, base, outDir string, opts imaging.Op
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return line, err
+	}
+	if limitMemory {
+		debug.SetMemoryLimit(convertMemoryLimit(data, opts.MaxPixels))
 	}
 	res, err := imaging.Process(ctx, data, opts)
 	line.DurationMS = time.Since(start).Milliseconds()

@@ -261,3 +261,28 @@ func jsonLines(t *testing.T, b []byte) []convertLine {
 	}
 	return lines
 }
+
+// With the collector off, the memory limit of a file leaves room for what
+// its pixels can take (so that a huge image is not collected over and
+// over) and bounds the garbage of a small one.
+func TestConvertMemoryLimit(t *testing.T) {
+	const floor = 256 << 20
+	huge := bombPNG(8000, 6250)
+	for _, tc := range []struct {
+		name      string
+		data      []byte
+		maxPixels int64
+		want      int64
+	}{
+		{"50 MP", huge, 50_000_000, 2 * (int64(len(huge)) + 50_000_000*8)},
+		{"50 MP over max-pixels", huge, 1_000_000, floor},
+		{"small", bombPNG(640, 480), 50_000_000, floor},
+		{"not an image", []byte("hello"), 50_000_000, floor},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := convertMemoryLimit(tc.data, tc.maxPixels); got != tc.want {
+				t.Errorf("limit %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
