@@ -42,7 +42,8 @@ var benchEnv = map[string]map[string]string{
 //     batch of one photo-like JPEG under a new key (gray + 256 px thumb,
 //     read from and written to the stack's S3, completion event put).
 //     report-ms is the emulator's REPORT Duration, cpu-ms the bootstrap's
-//     CPU time for the invocation.
+//     CPU time for the invocation, peak-MB its peak resident memory
+//     (what Lambda reports as Max Memory Used; the emulator does not).
 //   - warm/presign, warm/notify: POST /v1/uploads; a completion event.
 func BenchmarkBinaries(b *testing.B) {
 	dir := rietest.Binaries(b)
@@ -96,6 +97,7 @@ func BenchmarkBinaries(b *testing.B) {
 				b.Fatal(err)
 			}
 			var s stats
+			var peak int64 // the bootstrap's VmHWM: Lambda's Max Memory Used
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
@@ -110,9 +112,11 @@ func BenchmarkBinaries(b *testing.B) {
 					b.Fatalf("response %s: %v", res.Payload, err)
 				}
 				s.add(res.Duration, res.CPU)
+				peak = max(peak, res.PeakRSS)
 			}
 			b.SetBytes(int64(len(data)))
 			s.report(b, "report-ms")
+			b.ReportMetric(float64(peak)/1e6, "peak-MB")
 		})
 	}
 	for _, role := range []string{"presign", "notify"} {

@@ -171,6 +171,10 @@ type Result struct {
 	// CPU is the user+system time the bootstrap process spent during the
 	// invocation, init included when cold (0 where /proc cannot tell).
 	CPU time.Duration
+	// PeakRSS is the bootstrap process's peak resident memory so far, in
+	// bytes (VmHWM; 0 where /proc cannot tell): what Lambda reports as
+	// "Max Memory Used", which the emulator does not measure.
+	PeakRSS int64
 	// Log holds the lines printed during the invocation.
 	Log []string
 }
@@ -588,6 +592,7 @@ func (e *environment) invoke(ctx context.Context, payload []byte) (Result, bool,
 
 	res.Duration, _ = e.waitReport(res.RequestID, 5*time.Second)
 	res.CPU = max(e.cpu()-cpu0, 0)
+	res.PeakRSS = e.peakRSS()
 	res.Log = e.since(mark)
 	if cold {
 		e.mu.Lock()
@@ -660,6 +665,17 @@ func (e *environment) cpu() time.Duration {
 		e.mu.Unlock()
 	}
 	return processCPU(pid)
+}
+
+// peakRSS is the bootstrap process's peak resident memory so far.
+func (e *environment) peakRSS() int64 {
+	e.mu.Lock()
+	pid := e.child
+	e.mu.Unlock()
+	if pid == 0 {
+		return 0
+	}
+	return processPeakRSS(pid)
 }
 
 // FunctionLines drops the emulator's own lines (rapid's, START, END,

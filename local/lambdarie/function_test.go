@@ -116,6 +116,10 @@ func TestPresignBinary(t *testing.T) {
 		if res.Duration <= 0 {
 			t.Errorf("invocation %d has no REPORT duration", i)
 		}
+		// A Go program's resident memory is megabytes, never less.
+		if res.PeakRSS < 1<<20 || res.PeakRSS > 1<<30 {
+			t.Errorf("invocation %d: peak RSS %d bytes, want the bootstrap's VmHWM", i, res.PeakRSS)
+		}
 	}
 }
 

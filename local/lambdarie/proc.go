@@ -83,3 +83,23 @@ func statCPU(pid int) time.Duration {
 	}
 	return time.Duration(utime+stime) * clockTick
 }
+
+// processPeakRSS is pid's peak resident set size in bytes (VmHWM in
+// /proc/<pid>/status), or 0.
+func processPeakRSS(pid int) int64 {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v) // "123456 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return 0
+}
