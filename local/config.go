@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/smithy-go/middleware"
+
 	"github.com/imagepipe/imagepipe/eventbus"
 )
 
@@ -105,6 +107,10 @@ type Config struct {
 	// given to Logger (JSON lines, as on Lambda); otherwise they are taken
 	// out of the lines. Either way they are served at GET /metrics.
 	MetricsInLogs bool
+	// APIOptions are added to the AWS SDK configuration of the functions
+	// that run in this process (and of AWSConfig and S3Client): a
+	// benchmark counts with them the requests one image costs.
+	APIOptions []func(*middleware.Stack) error
 }
 
 // ConfigFromEnv returns the defaults overridden by the environment.

@@ -204,6 +204,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 		BaseEndpoint: aws.String(st.edge),
+		APIOptions:   cfg.APIOptions,
 	}
 	st.fnCfg = st.awsCfg.Copy()
 	st.fnCfg.HTTPClient = &http.Client{Transport: &inProcess{host: edgeLn.Addr().String(), handler: edge, next: http.DefaultTransport}}
