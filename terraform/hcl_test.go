@@ -947,6 +947,13 @@ func TestChecksCatchBrokenConfigurations(t *testing.T) {
 			want: "links #api-slowness, which is no section",
 		},
 		{
+			name: "alarm linking another alarm's section", check: "alarm descriptions", file: "monitoring.tf",
+			src: func(t *testing.T) string {
+				return replaced(t, "monitoring.tf", "#api-latency", "#api-5xx-errors")
+			},
+			want: "alarm STACK-api-latency links #api-5xx-errors, whose section does not name it",
+		},
+		{
 			name: "alarm description without what to do", check: "alarm descriptions", file: "extra.tf",
 			src: func(*testing.T) string {
 				return `resource "aws_cloudwatch_metric_alarm" "x" {

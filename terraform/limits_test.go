@@ -479,22 +479,42 @@ func githubAnchor(heading string) string {
 	return b.String()
 }
 
-func runbookAnchors(path string) (map[string]bool, error) {
+// runbookSections maps each "## " section of the runbook, by its anchor,
+// to its text.
+func runbookSections(path string) (map[string]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	anchors := map[string]bool{}
+	sections := map[string]string{}
+	current := ""
 	for _, line := range strings.Split(string(raw), "\n") {
 		if h, ok := strings.CutPrefix(line, "## "); ok {
-			anchors[githubAnchor(h)] = true
+			current = githubAnchor(h)
+			sections[current] = ""
+			continue
 		}
+		if current != "" {
+			sections[current] += line + "\n"
+		}
+	}
+	return sections, nil
+}
+
+func runbookAnchors(path string) (map[string]bool, error) {
+	sections, err := runbookSections(path)
+	if err != nil {
+		return nil, err
+	}
+	anchors := map[string]bool{}
+	for a := range sections {
+		anchors[a] = true
 	}
 	return anchors, nil
 }
 
 func checkAlarmDescriptions(m *module, runbook string) []string {
-	anchors, err := runbookAnchors(runbook)
+	sections, err := runbookSections(runbook)
 	if err != nil {
 		return []string{fmt.Sprintf("runbook: %v", err)}
 	}
@@ -508,6 +528,7 @@ func checkAlarmDescriptions(m *module, runbook string) []string {
 		return c
 	}()))
 	ctx := m.context(map[string]cty.Value{"runbook_url": longURL, "name": cty.StringVal(m.longestAccepted("name", nameCandidates()))}, nil)
+	stackCtx := m.context(map[string]cty.Value{"name": cty.StringVal("STACK")}, nil)
 	for _, key := range sortedKeys(m.resources) {
 		if !strings.HasPrefix(key, "aws_cloudwatch_metric_alarm.") {
 			continue
@@ -524,8 +545,24 @@ func checkAlarmDescriptions(m *module, runbook string) []string {
 			problems = append(problems, key+": alarm_description does not end with ${local.runbook}#<section>")
 		}
 		for _, l := range links {
-			if !anchors[l[1]] {
+			if _, ok := sections[l[1]]; !ok {
 				problems = append(problems, fmt.Sprintf("%s: links #%s, which is no section of %s", key, l[1], runbook))
+			}
+		}
+		// The section linked is the alarm's own: it names the alarm (as
+		// `STACK-...`, the stack's name written STACK).
+		if nameAttr, ok := m.resources[key].Body.Attributes["alarm_name"]; ok {
+			for _, ictx := range m.instances(m.resources[key], stackCtx) {
+				v, diags := nameAttr.Expr.Value(ictx)
+				if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+					problems = append(problems, fmt.Sprintf("%s: alarm_name cannot be evaluated for the runbook check", key))
+					continue
+				}
+				for _, l := range links {
+					if text, ok := sections[l[1]]; ok && !strings.Contains(text, "`"+v.AsString()+"`") {
+						problems = append(problems, fmt.Sprintf("%s: alarm %s links #%s, whose section does not name it", key, v.AsString(), l[1]))
+					}
+				}
 			}
 		}
 		if words := runbookLink.ReplaceAllString(text, ""); len(words) < 80 {
