@@ -10,9 +10,16 @@ import (
 // `make cost` writes from the recorded bench, the price file and
 // terraform/, so no figure in it is typed by hand or left stale.
 func TestREADMEMatchesMakeCost(t *testing.T) {
-	want, err := cost.Files{Bench: "../../docs/bench.txt", Prices: "../../docs/cost/prices.json", Terraform: "../../terraform"}.Section()
+	want, wantSummary, err := cost.Files{Bench: "../../docs/bench.txt", Prices: "../../docs/cost/prices.json", Terraform: "../../terraform"}.Both()
 	if err != nil {
 		t.Fatal(err)
+	}
+	gotSummary, err := cost.CurrentSummary("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotSummary != wantSummary {
+		t.Errorf("README.md's cost summary is %q, make cost writes %q; run make cost", gotSummary, wantSummary)
 	}
 	got, err := cost.Current("../../README.md")
 	if err != nil {

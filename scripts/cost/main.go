@@ -25,16 +25,17 @@ func main() {
 	readme := flag.String("readme", "README.md", "README whose cost section -write replaces")
 	write := flag.Bool("write", false, "replace the section in -readme instead of printing it")
 	flag.Parse()
-	section, err := c.Section()
+	section, summary, err := c.Both()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cost:", err)
 		os.Exit(1)
 	}
 	if !*write {
 		fmt.Print(section)
+		fmt.Println(summary)
 		return
 	}
-	if err := cost.Splice(*readme, section); err != nil {
+	if err := cost.Splice(*readme, section, summary); err != nil {
 		fmt.Fprintln(os.Stderr, "cost:", err)
 		os.Exit(1)
 	}
