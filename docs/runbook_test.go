@@ -127,3 +127,22 @@ func TestRunbookCoversErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestRunbookCommandsParse: every shell block of the runbook is valid
+// shell (its commands name an image as ID and a stack as $STACK, so they
+// are not run here).
+func TestRunbookCommandsParse(t *testing.T) {
+	n := 0
+	for _, f := range fences(t, filepath.Join(root, "docs", "runbook.md")) {
+		if f.lang != "sh" {
+			continue
+		}
+		n++
+		if err := syntaxCheck(f.body); err != nil {
+			t.Errorf("%s: %v", f.where(), err)
+		}
+	}
+	if n < 15 {
+		t.Errorf("only %d sh blocks in the runbook", n)
+	}
+}
