@@ -25,17 +25,16 @@ func main() {
 	readme := flag.String("readme", "README.md", "README whose cost section -write replaces")
 	write := flag.Bool("write", false, "replace the section in -readme instead of printing it")
 	flag.Parse()
-	section, summary, err := c.Both()
+	g, err := c.Generate()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cost:", err)
 		os.Exit(1)
 	}
 	if !*write {
-		fmt.Print(section)
-		fmt.Println(summary)
+		fmt.Print(g.Section + "\n" + g.Summary + "\n\n" + g.Binaries)
 		return
 	}
-	if err := cost.Splice(*readme, section, summary); err != nil {
+	if err := cost.Splice(*readme, g); err != nil {
 		fmt.Fprintln(os.Stderr, "cost:", err)
 		os.Exit(1)
 	}
