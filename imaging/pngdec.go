@@ -19,7 +19,7 @@ import (
 // zlib checksum are verified as image/png does. An embedded profile is
 // applied to each row (colorTransform). Inflating is most of the work:
 // github.com/klauspost/compress's inflater takes about a quarter less CPU
-// than compress/flate on photos (BenchmarkStep/png12MP/decode).
+// than compress/flate on photos (BenchmarkInflate).
 
 func pngCorrupt(format string, args ...any) error {
 	return newError(ErrCorrupt, fmt.Errorf("png: "+format, args...))
