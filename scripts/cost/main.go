@@ -1,5 +1,7 @@
 // Command cost turns the recorded `make bench` results into dollars per
-// million images on AWS and writes them into the README (make cost):
+// million images on AWS and writes them into the README (make cost), with
+// the other figures the README quotes from the bench record (the Lambda
+// binaries' table, the measured choices, figures marked in its prose):
 //
 //	go run ./scripts/cost            # print the README section
 //	go run ./scripts/cost -write     # replace it in README.md
@@ -31,7 +33,7 @@ func main() {
 		os.Exit(1)
 	}
 	if !*write {
-		fmt.Print(g.Section + "\n" + g.Summary + "\n\n" + g.Binaries)
+		fmt.Print(g.Section + "\n" + g.Summary + "\n\n" + g.Binaries + "\n" + g.Choices)
 		return
 	}
 	if err := cost.Splice(*readme, g); err != nil {

@@ -137,3 +137,50 @@ func TestReadSettings(t *testing.T) {
 		t.Errorf("%+v", s)
 	}
 }
+
+func TestFillFigures(t *testing.T) {
+	b, _ := ParseBench(strings.NewReader(benchOut))
+	in := "CPU <!-- bench BenchmarkBinaries/warm/process-12MP cpu-ms -->12<!-- /bench --> ms, peak <!-- bench BenchmarkBinaries/warm/process-2MP peak-MB -->30<!-- /bench --> MB"
+	out, n, err := FillFigures(in, b)
+	if err != nil || n != 2 {
+		t.Fatalf("%d figures, %v", n, err)
+	}
+	if want := strings.Replace(in, "-->12<", "-->500<", 1); out != want {
+		t.Errorf("got %q, want %q", out, want)
+	}
+	if _, _, err := FillFigures("<!-- bench BenchmarkNope cpu-ms -->1<!-- /bench -->", b); err == nil {
+		t.Error("a figure of an unknown benchmark was accepted")
+	}
+}
+
+func TestRenderChoicesNeedsItsBenchmarks(t *testing.T) {
+	b, _ := ParseBench(strings.NewReader(benchOut))
+	if _, err := RenderChoices(b, testPrices(t)); err == nil || !strings.Contains(err.Error(), "make bench") {
+		t.Errorf("without the thumbnail and ranged-GET results: %v, want an error naming make bench", err)
+	}
+}
+
+// TestSpliceReplacesEveryOccurrence: a part the README repeats (the
+// summary, at the top and in the cost section) is replaced everywhere.
+func TestSpliceReplacesEveryOccurrence(t *testing.T) {
+	g := &Generated{
+		Section: Begin + "\nnew section\n" + End + "\n", Summary: SummaryBegin + "new" + SummaryEnd,
+		Binaries: BinariesBegin + "\nnew\n" + BinariesEnd + "\n", Choices: ChoicesBegin + "\nnew\n" + ChoicesEnd + "\n",
+	}
+	g.Bench, _ = ParseBench(strings.NewReader(benchOut))
+	old := "top " + SummaryBegin + "old" + SummaryEnd + "\n" + Begin + "\nold\n" + End + "\nmid " + SummaryBegin + "old" + SummaryEnd + "\n" +
+		BinariesBegin + "\nold\n" + BinariesEnd + "\n" + ChoicesBegin + "\nold\n" + ChoicesEnd + "\n"
+	path := filepath.Join(t.TempDir(), "README.md")
+	os.WriteFile(path, []byte(old), 0o644)
+	if err := Splice(path, g); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if strings.Contains(string(got), "old") || strings.Count(string(got), SummaryBegin+"new"+SummaryEnd) != 2 {
+		t.Errorf("after Splice:\n%s", got)
+	}
+	cur, err := Current(path)
+	if err != nil || *cur != (Generated{Section: g.Section, Summary: g.Summary, Binaries: g.Binaries, Choices: g.Choices}) {
+		t.Errorf("Current after Splice: %+v, %v", cur, err)
+	}
+}

@@ -12,9 +12,10 @@ type Files struct {
 }
 
 // Generated is what make cost writes into the README, each part with
-// its markers.
+// its markers, and the bench record the README's marked figures come from.
 type Generated struct {
-	Section, Summary, Binaries string
+	Section, Summary, Binaries, Choices string
+	Bench                               *Bench
 }
 
 // Generate computes the README's generated parts from the files.
@@ -44,48 +45,95 @@ func (f Files) Generate() (*Generated, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Bench, err)
 	}
-	return &Generated{Section: Render(b, p, s, images), Summary: Summary(images), Binaries: bins}, nil
+	choices, err := RenderChoices(b, p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Bench, err)
+	}
+	return &Generated{Section: Render(b, p, s, images), Summary: Summary(images), Binaries: bins, Choices: choices, Bench: b}, nil
 }
 
-// Current reads the README's generated parts, markers included.
+// part is one generated part of the README: where it is kept in
+// Generated and its markers.
+type part struct {
+	dst        func(*Generated) *string
+	begin, end string
+	line       bool // the part ends its line
+}
+
+var parts = []part{
+	{func(g *Generated) *string { return &g.Section }, Begin, End, true},
+	{func(g *Generated) *string { return &g.Summary }, SummaryBegin, SummaryEnd, false},
+	{func(g *Generated) *string { return &g.Binaries }, BinariesBegin, BinariesEnd, true},
+	{func(g *Generated) *string { return &g.Choices }, ChoicesBegin, ChoicesEnd, true},
+}
+
+// Current reads the README's generated parts, markers included. A part
+// the README holds more than once (the summary) must be the same each
+// time, or the first that differs is returned.
 func Current(readme string) (*Generated, error) {
 	raw, err := os.ReadFile(readme)
 	if err != nil {
 		return nil, err
 	}
-	text := string(raw)
 	var g Generated
-	for _, part := range []struct {
-		dst        *string
-		begin, end string
-		line       bool // the part ends its line
-	}{{&g.Section, Begin, End, true}, {&g.Summary, SummaryBegin, SummaryEnd, false}, {&g.Binaries, BinariesBegin, BinariesEnd, true}} {
-		i := strings.Index(text, part.begin)
-		j := strings.Index(text, part.end)
-		if i < 0 || j < i {
-			return nil, fmt.Errorf("%s lacks %s ... %s", readme, part.begin, part.end)
+	for _, p := range parts {
+		occ := occurrences(string(raw), p)
+		if len(occ) == 0 {
+			return nil, fmt.Errorf("%s lacks %s ... %s", readme, p.begin, p.end)
 		}
-		end := j + len(part.end)
-		if part.line && end < len(text) && text[end] == '\n' {
-			end++
+		*p.dst(&g) = occ[0]
+		for _, o := range occ[1:] {
+			if o != occ[0] {
+				*p.dst(&g) = o
+			}
 		}
-		*part.dst = text[i:end]
 	}
 	return &g, nil
 }
 
-// Splice replaces the README's generated parts with g's.
-func Splice(readme string, g *Generated) error {
-	cur, err := Current(readme)
-	if err != nil {
-		return err
+// occurrences are the texts of every occurrence of a part, markers
+// included.
+func occurrences(text string, p part) []string {
+	var out []string
+	for from := 0; ; {
+		i := strings.Index(text[from:], p.begin)
+		if i < 0 {
+			return out
+		}
+		i += from
+		j := strings.Index(text[i:], p.end)
+		if j < 0 {
+			return out
+		}
+		end := i + j + len(p.end)
+		if p.line && end < len(text) && text[end] == '\n' {
+			end++
+		}
+		out = append(out, text[i:end])
+		from = end
 	}
+}
+
+// Splice replaces the README's generated parts with g's and fills in its
+// marked figures.
+func Splice(readme string, g *Generated) error {
 	raw, err := os.ReadFile(readme)
 	if err != nil {
 		return err
 	}
-	text := strings.Replace(string(raw), cur.Section, g.Section, 1)
-	text = strings.Replace(text, cur.Summary, g.Summary, 1)
-	text = strings.Replace(text, cur.Binaries, g.Binaries, 1)
+	text := string(raw)
+	for _, p := range parts {
+		occ := occurrences(text, p)
+		if len(occ) == 0 {
+			return fmt.Errorf("%s lacks %s ... %s", readme, p.begin, p.end)
+		}
+		for _, o := range occ {
+			text = strings.Replace(text, o, *p.dst(g), 1)
+		}
+	}
+	text, _, err = FillFigures(text, g.Bench)
+	if err != nil {
+		return fmt.Errorf("%s: %w", readme, err)
+	}
 	return os.WriteFile(readme, []byte(text), 0o644)
 }
