@@ -4,7 +4,7 @@ BIN     := bin/imagepipe
 PKGS    := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test vet fmt-check lint bench bench-pipeline cost fuzz axe corpus chaos lambda-memory clean
+.PHONY: help run build test vet fmt-check lint bench bench-pipeline cost fuzz axe mermaid corpus chaos lambda-memory clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,14 @@ fuzz: ## fuzz the event pattern parser and matcher, and the JPEG coefficient rea
 
 axe: ## install axe-core (pinned, npm ci) for the upload page's accessibility check
 	npm ci --prefix web/testdata/axe --no-audit --no-fund
+
+# mermaid's browser bundle, pinned by version and npm integrity (sha512 of
+# the package tarball), for the README diagram's check in docs/.
+MERMAID_VERSION   = 12.3.0
+MERMAID_INTEGRITY = sha512-4113TdXeLAsMruJ79OpFL5O8+LTFXhQqZ260rF3tgUmiNAtRm4Uume04I+65PRN6yZ69J4f8rVYWW8zRk65UYw==
+
+mermaid: ## install mermaid (pinned) to check that the README's diagram renders
+	scripts/mermaid.sh $(MERMAID_VERSION) $(MERMAID_INTEGRITY) docs/testdata/mermaid.min.js
 
 clean: ## remove build outputs
 	rm -rf bin dist
