@@ -12,10 +12,7 @@ import (
 // `make cost` writes from the recorded bench, the price file and
 // terraform/, so no figure in it is typed by hand or left stale.
 func TestREADMEMatchesMakeCost(t *testing.T) {
-	want, err := cost.Files{Bench: "../../docs/bench.txt", Prices: "../../docs/cost/prices.json", Terraform: "../../terraform"}.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := generate(t)
 	got, err := cost.Current("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -35,10 +32,7 @@ func TestREADMEMatchesMakeCost(t *testing.T) {
 // TestREADMEFiguresMatchBench: every figure the README's prose marks as
 // coming from the bench record is the recorded value.
 func TestREADMEFiguresMatchBench(t *testing.T) {
-	g, err := cost.Files{Bench: "../../docs/bench.txt", Prices: "../../docs/cost/prices.json", Terraform: "../../terraform"}.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := generate(t)
 	raw, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -53,4 +47,14 @@ func TestREADMEFiguresMatchBench(t *testing.T) {
 	if want != string(raw) {
 		t.Error("a figure marked in README.md is not the recorded one; run make cost")
 	}
+}
+
+// generate is what make cost writes from the repository's files.
+func generate(t *testing.T) *cost.Generated {
+	t.Helper()
+	g, err := cost.Files{Bench: "../../docs/bench.txt", Prices: "../../docs/cost/prices.json", Terraform: "../../terraform"}.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

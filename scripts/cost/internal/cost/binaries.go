@@ -32,18 +32,11 @@ func RenderBinaries(b *Bench) (string, error) {
 	fmt.Fprintf(&w, "Measured by `make bench` (%s).\n\n", b.HeaderValue("# make bench:"))
 	w.WriteString("| function, case | emulator figure | CPU | peak memory | wall per op |\n| --- | --- | --- | --- | --- |\n")
 	for _, r := range binaryRows {
-		fig, err := b.Metric(r.bench, r.unit)
+		m, err := b.Metrics(r.bench, r.unit, "cpu-ms", "ns/op")
 		if err != nil {
 			return "", err
 		}
-		cpu, err := b.Metric(r.bench, "cpu-ms")
-		if err != nil {
-			return "", err
-		}
-		wall, err := b.Metric(r.bench, "ns/op")
-		if err != nil {
-			return "", err
-		}
+		fig, cpu, wall := m[0], m[1], m[2]
 		peak := "—"
 		if v, err := b.Metric(r.bench, "peak-MB"); err == nil {
 			peak = num(v) + " MB"

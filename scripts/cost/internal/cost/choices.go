@@ -46,18 +46,11 @@ func RenderChoices(b *Bench, p *Prices) (string, error) {
 	w.WriteString("| kernel | PSNR | CPU per thumbnail | wall |\n| --- | ---: | ---: | ---: |\n")
 	var ours, theirs [2]float64 // PSNR, CPU of ours and of nfnt's Lanczos3
 	for i, r := range thumbRows {
-		db, err := b.Metric(r.bench, "psnr-dB")
+		m, err := b.Metrics(r.bench, "psnr-dB", "cpu-ms/op", "ns/op")
 		if err != nil {
 			return "", err
 		}
-		cpu, err := b.Metric(r.bench, "cpu-ms/op")
-		if err != nil {
-			return "", err
-		}
-		wall, err := b.Metric(r.bench, "ns/op")
-		if err != nil {
-			return "", err
-		}
+		db, cpu, wall := m[0], m[1], m[2]
 		switch i {
 		case 0:
 			ours = [2]float64{db, cpu}
@@ -78,18 +71,11 @@ func RenderChoices(b *Bench, p *Prices) (string, error) {
 	for _, l := range rangedLinks {
 		for _, way := range rangedWays {
 			name := "BenchmarkRangedGet/" + l.name + "/" + way.name
-			req, err := b.Metric(name, "requests/op")
+			m, err := b.Metrics(name, "requests/op", "cpu-ms/op", "ns/op")
 			if err != nil {
 				return "", err
 			}
-			cpu, err := b.Metric(name, "cpu-ms/op")
-			if err != nil {
-				return "", err
-			}
-			wall, err := b.Metric(name, "ns/op")
-			if err != nil {
-				return "", err
-			}
+			req, cpu, wall := m[0], m[1], m[2]
 			extra = max(extra, req-1)
 			fmt.Fprintf(&w, "| %s | %s | %s | %s ms | %s ms |\n", l.label, way.label, num(req), num(wall/1e6), num(cpu))
 		}

@@ -163,6 +163,20 @@ func (b *Bench) Metric(bench, unit string) (float64, error) {
 	return v, nil
 }
 
+// Metrics returns several measurements of one benchmark, in the order of
+// units, or the first error.
+func (b *Bench) Metrics(bench string, units ...string) ([]float64, error) {
+	out := make([]float64, len(units))
+	for i, u := range units {
+		v, err := b.Metric(bench, u)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 // Header returns the header line starting with prefix, without it.
 func (b *Bench) HeaderValue(prefix string) string {
 	for _, h := range b.Header {
