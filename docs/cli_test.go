@@ -1,6 +1,7 @@
 package docs_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -102,5 +103,37 @@ func TestDocumentedCommandsExist(t *testing.T) {
 				report(strings.Join(args, " ")+" --"+fl, "%s: imagepipe %s has no flag --%s (its --help):\n%s", u.at, strings.Join(args, " "), fl, out)
 			}
 		}
+	}
+}
+
+// TestDocumentedOutputsExist: every Terraform output the documents tell
+// someone to read (`terraform output -raw NAME`, "the `NAME` output") is an
+// output of terraform/.
+func TestDocumentedOutputsExist(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, "terraform", "outputs.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^output "([a-z0-9_]+)"`).FindAllStringSubmatch(string(raw), -1) {
+		have[m[1]] = true
+	}
+	mention := regexp.MustCompile("output -raw ([a-z0-9_]+)|`([a-z0-9_]+)` outputs?\\b")
+	n := 0
+	for _, doc := range documents(t) {
+		text, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mention.FindAllStringSubmatch(string(text), -1) {
+			name := m[1] + m[2]
+			n++
+			if !have[name] {
+				t.Errorf("%s names the Terraform output %s, which terraform/outputs.tf does not have", doc, name)
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("only %d outputs named in the documents: the pattern no longer finds them", n)
 	}
 }
