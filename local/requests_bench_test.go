@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/client"
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/local"
@@ -281,7 +282,7 @@ func (m *meter) image(data []byte) (imageBytes, error) {
 	if err != nil {
 		return sizes, err
 	}
-	if v.Status != client.StatusDone {
+	if v.Status != api.StatusDone {
 		return sizes, fmt.Errorf("image %s: %s", up.ImageID, v.Status)
 	}
 	for _, o := range v.Outputs {
@@ -325,7 +326,7 @@ func (m *meter) statusDone(ctx context.Context, id string) error {
 			var rec struct{ Status string }
 			err = json.NewDecoder(out.Body).Decode(&rec)
 			out.Body.Close()
-			if err == nil && rec.Status == client.StatusDone {
+			if err == nil && rec.Status == api.StatusDone {
 				return nil
 			}
 		}
