@@ -5,23 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/imagepipe/imagepipe/local/localtest"
 )
-
-// needed skips a test for a missing tool, or fails it under CI=true.
-func needed(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why + " (required under CI=true)")
-	}
-	t.Skip(why)
-}
 
 // mermaidSource is mermaid's browser bundle, pinned in the Makefile
 // (make mermaid).
@@ -29,23 +20,9 @@ func mermaidSource(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "mermaid.min.js"))
 	if err != nil {
-		needed(t, "mermaid is not installed: make mermaid ("+err.Error()+")")
+		localtest.Needed(t, "mermaid is not installed: make mermaid ("+err.Error()+")")
 	}
 	return string(b)
-}
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("IMAGEPIPE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	needed(t, "chromium not found: apt-get install -y chromium (or set IMAGEPIPE_CHROMIUM)")
-	return ""
 }
 
 // TestREADMEDiagramRenders renders every mermaid block of the README with
@@ -65,7 +42,7 @@ func TestREADMEDiagramRenders(t *testing.T) {
 	}
 	src := mermaidSource(t)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.ExecPath(localtest.Chromium(t)), chromedp.UserDataDir(t.TempDir()), chromedp.Headless, chromedp.NoSandbox,
 		chromedp.NoFirstRun, chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-dev-shm-usage", true))
 	defer cancelAlloc()

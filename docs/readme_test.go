@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagepipe/imagepipe/local/localtest"
 	"golang.org/x/image/tiff"
 )
 
@@ -61,7 +62,7 @@ func requireTool(t *testing.T, name string) string {
 	if err == nil {
 		return p
 	}
-	needed(t, fmt.Sprintf("%s is not on PATH; install it to run this test (%v)", name, err))
+	localtest.Needed(t, fmt.Sprintf("%s is not on PATH; install it to run this test (%v)", name, err))
 	return ""
 }
 
@@ -177,7 +178,7 @@ type stack struct {
 	work, bin string
 	api, edge string // host:port
 	env       []string
-	log       *lockedBuffer
+	log       *localtest.Buffer
 }
 
 var (
@@ -223,7 +224,7 @@ func newStack() (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{work: work, bin: filepath.Join(work, "bin"), log: &lockedBuffer{}}
+	s := &stack{work: work, bin: filepath.Join(work, "bin"), log: &localtest.Buffer{}}
 	build := exec.Command("go", "build", "-o", filepath.Join(s.bin, "imagepipe"), "./cmd/imagepipe")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
@@ -371,7 +372,7 @@ type shell struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	done   *bufio.Reader // "done N" after each block, on fd 3
-	out    *lockedBuffer
+	out    *localtest.Buffer
 	exited chan error
 	n      int
 }
@@ -382,7 +383,7 @@ func (s *stack) shell(t *testing.T) *shell {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh := &shell{s: s, out: &lockedBuffer{}, exited: make(chan error, 1), done: bufio.NewReader(pr)}
+	sh := &shell{s: s, out: &localtest.Buffer{}, exited: make(chan error, 1), done: bufio.NewReader(pr)}
 	sh.cmd = exec.Command("bash", "--noprofile", "--norc")
 	sh.cmd.Dir = s.work
 	sh.cmd.Env = s.env
@@ -441,23 +442,6 @@ func (sh *shell) run(f fence) error {
 		syscall.Kill(-sh.cmd.Process.Pid, syscall.SIGKILL)
 		return errors.New("the block did not finish in 3 minutes")
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // --- the files the README names ---------------------------------------------

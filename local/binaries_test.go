@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/imagepipe/imagepipe/api"
@@ -15,24 +14,6 @@ import (
 	"github.com/imagepipe/imagepipe/local/localtest"
 )
 
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestLambdaBinaries: with Config.LambdaBinaries (imagepipe dev
 // --lambda-binaries) an upload goes through the three bootstraps under the
 // runtime emulator: a presigned upload and a raw one (whose body reaches the
@@ -40,7 +21,7 @@ func (b *lockedBuffer) String() string {
 // emulator reported invocations.
 func TestLambdaBinaries(t *testing.T) {
 	dir := rietest.Binaries(t)
-	logs := &lockedBuffer{}
+	logs := &localtest.Buffer{}
 	st := localtest.Start(t, func(c *local.Config) {
 		c.LambdaBinaries = dir
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -153,7 +153,7 @@ func scrape(t *testing.T, st *local.Stack) string {
 // carry (what CloudWatch shows on AWS), and the queue depths. The console
 // log has one readable line per event.
 func TestMetricsAfterUploads(t *testing.T) {
-	var logs lockedBuffer
+	var logs localtest.Buffer
 	st := localtest.Start(t, func(c *local.Config) { c.Logger = slog.New(console.New(&logs, slog.LevelInfo)) })
 	a := newAPI(t, st)
 	good := encodePNG(t, colourful(120, 80))
@@ -252,7 +252,7 @@ func TestMetricsAfterUploads(t *testing.T) {
 // json) the lines keep their embedded metrics, as on Lambda, and GET
 // /metrics counts them all the same.
 func TestMetricsWithJSONLogs(t *testing.T) {
-	var logs lockedBuffer
+	var logs localtest.Buffer
 	st := localtest.Start(t, func(c *local.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 		c.MetricsInLogs = true

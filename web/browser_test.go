@@ -10,7 +10,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/imagepipe/imagepipe/local/localtest"
 	"golang.org/x/image/tiff"
 )
 
@@ -35,35 +35,12 @@ import (
 // caseTimeout bounds each browser case; every wait inside is a condition.
 const caseTimeout = 2 * time.Minute
 
-// needed skips the test for a missing tool, or fails it under CI.
-func needed(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("IMAGEPIPE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	needed(t, "chromium not found: apt-get install -y chromium (or set IMAGEPIPE_CHROMIUM)")
-	return ""
-}
-
 // axeSource is axe-core, pinned in web/testdata/axe/package.json.
 func axeSource(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "axe", "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
-		needed(t, "axe-core is not installed: npm ci --prefix web/testdata/axe ("+err.Error()+")")
+		localtest.Needed(t, "axe-core is not installed: npm ci --prefix web/testdata/axe ("+err.Error()+")")
 	}
 	return string(b)
 }
@@ -73,7 +50,7 @@ func axeSource(t *testing.T) string {
 func startBrowser(t *testing.T, downloadDir string) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.ExecPath(localtest.Chromium(t)),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Headless,
 		chromedp.NoSandbox,

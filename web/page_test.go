@@ -22,6 +22,7 @@ import (
 
 	"github.com/imagepipe/imagepipe/api"
 	"github.com/imagepipe/imagepipe/local"
+	"github.com/imagepipe/imagepipe/local/localtest"
 	"github.com/imagepipe/imagepipe/web"
 )
 
@@ -36,7 +37,7 @@ const downloadTTL = 6 * time.Second
 // another origin that the API allows (cors_allowed_origins), where every
 // API call and upload goes through a real CORS preflight.
 func TestUploadPage(t *testing.T) {
-	chromiumPath(t)
+	localtest.Chromium(t)
 	axe := axeSource(t)
 
 	t.Run("same origin", func(t *testing.T) {

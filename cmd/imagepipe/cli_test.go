@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/imagepipe/imagepipe/local"
+	"github.com/imagepipe/imagepipe/local/localtest"
 )
 
 // The tests in cli_test.go, upload_test.go and status_test.go run the built
@@ -38,7 +39,7 @@ var (
 	stackOnce sync.Once
 	stack     *local.Stack
 	stackErr  error
-	stackLog  cliLogBuffer
+	stackLog  localtest.Buffer
 )
 
 func TestMain(m *testing.M) {
@@ -110,23 +111,6 @@ func testStack(t *testing.T) *local.Stack {
 		}
 	})
 	return stack
-}
-
-type cliLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *cliLogBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *cliLogBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // cliResult is what one run of the binary did.

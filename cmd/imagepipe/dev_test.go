@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/imagepipe/imagepipe/local"
+	"github.com/imagepipe/imagepipe/local/localtest"
 )
 
 // startDev runs `imagepipe dev` as a user would and returns once it says
 // it is running, with its API and edge URLs.
-func startDev(t *testing.T, env []string, args ...string) (cmd *exec.Cmd, apiURL string, out *syncBuffer) {
+func startDev(t *testing.T, env []string, args ...string) (cmd *exec.Cmd, apiURL string, out *localtest.Buffer) {
 	t.Helper()
 	cmd = exec.Command(cliBin, append([]string{"dev"}, args...)...)
 	cmd.Dir = t.TempDir()
@@ -27,7 +28,7 @@ func startDev(t *testing.T, env []string, args ...string) (cmd *exec.Cmd, apiURL
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	out = &syncBuffer{}
+	out = &localtest.Buffer{}
 	cmd.Stderr = out
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {

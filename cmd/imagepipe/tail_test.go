@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -21,11 +20,12 @@ import (
 
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/local"
+	"github.com/imagepipe/imagepipe/local/localtest"
 )
 
 // startTail runs `imagepipe events tail` in the background against the
 // stack and returns once it says it is tailing.
-func startTail(t *testing.T, st *local.Stack, args ...string) (cmd *exec.Cmd, stdout *syncBuffer, stderr *syncBuffer) {
+func startTail(t *testing.T, st *local.Stack, args ...string) (cmd *exec.Cmd, stdout *localtest.Buffer, stderr *localtest.Buffer) {
 	t.Helper()
 	cmd = exec.Command(cliBin, append([]string{"events", "tail", "--data", st.DataDir(), "--endpoint", st.EdgeURL()}, args...)...)
 	cmd.Dir = t.TempDir()
@@ -34,7 +34,7 @@ func startTail(t *testing.T, st *local.Stack, args ...string) (cmd *exec.Cmd, st
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &localtest.Buffer{}, &localtest.Buffer{}
 	cmd.Stdout = stdout
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -62,23 +62,6 @@ func startTail(t *testing.T, st *local.Stack, args ...string) (cmd *exec.Cmd, st
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	return cmd, stdout, stderr
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // tailLeftovers lists the queues and rules named like a tail's.
