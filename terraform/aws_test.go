@@ -29,6 +29,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/imagepipe/imagepipe/eventbus"
+	"github.com/imagepipe/imagepipe/local/localtest"
 	"github.com/imagepipe/imagepipe/metrics"
 )
 
@@ -110,7 +111,7 @@ var globalNames = []string{
 // stack's uploads reach only its own queue, and destroys the stacks.
 func TestMotoApplyAndFlow(t *testing.T) {
 	tfBin := requireTool(t, "terraform")
-	motoBin := requireTool(t, "moto_server")
+	requireTool(t, "moto_server")
 	goBin := requireTool(t, "go")
 	requireTool(t, "aws")
 	pluginDir := os.Getenv("TF_PLUGIN_DIR")
@@ -127,7 +128,7 @@ func TestMotoApplyAndFlow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 
-	endpoint := startMoto(t, motoBin)
+	endpoint := localtest.Moto(t)
 	dist := filepath.Join(t.TempDir(), "dist")
 	writeStandInZips(t, dist, "presign", "process", "notify", "deadletter")
 

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -36,105 +33,6 @@ func requireTool(t *testing.T, name string) string {
 	}
 	t.Skipf("%s is not on PATH; install it to run this test", name)
 	return ""
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startMoto starts moto_server on a free loopback port, waits until it
-// answers and returns its endpoint. The process (and its process group) is
-// stopped by PID when the test ends.
-func startMoto(t *testing.T, bin string) string {
-	t.Helper()
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		endpoint, err := tryStartMoto(t, bin)
-		if err == nil {
-			return endpoint
-		}
-		lastErr = err
-		t.Logf("moto_server attempt %d: %v", attempt+1, err)
-	}
-	t.Fatalf("start moto_server: %v", lastErr)
-	return ""
-}
-
-func tryStartMoto(t *testing.T, bin string) (string, error) {
-	port := freePort(t)
-	logPath := filepath.Join(t.TempDir(), "moto.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return "", err
-	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(exited)
-	}()
-	stop := func() {
-		// The group holds moto_server and anything a wrapper (pyenv
-		// shim) started; its id is moto_server's own PID.
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			<-exited
-		}
-	}
-
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		select {
-		case <-exited:
-			out, _ := os.ReadFile(logPath)
-			return "", fmt.Errorf("moto_server exited before answering:\n%s", tail(out, 2000))
-		default:
-		}
-		resp, err := client.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", fmt.Errorf("moto_server on %s did not answer within 30s (last error %v)", endpoint, err)
-		}
-		select {
-		case <-exited:
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			t.Logf("moto_server log (tail):\n%s", tail(out, 4000))
-		}
-	})
-	return endpoint, nil
 }
 
 func tail(b []byte, n int) string {

@@ -22,6 +22,7 @@ import (
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/deadletter"
 	"github.com/imagepipe/imagepipe/functions/status"
+	"github.com/imagepipe/imagepipe/local/localtest"
 )
 
 // signal is an io.Writer that says when a text was written.
@@ -55,7 +56,7 @@ func (w *signalWriter) String() string {
 // side (it has no StartMessageMoveTask, so dlq redrive is checked on the
 // local edge only).
 func TestCommandsOnAWS(t *testing.T) {
-	endpoint := startMotoServer(t)
+	endpoint := localtest.Moto(t)
 	t.Setenv("AWS_ENDPOINT_URL", endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -7,12 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"image/png"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +20,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imagepipe/imagepipe/local"
+	"github.com/imagepipe/imagepipe/local/localtest"
 )
 
 func TestParseReplayTime(t *testing.T) {
@@ -253,7 +249,7 @@ func TestReplayerProgressAndFailure(t *testing.T) {
 // the AWS_* credentials), on a stack laid out as Terraform lays it out:
 // buckets and rule tagged with the stack's name, archive named after it.
 func TestReplayWithAWSConfig(t *testing.T) {
-	endpoint := startMotoServer(t)
+	endpoint := localtest.Moto(t)
 	t.Setenv("AWS_ENDPOINT_URL", endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -351,50 +347,5 @@ func TestReplayWithAWSConfig(t *testing.T) {
 				t.Errorf("a refused replay was started")
 			}
 		})
-	}
-}
-
-// startMotoServer starts moto_server on a free loopback port until the test
-// ends; without it the test skips, except under CI=true.
-func startMotoServer(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("moto_server not found on PATH (required under CI=true): %v", err)
-		}
-		t.Skipf("moto_server not found on PATH: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return endpoint
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("moto_server exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server not answering on %s: %v", endpoint, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -6,12 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +20,7 @@ import (
 	"github.com/imagepipe/imagepipe/eventbus/publishertest"
 	"github.com/imagepipe/imagepipe/local"
 	"github.com/imagepipe/imagepipe/local/bus"
+	"github.com/imagepipe/imagepipe/local/localtest"
 	"github.com/imagepipe/imagepipe/local/queue"
 )
 
@@ -101,7 +96,7 @@ func receiveLocal(ctx context.Context, q *queue.Queue) ([]eventbus.Event, error)
 // TestMoto runs the contract against moto_server's EventBridge: a custom
 // bus, a rule per subtest with an SQS queue target that the test reads.
 func TestMoto(t *testing.T) {
-	endpoint := startMoto(t)
+	endpoint := localtest.Moto(t)
 	cfg := aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
@@ -173,61 +168,6 @@ func TestMoto(t *testing.T) {
 			},
 		}
 	})
-}
-
-// startMoto starts moto_server on a free loopback port and stops it when
-// the test ends. Without moto_server the test skips, except under CI=true,
-// where it fails.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("moto_server not found on PATH (required under CI=true): %v", err)
-		}
-		t.Skipf("moto_server not found on PATH: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Env = append(os.Environ(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	var logs strings.Builder
-	var mu sync.Mutex
-	cmd.Stdout = writerFunc(func(p []byte) { mu.Lock(); logs.Write(p); mu.Unlock() })
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return endpoint
-		}
-		select {
-		case err := <-exited:
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("moto_server exited: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server not answering on %s after 30s: %v", endpoint, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 type writerFunc func([]byte)
