@@ -83,6 +83,9 @@ type Router struct {
 	buses    map[string]bool
 	rules    map[string][]*Rule // by bus
 	archives map[string]*Archive
+
+	// archiveInsert is prepared once: every routed event is archived.
+	archiveInsert *sql.Stmt
 }
 
 // New returns a router storing its archives in db (the queue store's
@@ -94,9 +97,14 @@ func New(store *queue.Store, region, account string, logger *slog.Logger) (*Rout
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	insert, err := store.DB().Prepare(`insert into archive_events (archive, time, event) values (?, ?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare the archive insert: %w", err)
+	}
 	return &Router{
 		db: store.DB(), Region: region, Account: account, log: logger, now: time.Now,
 		buses: map[string]bool{"default": true}, rules: map[string][]*Rule{}, archives: map[string]*Archive{},
+		archiveInsert: insert,
 	}, nil
 }
 
@@ -339,8 +347,9 @@ func (r *Router) route(ctx context.Context, busName string, ev eventbus.Event, o
 		return nil, fmt.Errorf("route event %s: %w", ev.ID, err)
 	}
 	defer tx.Rollback()
+	insert := tx.StmtContext(ctx, r.archiveInsert)
 	for _, a := range archives {
-		if _, err := tx.ExecContext(ctx, `insert into archive_events (archive, time, event) values (?, ?, ?)`, a.Name, ev.Time.UnixMilli(), raw); err != nil {
+		if _, err := insert.ExecContext(ctx, a.Name, ev.Time.UnixMilli(), raw); err != nil {
 			return nil, fmt.Errorf("archive event %s in %s: %w", ev.ID, a.Name, err)
 		}
 	}

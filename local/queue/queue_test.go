@@ -225,3 +225,88 @@ func TestWaitIsWokenBySend(t *testing.T) {
 		t.Fatal("not woken by send")
 	}
 }
+
+// A batch comes oldest first, whatever order the one statement that takes
+// it hands its rows back in, and each message keeps its first receive time
+// and counts its receives.
+func TestReceiveBatchesOldestFirst(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	s := openAt(t, filepath.Join(t.TempDir(), "q.db"), c)
+	q := s.Queue("a", Options{VisibilityTimeout: time.Second, MaxReceiveCount: 5, DeadLetter: "a-dlq"})
+	other := s.Queue("b", Options{})
+	var want []string
+	for i := range 25 {
+		if _, err := q.Send(ctx, []byte(fmt.Sprintf("m%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("m%02d", i))
+		if _, err := other.Send(ctx, []byte("other")); err != nil { // interleaved seq values
+			t.Fatal(err)
+		}
+		c.add(time.Millisecond)
+	}
+	firstSeen := c.t
+	for round := 1; round <= 2; round++ {
+		var got []string
+		for {
+			msgs, err := q.Receive(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) == 0 {
+				break
+			}
+			if len(msgs) > 10 {
+				t.Fatalf("round %d: %d messages for a receive of at most 10", round, len(msgs))
+			}
+			for _, m := range msgs {
+				got = append(got, string(m.Body))
+				if m.ReceiveCount != round || !m.FirstReceived.Equal(firstSeen) || m.ReceiptHandle != m.ID+"."+fmt.Sprint(round) {
+					t.Fatalf("round %d: %s: receive count %d, first received %v (want %v), receipt %s",
+						round, m.Body, m.ReceiveCount, m.FirstReceived, firstSeen, m.ReceiptHandle)
+				}
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("round %d: received %v, want %v", round, got, want)
+		}
+		c.add(2 * time.Second) // every message visible again
+	}
+}
+
+// The receive never hands out a message past MaxReceiveCount, even one
+// that the redrive before it did not move (it became visible in between):
+// the next redrive moves it.
+func TestReceiveNeverExceedsMaxReceiveCount(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	s := openAt(t, filepath.Join(t.TempDir(), "q.db"), c)
+	q := s.Queue("a", Options{VisibilityTimeout: time.Second, MaxReceiveCount: 2, DeadLetter: "a-dlq"})
+	if _, err := q.Send(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if msgs, err := q.Receive(ctx, 10); err != nil || len(msgs) != 1 {
+			t.Fatalf("receive: %v %v", msgs, err)
+		}
+		c.add(2 * time.Second)
+	}
+	redrive := s.stmt.redrive
+	noop, err := s.db.Prepare(`select ?1, ?2, ?3, ?4`) // the redrive that missed it
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stmt.redrive = noop
+	if msgs, err := q.Receive(ctx, 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("a message received twice already was handed out a third time: %+v %v", msgs, err)
+	}
+	s.stmt.redrive = redrive
+	if msgs, err := q.Receive(ctx, 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("receive after the redrive: %+v %v", msgs, err)
+	}
+	dead, err := s.Queue("a-dlq", Options{}).Receive(ctx, 10)
+	if err != nil || len(dead) != 1 || string(dead[0].Body) != "x" {
+		t.Fatalf("dead-letter queue: %+v %v", dead, err)
+	}
+}
