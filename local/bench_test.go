@@ -43,7 +43,8 @@ import (
 // (imaging.Process, what `imagepipe convert` runs) on the same photo, one
 // goroutine per core; parallel=8 reports its throughput as a fraction of
 // that (x-worker). Every case reports the CPU time (user + system of the
-// whole process: clients and stack) per upload beside the wall time;
+// whole process: clients and stack) per upload beside the wall time, the
+// stack's cases also the garbage collector's share of it (gc-cpu-ms);
 // parallel=8 also the share of time the Go scheduler had nothing to run
 // (idle-%): on a quiet machine, what keeps x-worker under 1 beside the CPU
 // per image.
@@ -94,9 +95,15 @@ func BenchmarkUploadToDone(b *testing.B) {
 		reportCPU(b, cpu0, b.N)
 	})
 
+	// The stack's cases run with the collector as imagepipe dev sets it
+	// (the worker's yardstick keeps Go's default).
+	restoreGC := local.TuneGC()
+	defer restoreGC()
+
 	b.Run("serial", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		var lat []time.Duration
+		gc0 := localtest.GCTime()
 		cpu0 := localtest.CPUTime()
 		for b.Loop() {
 			d, err := bs.uploadToDone(data, w, h)
@@ -107,6 +114,7 @@ func BenchmarkUploadToDone(b *testing.B) {
 		}
 		reportLatency(b, lat)
 		reportCPU(b, cpu0, len(lat))
+		reportGC(b, gc0, len(lat))
 	})
 
 	b.Run("parallel=8", func(b *testing.B) {
@@ -120,6 +128,7 @@ func BenchmarkUploadToDone(b *testing.B) {
 			wg       sync.WaitGroup
 		)
 		b.ResetTimer()
+		gc0 := localtest.GCTime()
 		cpu0, idle0 := localtest.CPUTime(), localtest.IdleTime()
 		start := time.Now()
 		for range clients {
@@ -147,6 +156,7 @@ func BenchmarkUploadToDone(b *testing.B) {
 		}
 		reportLatency(b, lat)
 		reportCPU(b, cpu0, b.N)
+		reportGC(b, gc0, b.N)
 		// The share of the processors' time with no goroutine to run: the
 		// pipeline waiting on something other than the CPU.
 		b.ReportMetric(100*float64(localtest.IdleTime()-idle0)/float64(elapsed)/float64(runtime.GOMAXPROCS(0)), "idle-%")
@@ -161,6 +171,14 @@ func BenchmarkUploadToDone(b *testing.B) {
 func reportCPU(b *testing.B, cpu0 time.Duration, n int) {
 	if n > 0 {
 		b.ReportMetric(float64(localtest.CPUTime()-cpu0)/float64(time.Millisecond)/float64(n), "cpu-ms/image")
+	}
+}
+
+// reportGC reports the garbage collector's CPU milliseconds per image
+// since gc0 (a part of cpu-ms/image).
+func reportGC(b *testing.B, gc0 time.Duration, n int) {
+	if n > 0 {
+		b.ReportMetric(float64(localtest.GCTime()-gc0)/float64(time.Millisecond)/float64(n), "gc-cpu-ms/image")
 	}
 }
 

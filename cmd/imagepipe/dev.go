@@ -106,6 +106,7 @@ Flags:
 	}
 
 	defer takeTerminal()()
+	defer local.TuneGC()() // unless GOGC or GOMEMLIMIT is set
 	st, err := local.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "imagepipe dev: %s\n", startError(err, cfg))

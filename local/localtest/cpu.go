@@ -29,3 +29,16 @@ func IdleTime() time.Duration {
 	}
 	return time.Duration(s[0].Value.Float64() * float64(time.Second))
 }
+
+// GCTime is the CPU time the garbage collector has spent so far (its
+// background workers, assists and pauses, as the runtime estimates them),
+// updated at each GC like IdleTime, which it runs first.
+func GCTime() time.Duration {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
+}
