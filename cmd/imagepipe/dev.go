@@ -66,6 +66,8 @@ on first start and printed; set
 The log is one readable line per event on stderr (--log-format json for
 JSON lines); GET /metrics on the API address serves the functions' metrics
 (the ones CloudWatch shows on AWS) and the queue depths for Prometheus.
+The Go collector runs at GOGC=400 under a 1.5 GiB soft memory limit unless
+GOGC or GOMEMLIMIT is set.
 
 Example:
   imagepipe dev --data ./.imagepipe
