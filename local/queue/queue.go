@@ -71,7 +71,14 @@ type Store struct {
 // hop of an image. The queue's name is a parameter, so one set serves
 // every queue.
 type statements struct {
-	send, redrive, receive, delete, changeVisibility, stats, nextVisible *sql.Stmt
+	send, redrive, delete, changeVisibility, stats, nextVisible *sql.Stmt
+
+	// receive holds a receive statement per batch size: SQLite plans a
+	// statement for the LIMIT value bound to it and prepares it again
+	// whenever another is bound (the process queue takes batches of 10,
+	// notify's of 1), so each size has its own, its LIMIT in the text.
+	mu      sync.Mutex
+	receive map[int]*sql.Stmt
 }
 
 // The statements' text.
@@ -80,11 +87,12 @@ const (
 		values (?1, ?2, ?3, ?4, ?4, coalesce((select max(seq) from messages), 0) + 1)`
 	sqlRedrive = `update messages set queue = ?1, received = 0, first_recv = 0, visible_at = ?2, held = 0
 		where queue = ?3 and visible_at <= ?2 and received >= ?4`
-	// sqlReceive takes the oldest visible messages received fewer than ?5
-	// times and hides them, in one statement; seq comes back to sort them.
+	// sqlReceive takes the oldest visible messages (at most the LIMIT put
+	// in by receiveStmt) received fewer than ?4 times and hides them, in
+	// one statement; seq comes back to sort them.
 	sqlReceive = `update messages set received = received + 1, visible_at = ?3, held = 1,
 			first_recv = case when first_recv = 0 then ?2 else first_recv end
-		where id in (select id from messages where queue = ?1 and visible_at <= ?2 and received < ?5 order by seq limit ?4)
+		where id in (select id from messages where queue = ?1 and visible_at <= ?2 and received < ?4 order by seq limit %d)
 		returning id, body, received, sent_at, first_recv, seq`
 	sqlDelete           = `delete from messages where id = ? and queue = ? and received = ?`
 	sqlChangeVisibility = `update messages set visible_at = ?, held = 0 where id = ? and queue = ? and received = ?`
@@ -98,7 +106,7 @@ func (s *Store) prepare() error {
 		stmt **sql.Stmt
 		text string
 	}{
-		{&s.stmt.send, sqlSend}, {&s.stmt.redrive, sqlRedrive}, {&s.stmt.receive, sqlReceive},
+		{&s.stmt.send, sqlSend}, {&s.stmt.redrive, sqlRedrive},
 		{&s.stmt.delete, sqlDelete}, {&s.stmt.changeVisibility, sqlChangeVisibility},
 		{&s.stmt.stats, sqlStats}, {&s.stmt.nextVisible, sqlNextVisible},
 	} {
@@ -108,7 +116,24 @@ func (s *Store) prepare() error {
 		}
 		*p.stmt = st
 	}
-	return nil
+	s.stmt.receive = map[int]*sql.Stmt{}
+	_, err := s.receiveStmt(10) // SQS's largest batch; checks the text
+	return err
+}
+
+// receiveStmt is the receive statement for batches of at most max.
+func (s *Store) receiveStmt(max int) (*sql.Stmt, error) {
+	s.stmt.mu.Lock()
+	defer s.stmt.mu.Unlock()
+	if st, ok := s.stmt.receive[max]; ok {
+		return st, nil
+	}
+	st, err := s.db.Prepare(fmt.Sprintf(sqlReceive, max))
+	if err != nil {
+		return nil, fmt.Errorf("prepare the receive of %d: %w", max, err)
+	}
+	s.stmt.receive[max] = st
+	return st, nil
 }
 
 // storeError is the last failed write and when it happened.
@@ -340,7 +365,14 @@ func (q *Queue) Receive(ctx context.Context, max int) (msgs []Message, err error
 			return nil, fmt.Errorf("redrive %s: %w", q.name, err)
 		}
 	}
-	rows, err := q.s.stmt.receive.QueryContext(ctx, q.name, now, now+q.opts.VisibilityTimeout.Milliseconds(), max, limit)
+	if max < 1 {
+		return nil, fmt.Errorf("receive from %s: at most %d messages: want at least 1", q.name, max)
+	}
+	stmt, err := q.s.receiveStmt(max)
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
+	}
+	rows, err := stmt.QueryContext(ctx, q.name, now, now+q.opts.VisibilityTimeout.Milliseconds(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 	}

@@ -276,6 +276,39 @@ func TestReceiveBatchesOldestFirst(t *testing.T) {
 	}
 }
 
+// Receives of different batch sizes, one after the other, take as many as
+// asked and no more; a batch of none is refused.
+func TestReceiveBatchSizes(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "q.db"), &clock{t: time.Unix(1_700_000_000, 0)})
+	q := s.Queue("a", Options{VisibilityTimeout: time.Hour})
+	for i := range 30 {
+		if _, err := q.Send(ctx, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := 0
+	for _, size := range []int{1, 10, 1, 3, 10, 1, 10} {
+		msgs, err := q.Receive(ctx, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := min(size, 30-next)
+		if len(msgs) != want {
+			t.Fatalf("a receive of up to %d took %d messages, want %d", size, len(msgs), want)
+		}
+		for _, m := range msgs {
+			if string(m.Body) != fmt.Sprint(next) {
+				t.Fatalf("got message %s, want %d", m.Body, next)
+			}
+			next++
+		}
+	}
+	if _, err := q.Receive(ctx, 0); err == nil {
+		t.Fatal("a receive of 0 messages was accepted")
+	}
+}
+
 // The receive never hands out a message past MaxReceiveCount, even one
 // that the redrive before it did not move (it became visible in between):
 // the next redrive moves it.
@@ -313,9 +346,10 @@ func TestReceiveNeverExceedsMaxReceiveCount(t *testing.T) {
 }
 
 // BenchmarkHop is one message's trip through a queue as a function sees
-// it: Send, Receive (a batch of one, with a redrive configured, as the
-// stack's queues have), Delete, then the empty receive of a poller that
-// finds nothing; the store on disk, WAL and synchronous=NORMAL as the
+// it: Send, Receive (batches of up to 10, with a redrive configured, as
+// the stack's queues have), Delete, then the empty receive of a poller
+// taking batches of one (as notify's does: the statements of both sizes
+// stay prepared); the store on disk, WAL and synchronous=NORMAL as the
 // stack opens it.
 func BenchmarkHop(b *testing.B) {
 	ctx := context.Background()
@@ -339,7 +373,7 @@ func BenchmarkHop(b *testing.B) {
 		if err := q.Delete(ctx, msgs[0].ReceiptHandle); err != nil {
 			b.Fatal(err)
 		}
-		if msgs, err := q.Receive(ctx, 10); err != nil || len(msgs) != 0 {
+		if msgs, err := q.Receive(ctx, 1); err != nil || len(msgs) != 0 {
 			b.Fatalf("empty receive: %d messages, %v", len(msgs), err)
 		}
 	}
