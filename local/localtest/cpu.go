@@ -20,22 +20,17 @@ func CPUTime() time.Duration {
 // of them) had no goroutine to run. Over a benchmark, idle time beside
 // work to do means the work waits on something other than the CPU. The
 // runtime updates the figure at each GC, so IdleTime runs one first.
-func IdleTime() time.Duration {
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/cpu/classes/idle:cpu-seconds"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindFloat64 {
-		return 0
-	}
-	return time.Duration(s[0].Value.Float64() * float64(time.Second))
-}
+func IdleTime() time.Duration { return cpuClass("/cpu/classes/idle:cpu-seconds") }
 
 // GCTime is the CPU time the garbage collector has spent so far (its
 // background workers, assists and pauses, as the runtime estimates them),
 // updated at each GC like IdleTime, which it runs first.
-func GCTime() time.Duration {
+func GCTime() time.Duration { return cpuClass("/cpu/classes/gc/total:cpu-seconds") }
+
+// cpuClass reads one of the runtime's /cpu/classes metrics after a GC.
+func cpuClass(name string) time.Duration {
 	runtime.GC()
-	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindFloat64 {
 		return 0
