@@ -169,7 +169,3 @@ func TestMoto(t *testing.T) {
 		}
 	})
 }
-
-type writerFunc func([]byte)
-
-func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
