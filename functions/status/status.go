@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -97,11 +98,13 @@ func (r *Record) AddTransition(tr Transition) {
 // ErrNotFound is returned by Get when an image has no status record.
 var ErrNotFound = errors.New("image not found")
 
-var idPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+// idPattern is compiled on first use, not at the start of every imagepipe
+// command.
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{32}$`) })
 
 // ValidID reports whether id has the form of an image id (32 lowercase hex
 // digits), so that a malformed id is told apart from an unknown one.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+func ValidID(id string) bool { return idPattern().MatchString(id) }
 
 // Key is the object key of an image's status record.
 func Key(imageID string) string { return Prefix + imageID + ".json" }

@@ -56,7 +56,9 @@ func managed(name string) *apiError {
 	return apiErr("ManagedRuleException", "Rule %s is managed by the local stack and cannot be changed or removed through the API.", name)
 }
 
-var ruleNamePattern = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
+// ruleNamePattern is what EventBridge accepts as a rule's name, compiled on
+// first use (not at the start of every imagepipe command).
+var ruleNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`) })
 
 // findRule returns a rule of a bus.
 func (h *Handler) findRule(busName, name string) (*bus.Rule, bool) {
@@ -91,7 +93,7 @@ func (h *Handler) putRule(_ *http.Request, body []byte) (any, error) {
 		return nil, err
 	}
 	switch {
-	case !ruleNamePattern.MatchString(in.Name):
+	case !ruleNamePattern().MatchString(in.Name):
 		return nil, validation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name)
 	case in.ScheduleExpr != "":
 		return nil, validation("ScheduleExpression is not supported on the local stack.")

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -177,8 +178,9 @@ func (h *Handler) getQueueAttributes(r *http.Request, body []byte) (any, error) 
 	return map[string]any{"Attributes": attrs}, nil
 }
 
-// queueNamePattern is what SQS accepts as a standard queue's name.
-var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+// queueNamePattern is what SQS accepts as a standard queue's name, compiled
+// on first use (not at the start of every imagepipe command).
+var queueNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`) })
 
 // settable are the attributes CreateQueue and SetQueueAttributes take: the
 // visibility timeout and the policy are kept, the others accepted as AWS
@@ -212,7 +214,7 @@ func (h *Handler) createQueue(r *http.Request, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if !queueNamePattern.MatchString(in.QueueName) {
+	if !queueNamePattern().MatchString(in.QueueName) {
 		return nil, invalidParameter("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
 	}
 	vis, err := checkAttributes(in.Attributes)
