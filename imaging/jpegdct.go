@@ -84,11 +84,17 @@ type yTokenizer struct {
 	// 0 when it becomes zero, for -15 <= v <= 15.
 	small    [64 * 32]uint16
 	useSmall bool
+	// fast[tokIndex(k, v)] is small's token body where its size is 1 to 3
+	// (every run has a byte token: tokRunByte), else 0; runByte is a copy
+	// of tokRunByte, next to it.
+	fast    [64 * 32]uint8
+	runByte [17<<6 + 256]uint8
 	// count[tokIndex(k, v)] counts the input values -16..15 at position k
 	// (reconStats.small, for the requantised positions' output steps).
 	count [64 * 32]uint32
 	recon *reconStats // nil when nothing is requantised
-	hist  [256]uint32
+	hist  [256]uint32 // by symbol, of the tokens written the slow way
+	histB [256]uint32 // by byte, of the tokens written by fastAC
 	// The scan's tables of the Y component.
 	dcTab    *fastTable
 	acTab    fastTable // fastAC with tokens
@@ -229,9 +235,13 @@ func (s *dctSink) prepare() error {
 				size, b := magnitude(v)
 				small = small && size <= shortToken
 				tz.small[tokIndex(k, v0)] = uint16(size<<4 | b)
+				if size <= 3 {
+					tz.fast[tokIndex(k, v0)] = uint8(size<<4 | b)
+				}
 			}
 		}
 		tz.useSmall = small // steps over 255 can scale values past 8 bits: no table
+		tz.runByte = tokRunByte
 		s.tz = tz
 	}
 	return nil
@@ -264,7 +274,7 @@ func (s *dctSink) row(r *mcuRow) error {
 		if per == 0 {
 			per = int64(t.bw) * 20
 		}
-		toks := make([]uint16, 0, per+64)
+		toks := make([]byte, 0, per+64)
 		for sx := 0; sx < t.bw; sx++ {
 			k := y*c.pw + sx
 			blk := (*[64]int16)(r.blk[0][64*k:])
@@ -332,6 +342,7 @@ func (s *dctSink) fillCells(x, y int, blk *[64]int16, nz uint64) {
 
 func (s *dctSink) end() error {
 	if tz := s.tz; tz != nil {
+		addByteHist(&tz.hist, &tz.histB)
 		s.tok.addHist(&tz.hist)
 		if r := tz.recon; r != nil {
 			for k := 1; k < 64; k++ {

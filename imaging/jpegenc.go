@@ -100,13 +100,18 @@ var bitLen = func() (t [2048]uint8) {
 }()
 
 // A token is one AC Huffman symbol (run << 4 | size, or 0x00 end of
-// block, 0xF0 sixteen zeros) with its extra bits, in 16 bits, written so
-// that each word is an index into the writer's table of codes
-// (tokenTable):
+// block, 0xF0 sixteen zeros) with its extra bits, as a word of 16 bits
+// that indexes the writer's table of codes (tokenTable):
 //
 //	run << 8 | size << 4 | extra bits   size 0 to 4
 //	tokCode | symbol, tokRaw + size << 10 | extra bits
 //	                                    size 5 to 10: the code, then the bits
+//
+// Words are stored as bytes: the commonest words (tokByte) are one byte
+// each, any other is tokEscape and the word's two bytes, high first. A
+// 12 MP photo's tokens take half the memory they would as words (4 MB
+// less to fault in), and the writer's table of bytes fits in a few cache
+// lines.
 const (
 	tokEOB  = 0x000
 	tokZRL  = 0xf00
@@ -117,36 +122,108 @@ const (
 // shortToken is the largest size category a one-word token holds.
 const shortToken = 4
 
+// tokEscape is the byte before a word that has no byte of its own.
+const tokEscape = 0xff
+
+// tokByte[w] is the byte of short word w (tokEscape for none) and
+// tokWord[b] the word of byte b: end of block and ZRL, every value of
+// size 1 to 3 after any run (so that the tokenizer's fast loop needs no
+// escape), and of size 4 after no zeros; 242 bytes. tokRunByte[(run+1)
+// << 6 + size << 4 | extra bits] is the byte of a value of size 1 to 3 (its
+// size says that the index is in range).
+var tokByte, tokWord, tokRunByte = func() (b [1 << 12]uint8, w [256]uint16, rb [17<<6 + 256]uint8) {
+	for i := range b {
+		b[i] = tokEscape
+	}
+	n := 0
+	add := func(word uint16) {
+		b[word], w[n] = uint8(n), word
+		n++
+	}
+	add(tokEOB)
+	add(tokZRL)
+	for size, runs := range [...]int{1: 16, 2: 16, 3: 16, 4: 1} {
+		for run := 0; run < runs; run++ {
+			for bits := 0; bits < 1<<size; bits++ {
+				add(uint16(run<<8 | size<<4 | bits))
+				if size <= 3 {
+					rb[(run+1)<<6+size<<4|bits] = b[run<<8|size<<4|bits]
+				}
+			}
+		}
+	}
+	return b, w, rb
+}()
+
+// appendWord appends the bytes of token word w.
+func appendWord(dst []byte, w uint16) []byte {
+	if w < 1<<12 {
+		if b := tokByte[w]; b != tokEscape {
+			return append(dst, b)
+		}
+	}
+	return append(dst, tokEscape, byte(w>>8), byte(w))
+}
+
+// putWord writes the bytes of token word w at dst[cnt:] and returns the
+// count after them.
+func putWord(dst *[tokRoom]byte, cnt int, w uint16) int {
+	if w < 1<<12 {
+		if b := tokByte[w]; b != tokEscape {
+			dst[cnt&(tokRoom-1)] = b
+			return cnt + 1
+		}
+	}
+	dst[cnt&(tokRoom-1)] = tokEscape
+	dst[(cnt+1)&(tokRoom-1)] = byte(w >> 8)
+	dst[(cnt+2)&(tokRoom-1)] = byte(w)
+	return cnt + 3
+}
+
+// tokRoom is room for the tokens of any block: 63 coefficients of two
+// escaped words each, and an end of block; a power of two.
+const tokRoom = 512
+
+// addByteHist adds the symbol counts of the byte tokens counted by byte
+// in hb to the symbol counts in h.
+func addByteHist(h *[256]uint32, hb *[256]uint32) {
+	for b, n := range hb {
+		if n != 0 && b != tokEscape {
+			h[uint8(tokWord[b]>>4)] += n
+		}
+	}
+}
+
 // appendToken appends the token of a nonzero coefficient v after run zeros
 // (run < 16) and counts its symbol.
-func appendToken(dst []uint16, run int, v int32, hist *[256]uint32) []uint16 {
+func appendToken(dst []byte, run int, v int32, hist *[256]uint32) []byte {
 	n, b := magnitude(v)
 	sym := uint32(run)<<4 | n
 	hist[sym&0xff]++
 	if n <= shortToken {
-		return append(dst, uint16(sym<<4|b))
+		return appendWord(dst, uint16(sym<<4|b))
 	}
-	return append(dst, uint16(tokCode|sym), uint16(tokRaw+n<<10|b))
+	return append(dst, tokEscape, byte((tokCode|sym)>>8), byte(sym), tokEscape, byte((tokRaw+n<<10|b)>>8), byte(b))
 }
 
 // appendTokens appends the AC tokens of one block given its coefficients
 // in zig-zag order (only the positions set in mask are read; each within
 // +-1023) and counts the symbols.
-func appendTokens(dst []uint16, z *[64]int32, mask uint64, hist *[256]uint32) []uint16 {
+func appendTokens(dst []byte, z *[64]int32, mask uint64, hist *[256]uint32) []byte {
 	last := 0
 	for m := mask &^ 1; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros64(m)
 		run := i - last - 1
 		last = i
 		for run >= 16 {
-			dst = append(dst, tokZRL)
+			dst = append(dst, tokByte[tokZRL])
 			hist[0xf0]++
 			run -= 16
 		}
 		dst = appendToken(dst, run, z[i&63], hist)
 	}
 	if last != 63 {
-		dst = append(dst, tokEOB)
+		dst = append(dst, tokByte[tokEOB])
 		hist[0]++
 	}
 	return dst
@@ -162,10 +239,10 @@ type jpegTokens struct {
 	w, h   int // output size in pixels (oriented)
 	bw, bh int // stored blocks across and down
 	orient int
-	chunks [][]uint16
-	ref    []uint64 // per stored block: chunk << 40 | start << 8 | words
-	words  int      // tokens in all
-	cur    []uint16 // the chunk add appends to
+	chunks [][]byte
+	ref    []uint64 // per stored block: chunk << 44 | start << 12 | bytes
+	total  int      // bytes of tokens in all
+	cur    []byte   // the chunk add appends to
 	dc     []int16  // per stored block, as read
 	dcMul  int64    // requantises dc to the output table (32-bit fixed point)
 	quant  [64]uint16
@@ -180,45 +257,45 @@ func newJPEGTokens(w, h, bw, bh, orient int) *jpegTokens {
 		ref: make([]uint64, bw*bh), dc: make([]int16, bw*bh)}
 }
 
-// tokChunk is the size of the chunks the decoder appends to, in words.
-const tokChunk = 1 << 19
+// tokChunk is the size of the chunks the decoder appends to, in bytes.
+const tokChunk = 1 << 20
 
 // reserve returns room for the tokens of one block at the end of the
-// chunk being appended to (a block has at most 4 + 2 x 63 words).
-func (t *jpegTokens) reserve() *[256]uint16 {
-	if cap(t.cur)-len(t.cur) < 256 {
-		t.cur = make([]uint16, 0, tokChunk)
+// chunk being appended to.
+func (t *jpegTokens) reserve() *[tokRoom]byte {
+	if cap(t.cur)-len(t.cur) < tokRoom {
+		t.cur = make([]byte, 0, tokChunk)
 		t.chunks = append(t.chunks, t.cur[:tokChunk])
 	}
-	return (*[256]uint16)(t.cur[len(t.cur) : len(t.cur)+256])
+	return (*[tokRoom]byte)(t.cur[len(t.cur) : len(t.cur)+tokRoom])
 }
 
-// add records the cnt words just written at reserve's room as the tokens
+// add records the cnt bytes just written at reserve's room as the tokens
 // of stored block b.
 func (t *jpegTokens) add(b, cnt int) {
-	t.ref[b] = uint64(len(t.chunks)-1)<<40 | uint64(len(t.cur))<<8 | uint64(cnt)
+	t.ref[b] = uint64(len(t.chunks)-1)<<44 | uint64(len(t.cur))<<12 | uint64(cnt)
 	t.cur = t.cur[:len(t.cur)+cnt]
-	t.words += cnt
+	t.total += cnt
 }
 
 // addRow records toks as the tokens of stored row y, those of block x at
 // off[x]..off[x+1].
-func (t *jpegTokens) addRow(y int, toks []uint16, off []uint32) {
+func (t *jpegTokens) addRow(y int, toks []byte, off []uint32) {
 	t.mu.Lock()
 	c := uint64(len(t.chunks))
 	t.chunks = append(t.chunks, toks)
-	t.words += len(toks)
+	t.total += len(toks)
 	t.mu.Unlock()
 	for x := 0; x < t.bw; x++ {
-		t.ref[y*t.bw+x] = c<<40 | uint64(off[x])<<8 | uint64(off[x+1]-off[x])
+		t.ref[y*t.bw+x] = c<<44 | uint64(off[x])<<12 | uint64(off[x+1]-off[x])
 	}
 }
 
 // tokens returns the tokens of stored block b.
-func (t *jpegTokens) tokens(b int) []uint16 {
+func (t *jpegTokens) tokens(b int) []byte {
 	r := t.ref[b]
-	s := r >> 8 & (1<<32 - 1)
-	return t.chunks[r>>40][s : s+r&0xff]
+	s := r >> 12 & (1<<32 - 1)
+	return t.chunks[r>>44][s : s+r&0xfff]
 }
 
 // addHist merges the symbol counts of some rows.
@@ -468,7 +545,7 @@ func (t *jpegTokens) encode() []byte {
 	var dcBits, acBits float64
 	huffCodes(&dcCounts, dcVals, func(sym uint8, _, l uint64) { dcBits += float64(dcHist[sym]) * float64(l+uint64(sym&15)) })
 	huffCodes(&acCounts, acVals, func(sym uint8, _, l uint64) { acBits += float64(t.hist[sym]) * float64(l+uint64(sym&15)) })
-	perBlock, perWord := dcBits/8/float64(obw*obh), acBits/8/float64(max(1, t.words))
+	perBlock, perWord := dcBits/8/float64(obw*obh), acBits/8/float64(max(1, t.total))
 	bands := min(obh, 4*parallelism())
 	sizes := make([]int, bands+1) // start of each band's region
 	sizes[0] = len(hdr)
@@ -478,7 +555,7 @@ func (t *jpegTokens) encode() []byte {
 		for oy := y0; oy < y1; oy++ {
 			x, y, dx, dy := t.rowWalk(oy)
 			for ox := 0; ox < obw; ox++ {
-				words += int(t.ref[y*t.bw+x] & 0xff)
+				words += int(t.ref[y*t.bw+x] & 0xfff)
 				x, y = x+dx, y+dy
 			}
 		}
@@ -584,12 +661,13 @@ func dcTable(counts *[16]uint8, vals []uint8) *[16]uint64 {
 }
 
 // tokenTable is the writer's table of an AC Huffman table: the bits of
-// every token word (see tokEOB), and pow2[n] = 1 << n: the writer appends
-// n bits by a multiplication, not a shift by a variable, which on amd64
-// would tie its loop to register CX.
+// every token byte (b; 0 for tokEscape) and word (e, see tokEOB), and
+// pow2[n] = 1 << n: the writer appends n bits by a multiplication, not a
+// shift by a variable, which on amd64 would tie its loop to register CX.
 type tokenTable struct {
-	e    [1 << 14]uint64
+	b    [256]uint64
 	pow2 [64]uint64
+	e    [1 << 14]uint64
 }
 
 func newTokenTable(counts *[16]uint8, vals []uint8) *tokenTable {
@@ -611,6 +689,11 @@ func newTokenTable(counts *[16]uint8, vals []uint8) *tokenTable {
 	}
 	for i := range t.pow2 {
 		t.pow2[i] = 1 << i
+	}
+	for b, w := range tokWord {
+		if b != tokEscape {
+			t.b[b] = t.e[w]
+		}
 	}
 	return t
 }
@@ -634,7 +717,7 @@ const blockWords = 64
 // code entropy-codes one block, its DC token and its AC tokens, into
 // w.words from n, leaving the bits that do not fill a word pending, and
 // returns the next n.
-func (w *bitWriter) code(n int, dc uint16, toks []uint16, dcCode *[16]uint64, t *tokenTable) int {
+func (w *bitWriter) code(n int, dc uint16, toks []byte, dcCode *[16]uint64, t *tokenTable) int {
 	e := dcCode[dc>>12]
 	e |= uint64(dc&0xfff) << 8 // the extra bits below the code
 	var i int
@@ -651,8 +734,8 @@ func (w *bitWriter) code(n int, dc uint16, toks []uint16, dcCode *[16]uint64, t 
 // at most 31 + 27 bits.
 //
 //go:noinline
-func appendCodes(acc uint64, nacc uint, e uint64, toks []uint16, words *[blockWords]uint32, t *tokenTable) (uint64, uint, int) {
-	_, _ = t.e[0], words[0]
+func appendCodes(acc uint64, nacc uint, e uint64, toks []byte, words *[blockWords]uint32, t *tokenTable) (uint64, uint, int) {
+	_, _ = t.b[0], words[0]
 	nacc += uint(e & 63)
 	acc |= e >> 8 * t.pow2[(64-nacc)&63]
 	i := 0
@@ -662,8 +745,28 @@ func appendCodes(acc uint64, nacc uint, e uint64, toks []uint16, words *[blockWo
 		nacc -= 32
 		i++
 	}
-	for _, tok := range toks {
-		e := t.e[tok&(1<<14-1)]
+	if bytes.IndexByte(toks, tokEscape) < 0 {
+		// Nearly every block: a byte per token. (The loop below would do,
+		// but its index moving by 1 or 3 costs a sixth more instructions.)
+		for _, tok := range toks {
+			e := t.b[tok]
+			nacc += uint(e & 63)
+			acc |= e >> 8 * t.pow2[(64-nacc)&63]
+			if nacc >= 32 {
+				words[i&(blockWords-1)] = uint32(acc >> 32)
+				acc <<= 32
+				nacc -= 32
+				i++
+			}
+		}
+		return acc, nacc, i
+	}
+	for j := 0; j < len(toks); j++ {
+		e := t.b[toks[j]]
+		if e == 0 { // tokEscape: the word follows
+			e = t.e[(uint(toks[j+1])<<8|uint(toks[j+2]))&(1<<14-1)]
+			j += 2
+		}
 		nacc += uint(e & 63)
 		acc |= e >> 8 * t.pow2[(64-nacc)&63]
 		if nacc >= 32 {
@@ -809,7 +912,7 @@ func encodeGrayJPEG(r *raster, quality int) []byte {
 		var z [64]int32
 		for by := y0; by < y1; by++ {
 			off := make([]uint32, bw+1)
-			toks := make([]uint16, 0, bw*16)
+			toks := make([]byte, 0, bw*16)
 			for bx := 0; bx < bw; bx++ {
 				x0 := 8 * bx
 				for y := 0; y < 8; y++ {

@@ -367,9 +367,9 @@ func (b *bitReader) skipBlock(c *streamComp) (int32, error) {
 // as the output's tokens, each coefficient sign-changed and requantised as
 // tz says and the runs of zeros recounted; it counts the symbols and the
 // input values, and returns the block's DC difference and the number of
-// words written (at most 4 + 2 x 63). With tz.cells set it also stores the
+// bytes written (at most tokRoom). With tz.cells set it also stores the
 // coefficients as read in tz.blk and their positions in tz.mask.
-func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int, error) {
+func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[tokRoom]byte) (int32, int, error) {
 	var diff int32
 	if b.n < fastBits {
 		b.fill()
@@ -384,7 +384,7 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 			return 0, 0, err
 		}
 	}
-	k, last, cnt := 0, 0, 0 // zig-zag position of the last coefficient read, and of the last written; words written
+	k, last, cnt := 0, 0, 0 // zig-zag position of the last coefficient read, and of the last written; bytes written
 	cells := tz.cells != nil
 	var mask uint64 // with cells: the zig-zag positions read
 	for {
@@ -427,8 +427,8 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 			if cnt, last = tz.value(dst, cnt, last, k, v); k < 63 {
 				continue
 			}
-		case fastToken: // a coefficient (counted) that needs ZRLs before it, or became zero
-			if tb := uint16(e); tb != 0 {
+		case fastToken: // a coefficient (counted) that needs ZRLs before it, or became zero, or has no byte token
+			if tb := tz.small[(int(e>>16)|k)&(64*32-1)]; tb != 0 {
 				cnt = putToken(dst, cnt, k-last-1, tb, &tz.hist)
 				last = k
 			}
@@ -454,7 +454,7 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 		break
 	}
 	if last != 63 {
-		dst[cnt&255] = tokEOB
+		dst[cnt&(tokRoom-1)] = tokByte[tokEOB]
 		cnt++
 		tz.hist[0]++
 	}
@@ -466,7 +466,7 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[256]uint16) (int32, int,
 const (
 	fastRefill = iota // the data to refill from is not in the buffer
 	fastSlow          // a code or value not in the table
-	fastToken         // a coefficient after 16 zeros or more, or that requantises to zero
+	fastToken         // a coefficient after 16 zeros or more, or that requantises to zero, or of size 4
 	fastEnd           // at position 63 or past it
 )
 
@@ -474,12 +474,12 @@ const (
 // position k whose code and value fit the fast table, until the block's
 // last position, its end or something the loop does not do. d is the
 // distance from the last coefficient written to k. It returns k, d and the
-// words written, why it stopped and for fastEnd the last table entry, for
-// fastToken the coefficient's token body. It calls nothing and its body is
+// bytes written, why it stopped and for fastEnd and fastToken the last
+// table entry. It calls nothing and its body is
 // one path, so that its values stay in registers; the second argument is
 // not used: it takes the register that a shift by a variable needs on
 // amd64.
-func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[256]uint16, k, d, cnt int) (int, int, int, uint32, int) {
+func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[tokRoom]byte, k, d, cnt int) (int, int, int, uint32, int) {
 	acc, n := b.acc, b.n
 	_, _ = tz.hist[0], dst[0] // the nil checks, once
 	for {
@@ -512,16 +512,16 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[256]uint16, k, d, cnt i
 		// and extra bits are one lookup.
 		i := (int(e>>16) | k) & (64*32 - 1)
 		tz.count[i]++
-		tb := tz.small[i]
+		tb := tz.fast[i]
 		if tb == 0 || d > 16 {
 			b.acc, b.n = acc, n
-			return k, d, cnt, uint32(tb), fastToken
+			return k, d, cnt, e, fastToken
 		}
-		t := uint16(d-1)<<8 | tb
+		t := tz.runByte[uint(d)<<6+uint(tb)]
 		d = 0
-		dst[cnt&255] = t
+		dst[cnt&(tokRoom-1)] = t
 		cnt++
-		tz.hist[uint8(t>>4)]++
+		tz.histB[t]++
 	}
 }
 
@@ -529,7 +529,7 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[256]uint16, k, d, cnt i
 // is also stored in tz.blk and its position set in mask. It is fastAC with
 // those two stores, kept apart so that the loop without cells (the usual
 // one: thumbnails from the DCs) keeps its registers.
-func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[256]uint16, k, d, cnt int, mask uint64) (int, int, int, uint64, uint32, int) {
+func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[tokRoom]byte, k, d, cnt int, mask uint64) (int, int, int, uint64, uint32, int) {
 	acc, n := b.acc, b.n
 	_, _ = tz.hist[0], dst[0] // the nil checks, once
 	for {
@@ -563,23 +563,23 @@ func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[256]uint16, k, d, 
 		mask |= 1 << (k & 63)
 		i := (int(e>>16) | k) & (64*32 - 1)
 		tz.count[i]++
-		tb := tz.small[i]
+		tb := tz.fast[i]
 		if tb == 0 || d > 16 {
 			b.acc, b.n = acc, n
-			return k, d, cnt, mask, uint32(tb), fastToken
+			return k, d, cnt, mask, e, fastToken
 		}
-		t := uint16(d-1)<<8 | tb
+		t := tz.runByte[uint(d)<<6+uint(tb)]
 		d = 0
-		dst[cnt&255] = t
+		dst[cnt&(tokRoom-1)] = t
 		cnt++
-		tz.hist[uint8(t>>4)]++
+		tz.histB[t]++
 	}
 }
 
 // putZRL writes the ZRL tokens of a run of zeros of 16 or more.
-func putZRL(dst *[256]uint16, cnt, run int, hist *[256]uint32) int {
+func putZRL(dst *[tokRoom]byte, cnt, run int, hist *[256]uint32) int {
 	for ; run >= 16; run -= 16 {
-		dst[cnt&255] = tokZRL
+		dst[cnt&(tokRoom-1)] = tokByte[tokZRL]
 		cnt++
 		hist[0xf0]++
 	}
@@ -588,21 +588,20 @@ func putZRL(dst *[256]uint16, cnt, run int, hist *[256]uint32) int {
 
 // putToken writes the token of a coefficient whose size and extra bits
 // are tb, after run zeros.
-func putToken(dst *[256]uint16, cnt, run int, tb uint16, hist *[256]uint32) int {
+func putToken(dst *[tokRoom]byte, cnt, run int, tb uint16, hist *[256]uint32) int {
 	if run >= 16 {
 		cnt = putZRL(dst, cnt, run, hist)
 		run &= 15
 	}
 	t := uint16(run)<<8 | tb
-	dst[cnt&255] = t
 	hist[uint8(t>>4)]++
-	return cnt + 1
+	return putWord(dst, cnt, t)
 }
 
 // value tokenizes coefficient v at zig-zag position k the long way (a
-// value the fast table does not hold), returning the words written and
+// value the fast table does not hold), returning the bytes written and
 // the position of the last coefficient written.
-func (tz *yTokenizer) value(dst *[256]uint16, cnt, last, k int, v int32) (int, int) {
+func (tz *yTokenizer) value(dst *[tokRoom]byte, cnt, last, k int, v int32) (int, int) {
 	if uint32(v+15) < 31 && tz.useSmall {
 		i := tokIndex(k, v) & (64*32 - 1)
 		tz.count[i]++
@@ -635,7 +634,6 @@ func (tz *yTokenizer) value(dst *[256]uint16, cnt, last, k int, v int32) (int, i
 	}
 	sym := uint32(run)<<4 | size
 	tz.hist[sym]++
-	dst[cnt&255] = uint16(tokCode | sym)
-	dst[(cnt+1)&255] = uint16(tokRaw + size<<10 | b)
-	return cnt + 2, k
+	cnt = putWord(dst, cnt, uint16(tokCode|sym))
+	return putWord(dst, cnt, uint16(tokRaw+size<<10|b)), k
 }
