@@ -561,8 +561,11 @@ func (t *jpegTokens) encode() []byte {
 		}
 		sizes[bi+1] = sizes[bi] + bandRegion(float64(words)*perWord+float64(obw*(y1-y0))*perBlock, y1-y0)
 	}
+	// Not make and copy in one (runtime.makeslicecopy clears the whole
+	// buffer first, in this goroutine): fresh memory is zero already, and
+	// the bands touch their own regions in parallel.
 	out := make([]byte, sizes[bands]+2)
-	copy(out, hdr)
+	copy(out[:len(hdr)], hdr)
 	parts := make([][]byte, bands)
 	inPlace := make([]bool, bands)
 	parallel(bands, 1, func(b0, b1 int) {
