@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/imagepipe/imagepipe/imaging"
 )
@@ -259,6 +260,30 @@ func convertMemoryLimit(data []byte, maxPixels int64) int64 {
 	return max(2*need, 256<<20)
 }
 
+// processMapped runs process on data, the bytes of file as mapFile gave
+// them. A mapped file that is truncated meanwhile faults when its lost
+// pages are read; the fault panics (debug.SetPanicOnFault) instead of
+// killing the process, and becomes the file's error. imaging reads its
+// input in the calling goroutine only, so the fault happens here.
+func processMapped(ctx context.Context, file string, data []byte, opts imaging.Options,
+	process func(context.Context, []byte, imaging.Options) (*imaging.Result, error)) (res *imaging.Result, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if f, ok := r.(interface{ Addr() uintptr }); ok && len(data) > 0 {
+			if a, lo := f.Addr(), uintptr(unsafe.Pointer(unsafe.SliceData(data))); a >= lo && a-lo < uintptr(len(data)) {
+				res, err = nil, fmt.Errorf("%s changed while it was read (truncated by another program?): %v", file, r)
+				return
+			}
+		}
+		panic(r)
+	}()
+	return process(ctx, data, opts)
+}
+
 func convertFile(ctx context.Context, file, base, outDir string, opts imaging.Options, limitMemory bool) (convertLine, error) {
 	start := time.Now()
 	line := convertLine{File: file}
@@ -272,14 +297,15 @@ func convertFile(ctx context.Context, file, base, outDir string, opts imaging.Op
 		return line, &imaging.Error{Code: imaging.ErrTooLarge.Code,
 			Err: fmt.Errorf("%d bytes, limit %d", st.Size(), opts.MaxBytes)}
 	}
-	data, err := os.ReadFile(file)
+	data, release, err := mapFile(file)
 	if err != nil {
 		return line, err
 	}
+	defer release() // the outputs are fresh memory: nothing refers to data
 	if limitMemory {
 		debug.SetMemoryLimit(convertMemoryLimit(data, opts.MaxPixels))
 	}
-	res, err := imaging.Process(ctx, data, opts)
+	res, err := processMapped(ctx, file, data, opts, imaging.Process)
 	line.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {
 		return line, err
