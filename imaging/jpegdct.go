@@ -95,6 +95,7 @@ type yTokenizer struct {
 	recon *reconStats // nil when nothing is requantised
 	hist  [256]uint32 // by symbol, of the tokens written the slow way
 	histB [256]uint32 // by byte, of the tokens written by fastAC
+	esc   bool        // the block tokenizeBlock wrote has an escaped word
 	// The scan's tables of the Y component.
 	dcTab    *fastTable
 	acTab    fastTable // fastAC with tokens

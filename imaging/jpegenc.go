@@ -166,14 +166,15 @@ func appendWord(dst []byte, w uint16) []byte {
 }
 
 // putWord writes the bytes of token word w at dst[cnt:] and returns the
-// count after them.
-func putWord(dst *[tokRoom]byte, cnt int, w uint16) int {
+// count after them, noting an escape in *esc.
+func putWord(dst *[tokRoom]byte, cnt int, w uint16, esc *bool) int {
 	if w < 1<<12 {
 		if b := tokByte[w]; b != tokEscape {
 			dst[cnt&(tokRoom-1)] = b
 			return cnt + 1
 		}
 	}
+	*esc = true
 	dst[cnt&(tokRoom-1)] = tokEscape
 	dst[(cnt+1)&(tokRoom-1)] = byte(w >> 8)
 	dst[(cnt+2)&(tokRoom-1)] = byte(w)
@@ -240,7 +241,7 @@ type jpegTokens struct {
 	bw, bh int // stored blocks across and down
 	orient int
 	chunks [][]byte
-	ref    []uint64 // per stored block: chunk << 44 | start << 12 | bytes
+	ref    []uint64 // per stored block: chunk << 44 | start << 12 | escaped << 11 | bytes
 	total  int      // bytes of tokens in all
 	cur    []byte   // the chunk add appends to
 	dc     []int16  // per stored block, as read
@@ -271,9 +272,13 @@ func (t *jpegTokens) reserve() *[tokRoom]byte {
 }
 
 // add records the cnt bytes just written at reserve's room as the tokens
-// of stored block b.
-func (t *jpegTokens) add(b, cnt int) {
-	t.ref[b] = uint64(len(t.chunks)-1)<<44 | uint64(len(t.cur))<<12 | uint64(cnt)
+// of stored block b; esc says whether they hold an escaped word.
+func (t *jpegTokens) add(b, cnt int, esc bool) {
+	var e uint64
+	if esc {
+		e = 1 << 11
+	}
+	t.ref[b] = uint64(len(t.chunks)-1)<<44 | uint64(len(t.cur))<<12 | e | uint64(cnt)
 	t.cur = t.cur[:len(t.cur)+cnt]
 	t.total += cnt
 }
@@ -287,15 +292,20 @@ func (t *jpegTokens) addRow(y int, toks []byte, off []uint32) {
 	t.total += len(toks)
 	t.mu.Unlock()
 	for x := 0; x < t.bw; x++ {
-		t.ref[y*t.bw+x] = c<<44 | uint64(off[x])<<12 | uint64(off[x+1]-off[x])
+		var e uint64
+		if bytes.IndexByte(toks[off[x]:off[x+1]], tokEscape) >= 0 {
+			e = 1 << 11
+		}
+		t.ref[y*t.bw+x] = c<<44 | uint64(off[x])<<12 | e | uint64(off[x+1]-off[x])
 	}
 }
 
-// tokens returns the tokens of stored block b.
-func (t *jpegTokens) tokens(b int) []byte {
+// tokens returns the tokens of stored block b, and whether they hold an
+// escaped word.
+func (t *jpegTokens) tokens(b int) ([]byte, bool) {
 	r := t.ref[b]
 	s := r >> 12 & (1<<32 - 1)
-	return t.chunks[r>>44][s : s+r&0xfff]
+	return t.chunks[r>>44][s : s+r&0x7ff], r&(1<<11) != 0
 }
 
 // addHist merges the symbol counts of some rows.
@@ -555,7 +565,7 @@ func (t *jpegTokens) encode() []byte {
 		for oy := y0; oy < y1; oy++ {
 			x, y, dx, dy := t.rowWalk(oy)
 			for ox := 0; ox < obw; ox++ {
-				words += int(t.ref[y*t.bw+x] & 0xfff)
+				words += int(t.ref[y*t.bw+x] & 0x7ff)
 				x, y = x+dx, y+dy
 			}
 		}
@@ -577,7 +587,8 @@ func (t *jpegTokens) encode() []byte {
 				n := 0
 				for ox := 0; ox < obw; ox++ {
 					b := y*t.bw + x
-					n = w.code(n, uint16(t.dc[b]), t.tokens(b), dcCode, acCode)
+					toks, esc := t.tokens(b)
+					n = w.code(n, uint16(t.dc[b]), toks, esc, dcCode, acCode)
 					x, y = x+dx, y+dy
 				}
 				w.write(n)
@@ -720,11 +731,11 @@ const blockWords = 64
 // code entropy-codes one block, its DC token and its AC tokens, into
 // w.words from n, leaving the bits that do not fill a word pending, and
 // returns the next n.
-func (w *bitWriter) code(n int, dc uint16, toks []byte, dcCode *[16]uint64, t *tokenTable) int {
+func (w *bitWriter) code(n int, dc uint16, toks []byte, esc bool, dcCode *[16]uint64, t *tokenTable) int {
 	e := dcCode[dc>>12]
 	e |= uint64(dc&0xfff) << 8 // the extra bits below the code
 	var i int
-	w.acc, w.nacc, i = appendCodes(w.acc, w.nacc, e, toks, (*[blockWords]uint32)(w.words[n:n+blockWords]), t)
+	w.acc, w.nacc, i = appendCodes(w.acc, w.nacc, e, toks, esc, (*[blockWords]uint32)(w.words[n:n+blockWords]), t)
 	return n + i
 }
 
@@ -737,7 +748,7 @@ func (w *bitWriter) code(n int, dc uint16, toks []byte, dcCode *[16]uint64, t *t
 // at most 31 + 27 bits.
 //
 //go:noinline
-func appendCodes(acc uint64, nacc uint, e uint64, toks []byte, words *[blockWords]uint32, t *tokenTable) (uint64, uint, int) {
+func appendCodes(acc uint64, nacc uint, e uint64, toks []byte, esc bool, words *[blockWords]uint32, t *tokenTable) (uint64, uint, int) {
 	_, _ = t.b[0], words[0]
 	nacc += uint(e & 63)
 	acc |= e >> 8 * t.pow2[(64-nacc)&63]
@@ -748,7 +759,7 @@ func appendCodes(acc uint64, nacc uint, e uint64, toks []byte, words *[blockWord
 		nacc -= 32
 		i++
 	}
-	if bytes.IndexByte(toks, tokEscape) < 0 {
+	if !esc {
 		// Nearly every block: a byte per token. (The loop below would do,
 		// but its index moving by 1 or 3 costs a sixth more instructions.)
 		for _, tok := range toks {

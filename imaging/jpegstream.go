@@ -131,7 +131,7 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 							if err != nil {
 								return 0, err
 							}
-							tok.add(b, cnt)
+							tok.add(b, cnt, tz.esc)
 							pred[i] += diff
 							tok.dc[b] = int16(pred[i])
 							if tz.cells != nil {
@@ -161,7 +161,7 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 						case c.mode == modeToken && sy < tok.bh && sx < tok.bw:
 							var cnt int
 							diff, cnt, err = tz.tokenizeBlock(br, tok.reserve())
-							tok.add(sy*tok.bw+sx, cnt)
+							tok.add(sy*tok.bw+sx, cnt, tz.esc)
 							tok.dc[sy*tok.bw+sx] = int16(pred[i] + diff)
 							if err == nil && tz.cells != nil {
 								tz.blk[0] = int16(pred[i] + diff)
@@ -367,10 +367,12 @@ func (b *bitReader) skipBlock(c *streamComp) (int32, error) {
 // as the output's tokens, each coefficient sign-changed and requantised as
 // tz says and the runs of zeros recounted; it counts the symbols and the
 // input values, and returns the block's DC difference and the number of
-// bytes written (at most tokRoom). With tz.cells set it also stores the
+// bytes written (at most tokRoom), setting tz.esc when they hold an
+// escaped word. With tz.cells set it also stores the
 // coefficients as read in tz.blk and their positions in tz.mask.
 func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[tokRoom]byte) (int32, int, error) {
 	var diff int32
+	tz.esc = false
 	if b.n < fastBits {
 		b.fill()
 	}
@@ -429,7 +431,7 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[tokRoom]byte) (int32, in
 			}
 		case fastToken: // a coefficient (counted) that needs ZRLs before it, or became zero, or has no byte token
 			if tb := tz.small[(int(e>>16)|k)&(64*32-1)]; tb != 0 {
-				cnt = putToken(dst, cnt, k-last-1, tb, &tz.hist)
+				cnt = tz.putToken(dst, cnt, k-last-1, tb)
 				last = k
 			}
 			continue
@@ -447,7 +449,7 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[tokRoom]byte) (int32, in
 				mask |= 1 << 63
 			}
 			if tb := tz.small[i]; tb != 0 {
-				cnt = putToken(dst, cnt, 62-last, tb, &tz.hist)
+				cnt = tz.putToken(dst, cnt, 62-last, tb)
 				last = 63
 			}
 		}
@@ -588,14 +590,14 @@ func putZRL(dst *[tokRoom]byte, cnt, run int, hist *[256]uint32) int {
 
 // putToken writes the token of a coefficient whose size and extra bits
 // are tb, after run zeros.
-func putToken(dst *[tokRoom]byte, cnt, run int, tb uint16, hist *[256]uint32) int {
+func (tz *yTokenizer) putToken(dst *[tokRoom]byte, cnt, run int, tb uint16) int {
 	if run >= 16 {
-		cnt = putZRL(dst, cnt, run, hist)
+		cnt = putZRL(dst, cnt, run, &tz.hist)
 		run &= 15
 	}
 	t := uint16(run)<<8 | tb
-	hist[uint8(t>>4)]++
-	return putWord(dst, cnt, t)
+	tz.hist[uint8(t>>4)]++
+	return putWord(dst, cnt, t, &tz.esc)
 }
 
 // value tokenizes coefficient v at zig-zag position k the long way (a
@@ -606,7 +608,7 @@ func (tz *yTokenizer) value(dst *[tokRoom]byte, cnt, last, k int, v int32) (int,
 		i := tokIndex(k, v) & (64*32 - 1)
 		tz.count[i]++
 		if tb := tz.small[i]; tb != 0 {
-			return putToken(dst, cnt, k-last-1, tb, &tz.hist), k
+			return tz.putToken(dst, cnt, k-last-1, tb), k
 		}
 		return cnt, last
 	}
@@ -625,7 +627,7 @@ func (tz *yTokenizer) value(dst *[tokRoom]byte, cnt, last, k int, v int32) (int,
 	v = max(-1023, min(1023, v))
 	size, b := magnitude(v)
 	if size <= shortToken {
-		return putToken(dst, cnt, k-last-1, uint16(size<<4|b), &tz.hist), k
+		return tz.putToken(dst, cnt, k-last-1, uint16(size<<4|b)), k
 	}
 	run := k - last - 1
 	if run >= 16 {
@@ -634,6 +636,6 @@ func (tz *yTokenizer) value(dst *[tokRoom]byte, cnt, last, k int, v int32) (int,
 	}
 	sym := uint32(run)<<4 | size
 	tz.hist[sym]++
-	cnt = putWord(dst, cnt, uint16(tokCode|sym))
-	return putWord(dst, cnt, uint16(tokRaw+size<<10|b)), k
+	cnt = putWord(dst, cnt, uint16(tokCode|sym), &tz.esc)
+	return putWord(dst, cnt, uint16(tokRaw+size<<10|b), &tz.esc), k
 }
