@@ -741,54 +741,44 @@ func (w *bitWriter) code(n int, dc uint16, toks []byte, esc bool, dcCode *[16]ui
 
 // appendCodes appends the code e (a table entry) and the codes of toks to
 // the nacc bits of acc, writing each 32 bits into words, and returns the
-// bits left and the words written. The bits are left-aligned in acc, so
-// that a word leaves it by shifts of 32, and a code joins it by a
-// multiplication, not a shift by a variable (which on amd64 would tie the
-// loop to register CX); a code's bits join after the nacc already there:
-// at most 31 + 27 bits.
+// bits left and the words written; esc says whether toks hold an escaped
+// word (nearly every block holds none, and takes one loop).
 //
 //go:noinline
 func appendCodes(acc uint64, nacc uint, e uint64, toks []byte, esc bool, words *[blockWords]uint32, t *tokenTable) (uint64, uint, int) {
 	_, _ = t.b[0], words[0]
+	acc, nacc, i := appendCode(acc, nacc, 0, e, words, t)
+	for esc {
+		k := bytes.IndexByte(toks, tokEscape) // the bytes before are tokens of their own
+		if k < 0 {
+			break
+		}
+		for _, tok := range toks[:k] {
+			acc, nacc, i = appendCode(acc, nacc, i, t.b[tok], words, t)
+		}
+		acc, nacc, i = appendCode(acc, nacc, i, t.e[(uint(toks[k+1])<<8|uint(toks[k+2]))&(1<<14-1)], words, t)
+		toks = toks[k+3:]
+	}
+	for _, tok := range toks {
+		acc, nacc, i = appendCode(acc, nacc, i, t.b[tok], words, t)
+	}
+	return acc, nacc, i
+}
+
+// appendCode appends the code e (a table entry) to the nacc bits of acc,
+// writing them to words[i] when they reach 32, and returns the bits left
+// and the next i. The bits are left-aligned in acc, so that a word leaves
+// it by a shift of 32, and a code joins it by a multiplication, not a
+// shift by a variable (which on amd64 would tie the loop to register CX);
+// a code's bits join after the nacc already there: at most 31 + 27 bits.
+func appendCode(acc uint64, nacc uint, i int, e uint64, words *[blockWords]uint32, t *tokenTable) (uint64, uint, int) {
 	nacc += uint(e & 63)
 	acc |= e >> 8 * t.pow2[(64-nacc)&63]
-	i := 0
 	if nacc >= 32 {
-		words[0] = uint32(acc >> 32)
+		words[i&(blockWords-1)] = uint32(acc >> 32)
 		acc <<= 32
 		nacc -= 32
 		i++
-	}
-	if !esc {
-		// Nearly every block: a byte per token. (The loop below would do,
-		// but its index moving by 1 or 3 costs a sixth more instructions.)
-		for _, tok := range toks {
-			e := t.b[tok]
-			nacc += uint(e & 63)
-			acc |= e >> 8 * t.pow2[(64-nacc)&63]
-			if nacc >= 32 {
-				words[i&(blockWords-1)] = uint32(acc >> 32)
-				acc <<= 32
-				nacc -= 32
-				i++
-			}
-		}
-		return acc, nacc, i
-	}
-	for j := 0; j < len(toks); j++ {
-		e := t.b[toks[j]]
-		if e == 0 { // tokEscape: the word follows
-			e = t.e[(uint(toks[j+1])<<8|uint(toks[j+2]))&(1<<14-1)]
-			j += 2
-		}
-		nacc += uint(e & 63)
-		acc |= e >> 8 * t.pow2[(64-nacc)&63]
-		if nacc >= 32 {
-			words[i&(blockWords-1)] = uint32(acc >> 32)
-			acc <<= 32
-			nacc -= 32
-			i++
-		}
 	}
 	return acc, nacc, i
 }
