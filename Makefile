@@ -14,20 +14,14 @@ help: ## list the targets
 VCS_LDFLAGS := $(shell git log -1 --format='-X main.vcsRevision=%H -X main.vcsTime=%cI' 2>/dev/null) \
 	$(shell test -z "$$(git status --porcelain 2>/dev/null)" || echo '-X main.vcsModified=true')
 
-# The CLI is built without aws-lambda-go's RPC mode (the go1.x runtime,
-# which it never serves): net/rpc pulls in html/template, whose method calls
-# by name keep every exported method of the program in the binary. Without
-# it the binary is 11 MB smaller and each command starts faster.
-CLI_TAGS := lambda.norpc
-
 # ARGS are flags of imagepipe dev: make run ARGS="--api 127.0.0.1:8081 --edge 127.0.0.1:4567".
 # The binary is built, then replaces the recipe's shell: Ctrl-C stops it
 # cleanly and make exits 0.
 run: ## run the whole pipeline on this machine (imagepipe dev; flags in ARGS="...")
-	@$(GO) build -tags $(CLI_TAGS) -ldflags "$(VCS_LDFLAGS)" -o $(BIN) ./cmd/imagepipe && exec $(BIN) dev $(ARGS)
+	@$(GO) build -ldflags "$(VCS_LDFLAGS)" -o $(BIN) ./cmd/imagepipe && exec $(BIN) dev $(ARGS)
 
 build: ## build the CLI into bin/imagepipe
-	$(GO) build -tags $(CLI_TAGS) -trimpath -ldflags "$(VCS_LDFLAGS)" -o $(BIN) ./cmd/imagepipe
+	$(GO) build -trimpath -ldflags "$(VCS_LDFLAGS)" -o $(BIN) ./cmd/imagepipe
 
 # The Lambda binaries and the runtime emulator are built once (make
 # lambda-host) for every package that runs them.

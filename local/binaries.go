@@ -14,9 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/imagepipe/imagepipe/local/lambdarie"
+	"github.com/imagepipe/imagepipe/local/runner"
 	"github.com/imagepipe/imagepipe/metrics"
 )
 
@@ -64,8 +63,8 @@ const rawUploadMaxBytesOnLambda = 4 << 20
 // emulator.
 type functions struct {
 	api     http.Handler
-	process lambda.Handler
-	notify  lambda.Handler
+	process runner.Handler
+	notify  runner.Handler
 }
 
 // binaryFunctions starts the three functions as their bootstraps in

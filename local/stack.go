@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -388,7 +387,7 @@ func (st *Stack) startFunctions(s3Client *s3.Client) (http.Handler, error) {
 // which the local queues do not keep (the edge refuses a SendMessage with
 // attributes), so its binary could not (on AWS and in the moto test it
 // runs as its binary).
-func (st *Stack) deadLetterFunction(s3Client *s3.Client) (lambda.Handler, error) {
+func (st *Stack) deadLetterFunction(s3Client *s3.Client) (runner.Handler, error) {
 	cfg := process.DefaultConfig(ProcessedBucket)
 	cfg.EventBusName = CustomBus
 	cfg.MaxReceiveCount = st.cfg.MaxReceiveCount
@@ -398,7 +397,7 @@ func (st *Stack) deadLetterFunction(s3Client *s3.Client) (lambda.Handler, error)
 	if err != nil {
 		return nil, err
 	}
-	return lambda.NewHandler(dl.Handle), nil
+	return runner.NewHandler(dl.Handle), nil
 }
 
 // inProcessFunctions builds the three functions' handlers in this process.
@@ -419,7 +418,7 @@ func (st *Stack) inProcessFunctions(s3Client *s3.Client) (functions, error) {
 	if err != nil {
 		return functions{}, err
 	}
-	return functions{api: apiKeyCheck(st.creds.APIKey, api), process: lambda.NewHandler(worker.Handle), notify: lambda.NewHandler(notifier.Handle)}, nil
+	return functions{api: apiKeyCheck(st.creds.APIKey, api), process: runner.NewHandler(worker.Handle), notify: runner.NewHandlerNoResponse(notifier.Handle)}, nil
 }
 
 // apiKeyCheck answers 403 {"message":"Forbidden"} without the right

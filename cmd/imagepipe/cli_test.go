@@ -55,7 +55,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(testDir)
 	cliBin = filepath.Join(testDir, "bin", "imagepipe")
-	args := []string{"build", "-tags", "lambda.norpc", "-o", cliBin} // as make build
+	args := []string{"build", "-o", cliBin} // as make build
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
 			if s.Key == "-race" && s.Value == "true" {

@@ -1,6 +1,6 @@
 // Package runner is the local stack's Lambda: it calls the same function
-// handlers that run on AWS Lambda, through aws-lambda-go's lambda.Handler
-// (so the JSON round trip is Lambda's), with a timeout per invocation and
+// handlers that run on AWS Lambda, through a Handler (the method of
+// aws-lambda-go's lambda.Handler, so the JSON round trip is Lambda's), with a timeout per invocation and
 // a bound on concurrent invocations.
 //
 // An SQS mapping reads batches from a queue and honours
@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/imagepipe/imagepipe/local/queue"
@@ -48,7 +47,7 @@ type Mapping struct {
 	Queue    *queue.Queue
 	QueueARN string
 	Region   string
-	Function lambda.Handler
+	Function Handler
 	Mode     Mode
 	// BatchSize is the most messages per invocation (SQS mode; default 10).
 	BatchSize int

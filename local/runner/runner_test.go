@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -89,6 +90,41 @@ func TestEverySendIsSeenWithoutPolling(t *testing.T) {
 	for body, n := range seen {
 		if n != 1 {
 			t.Errorf("%s handed to the function %d times", body, n)
+		}
+	}
+}
+
+// TestNewHandlerAsLambdas: the in-process adapter answers as aws-lambda-go's
+// lambda.NewHandler does for the same function: the response, a function's
+// error, a payload that does not decode, and null for a function that
+// returns only an error.
+func TestNewHandlerAsLambdas(t *testing.T) {
+	ctx := context.Background()
+	fn := func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		var resp events.SQSEventResponse
+		for _, r := range ev.Records {
+			if r.Body == "fail" {
+				return resp, errors.New("asked to fail")
+			}
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
+		}
+		return resp, nil
+	}
+	errOnly := func(_ context.Context, ev events.SQSEvent) error { return nil }
+	for _, payload := range []string{
+		`{"Records":[{"messageId":"a","body":"x"},{"messageId":"b","body":"y"}]}`,
+		`{"Records":[{"messageId":"a","body":"fail"}]}`,
+		`{"Records":"not a list"}`,
+	} {
+		want, wantErr := lambda.NewHandler(fn).Invoke(ctx, []byte(payload))
+		got, gotErr := NewHandler(fn).Invoke(ctx, []byte(payload))
+		if string(got) != string(want) || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("payload %s: got %s, %v; lambda.NewHandler gives %s, %v", payload, got, gotErr, want, wantErr)
+		}
+		want, wantErr = lambda.NewHandler(errOnly).Invoke(ctx, []byte(payload))
+		got, gotErr = NewHandlerNoResponse(errOnly).Invoke(ctx, []byte(payload))
+		if string(got) != string(want) || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("payload %s, error-only function: got %s, %v; lambda.NewHandler gives %s, %v", payload, got, gotErr, want, wantErr)
 		}
 	}
 }
