@@ -4,7 +4,7 @@ BIN     := bin/imagepipe
 PKGS    := ./...
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test vet fmt-check lint bench bench-pipeline cost fuzz axe mermaid corpus chaos lambda-memory clean
+.PHONY: help run build test vet fmt-check lint bench bench-pipeline bench-flow cost fuzz axe mermaid corpus chaos lambda-memory clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ bench-pipeline: ## upload-to-done beside the worker alone, PIPELINE_RUNS times: 
 		-cpuprofile $(CURDIR)/dist/pipeline.cpu.prof -o $(CURDIR)/dist/local.test ./local | tee dist/pipeline-bench.txt
 	@awk '/parallel=8/ { for (i = 2; i <= NF; i++) if ($$i == "x-worker") print $$(i-1) }' dist/pipeline-bench.txt | sort -n | \
 		awk '{ v[NR] = $$1 } END { if (NR) printf "x-worker over %d runs: best %.2f, median %.2f\n", NR, v[NR], v[int((NR + 1) / 2)] }'
+
+bench-flow: build ## the user's flow: N photos through imagepipe upload --wait against imagepipe dev, beside imagepipe convert on two processes (x-worker, CPU per image)
+	scripts/bench-flow.sh $(BIN)
 
 corpus: ## build the real-photo corpus in .corpus/ (Debian's and Go's test images + variants, with Pillow/libjpeg-turbo references); make test then checks it
 	scripts/corpus.sh
