@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/imagepipe/imagepipe/local/guard"
 	"github.com/imagepipe/imagepipe/local/sigv4"
@@ -34,6 +35,19 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// copyBufferSize is the buffer bodies are copied with, to and from files:
+// an image of a few hundred KB in a few system calls, not one every 32 KiB.
+const copyBufferSize = 256 << 10
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
+func getCopyBuffer() *[]byte  { return copyBuffers.Get().(*[]byte) }
+func putCopyBuffer(b *[]byte) { copyBuffers.Put(b) }
+
+// onlyReader hides a reader's WriteTo, so that io.CopyBuffer uses the
+// buffer it is given.
+type onlyReader struct{ io.Reader }
 
 var crc64NVME = crc64.MakeTable(0x9a6c9329ac4bc9b5)
 
@@ -56,13 +70,16 @@ func badDigest(format string, args ...any) error {
 // and puts the file in place of the body. So gofakes3 only ever sees a body
 // that is known good and complete, and a refused body changes nothing.
 //
-// objectChecksums says whether x-amz-checksum-* headers describe this body
-// (PutObject, UploadPart). On CompleteMultipartUpload they describe the
-// assembled object, not the XML body, and are not checked here.
+// x-amz-checksum-* headers describe the body of a PutObject or an
+// UploadPart; on CompleteMultipartUpload they describe the assembled
+// object, not the XML body, and are not checked here.
 //
 // The spooled body's MD5 is computed on the way (it is the ETag of a
-// PutObject, which putSpooled stores from this very file).
-func (s *Server) spool(r *http.Request, objectChecksums bool) (sp *spooled, cleanup func(), err error) {
+// PutObject, which putSpooled stores from this very file: for op opPut the
+// file is left where the body ends, for the trailer to follow, and r.Body is
+// not replaced).
+func (s *Server) spool(r *http.Request, op operation) (sp *spooled, cleanup func(), err error) {
+	objectChecksums := op != opComplete
 	bucket, key := splitPath(r.URL.Path)
 	f, err := createTemp(s.tmpDir, "body-*")
 	if err != nil {
@@ -104,7 +121,9 @@ func (s *Server) spool(r *http.Request, objectChecksums bool) (sp *spooled, clea
 	for _, h := range sums {
 		writers = append(writers, h)
 	}
-	n, err := io.Copy(io.MultiWriter(writers...), r.Body)
+	buf := getCopyBuffer()
+	n, err := io.CopyBuffer(io.MultiWriter(writers...), onlyReader{r.Body}, *buf)
+	putCopyBuffer(buf)
 	r.Body.Close()
 	if err != nil {
 		var se *sigv4.Error
@@ -148,11 +167,14 @@ func (s *Server) spool(r *http.Request, objectChecksums bool) (sp *spooled, clea
 			return nil, cleanup, badDigest("The %s you specified did not match the calculated checksum.", alg)
 		}
 	}
+	r.ContentLength = n
+	if op == opPut {
+		return body, cleanup, nil
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, cleanup, fmt.Errorf("s3server: rewind spooled body: %w", err)
 	}
 	r.Body = f
-	r.ContentLength = n
 	r.Header.Set("Content-Length", strconv.FormatInt(n, 10))
 	r.TransferEncoding = nil
 	return body, cleanup, nil

@@ -485,7 +485,7 @@ func (s *objectStore) GetObject(bucket, key string, rangeRequest *gofakes3.Objec
 	// Opened under the key's lock: a version renamed in later is not this
 	// one.
 	path := s.path(bucket, key)
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	kl.RUnlock()
 	if err != nil {
 		s.forget(bucket, key, m, path, err.Error())
@@ -595,15 +595,12 @@ func (s *objectStore) put(bucket, key string, meta map[string]string, input io.R
 }
 
 // putSpooled stores a PutObject body spooled (and hashed) by the server:
-// the spool file itself becomes the object, so the bytes are written and
-// hashed once. On success the file is taken (renamed into place); on an
+// the spool file itself, positioned after the body, becomes the object, so
+// the bytes are written and hashed once. On success the file is taken (renamed into place); on an
 // error it is left to the spool's cleanup.
 func (s *objectStore) putSpooled(bucket, key string, meta map[string]string, sp *spooled, conditions *gofakes3.PutConditions) (*objectMeta, error) {
 	if err := s.precheck(bucket, key, conditions); err != nil {
 		return nil, err
-	}
-	if _, err := sp.f.Seek(sp.size, io.SeekStart); err != nil {
-		return nil, storageError("put", bucket, key, err)
 	}
 	m := &objectMeta{Key: key, Size: sp.size, MD5: hex.EncodeToString(sp.md5), Meta: meta}
 	if err := s.commit(bucket, sp.f, m, conditions); err != nil {
@@ -652,7 +649,7 @@ func (s *objectStore) commit(bucket string, f tempFile, m *objectMeta, condition
 		return err
 	}
 	path := s.path(bucket, m.Key)
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := renameFile(f.Name(), path); err != nil {
 		return storageError("put", bucket, m.Key, err)
 	}
 	s.mu.Lock()
@@ -666,18 +663,16 @@ func (s *objectStore) commit(bucket string, f tempFile, m *objectMeta, condition
 	return nil
 }
 
+// writeTrailer writes m's JSON and the footer, in one write.
 func writeTrailer(w io.Writer, m *objectMeta) error {
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	var foot [footerLen]byte
-	binary.BigEndian.PutUint32(foot[:4], uint32(len(raw)))
-	copy(foot[4:], footerMagic)
-	if _, err := w.Write(raw); err != nil {
-		return err
-	}
-	_, err = w.Write(foot[:])
+	n := len(raw)
+	raw = binary.BigEndian.AppendUint32(raw, uint32(n))
+	raw = append(raw, footerMagic...)
+	_, err = w.Write(raw)
 	return err
 }
 
@@ -879,4 +874,4 @@ type tempFile interface {
 
 // createTemp makes the files the server writes bodies and objects to (a
 // variable so that a test can make the disk "full").
-var createTemp = func(dir, pattern string) (tempFile, error) { return os.CreateTemp(dir, pattern) }
+var createTemp = func(dir, pattern string) (tempFile, error) { return openTemp(dir, pattern) }

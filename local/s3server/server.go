@@ -198,7 +198,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var body *spooled
 	if hasBody(r) {
-		sp, cleanup, err := s.spool(r, op != opComplete)
+		sp, cleanup, err := s.spool(r, op)
 		defer cleanup()
 		body = sp
 		if err != nil {

@@ -1,0 +1,103 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/imagepipe/imagepipe/local/s3server"
+	"github.com/imagepipe/imagepipe/local/sigv4"
+)
+
+// BenchmarkS3Edge measures the edge's own work per S3 request, as the
+// worker makes them in the local pipeline: a small object (a status or
+// manifest record), a 590 KB object (an upload or an output) and the GET of
+// one. The client is the SDK, configured as the stack's functions are
+// (unsigned payloads), its requests handed to the server in the process;
+// cpu-ms/op is the whole process's (client and server).
+func BenchmarkS3Edge(b *testing.B) {
+	srv, err := s3server.New(s3server.Config{
+		Dir:      b.TempDir(),
+		Verifier: &sigv4.Verifier{Credentials: sigv4.StaticCredentials(benchKey, benchSecret), Now: time.Now},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.CreateBucket(context.Background(), benchBucket); err != nil {
+		b.Fatal(err)
+	}
+	srv.OnObjectCreated(func(context.Context, s3server.ObjectCreated) error { return nil })
+	client := s3.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(benchKey, benchSecret, ""),
+		HTTPClient:  &http.Client{Transport: &inProcess{host: "127.0.0.1:4566", handler: srv, next: http.DefaultTransport}},
+	}, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String("http://127.0.0.1:4566")
+		o.UsePathStyle = true
+		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	})
+	ctx := context.Background()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 590_000/16)
+	small := []byte(`{"id":"0123456789abcdef","status":"processing","updated":"2026-12-02T05:30:00Z"}`)
+	put := func(b *testing.B, key string, body []byte) {
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(benchBucket), Key: aws.String(key),
+			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))), ContentType: aws.String("application/json")}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run := func(b *testing.B, op func(i int)) {
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		b.ResetTimer()
+		for i := range b.N {
+			op(i)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	}
+	b.Run("put-small", func(b *testing.B) {
+		run(b, func(i int) { put(b, fmt.Sprintf("status/%d.json", i), small) })
+	})
+	b.Run("put-590KB", func(b *testing.B) {
+		b.SetBytes(int64(len(big)))
+		run(b, func(i int) { put(b, fmt.Sprintf("uploads/%d.jpg", i), big) })
+	})
+	put(b, "source.jpg", big)
+	b.Run("get-590KB", func(b *testing.B) {
+		b.SetBytes(int64(len(big)))
+		run(b, func(int) {
+			out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(benchBucket), Key: aws.String("source.jpg")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, out.Body)
+			out.Body.Close()
+			if err != nil || n != int64(len(big)) {
+				b.Fatalf("read %d bytes: %v", n, err)
+			}
+		})
+	})
+}
+
+const (
+	benchKey    = "AKIAIMAGEPIPEBENCH01"
+	benchSecret = "imagepipe/local+bench/0123456789abcdefgh"
+	benchBucket = "imagepipe-processed"
+)
+
+// cpuTime is the process's user + system time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
