@@ -72,6 +72,40 @@ func BenchmarkS3Edge(b *testing.B) {
 		b.SetBytes(int64(len(big)))
 		run(b, func(i int) { put(b, fmt.Sprintf("uploads/%d.jpg", i), big) })
 	})
+	// "image" is the edge's part of one image in the pipeline: the
+	// upload, the worker's lease, status, outputs and manifest (three of
+	// them written over an older version), its reads, and the lease's
+	// removal.
+	b.Run("image", func(b *testing.B) {
+		gray, thumb := big[:448_000], big[:3_600]
+		get := func(key string) {
+			out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(benchBucket), Key: aws.String(key)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, out.Body)
+			out.Body.Close()
+		}
+		run(b, func(i int) {
+			id := fmt.Sprintf("%08d", i)
+			put(b, "status/"+id+".json", small)
+			put(b, "uploads/"+id+".jpg", big)
+			get("uploads/" + id + ".jpg")
+			put(b, id+"/lease.json", small)
+			get(id + "/lease.json")
+			put(b, "status/"+id+".json", small)
+			put(b, id+"/thumb.jpg", thumb)
+			put(b, id+"/gray.jpg", gray)
+			put(b, id+"/manifest.json", small)
+			get(id + "/manifest.json")
+			put(b, id+"/manifest.json", small)
+			if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(benchBucket), Key: aws.String(id + "/lease.json")}); err != nil {
+				b.Fatal(err)
+			}
+			put(b, "status/"+id+".json", small)
+			get("status/" + id + ".json")
+		})
+	})
 	put(b, "source.jpg", big)
 	b.Run("get-590KB", func(b *testing.B) {
 		b.SetBytes(int64(len(big)))

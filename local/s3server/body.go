@@ -81,15 +81,18 @@ func badDigest(format string, args ...any) error {
 func (s *Server) spool(r *http.Request, op operation) (sp *spooled, cleanup func(), err error) {
 	objectChecksums := op != opComplete
 	bucket, key := splitPath(r.URL.Path)
-	f, err := createTemp(s.tmpDir, "body-*")
+	f, err := s.objects.newFile("body-*")
 	if err != nil {
 		return nil, func() {}, storageError("spool the body of", bucket, key, err)
 	}
 	body := &spooled{f: f}
 	cleanup = func() {
 		if !body.taken {
-			f.Close()
-			os.Remove(f.Name())
+			if f.Close() == nil {
+				s.objects.spares.keep(f.Name())
+			} else {
+				os.Remove(f.Name())
+			}
 		}
 	}
 	sums := map[string]hash.Hash{}

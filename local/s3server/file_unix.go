@@ -71,3 +71,12 @@ func renameFile(from, to string) error {
 		return nil
 	}
 }
+
+// openTruncate opens a spare, emptied, for reading and writing.
+func openTruncate(name string) (*os.File, error) {
+	fd, err := openFd(name, syscall.O_RDWR|syscall.O_TRUNC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}

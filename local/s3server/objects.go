@@ -17,8 +17,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +61,8 @@ type objectStore struct {
 	// calls (a rename can block for milliseconds) are made without mu, so
 	// writes to other keys, HEADs and listings do not wait behind them.
 	keys [64]sync.RWMutex
+
+	spares spares
 }
 
 // keyLock is the stripe of keys that bucket/key belongs to.
@@ -68,6 +72,84 @@ func (s *objectStore) keyLock(bucket, key string) *sync.RWMutex {
 	h.Write([]byte{0})
 	h.Write([]byte(key))
 	return &s.keys[h.Sum32()%uint32(len(s.keys))]
+}
+
+// spares are files under Dir/tmp whose inodes the next files written take
+// again (truncated): a version replaced by a newer one, a deleted object, a
+// refused body. Creating a file allocates an inode, and on ext4 without a
+// journal the allocator scans past every inode freed in the last ~30 s
+// (recently_deleted): with a file freed for every one written, the creates
+// of a busy store cost more than the rest of a small PutObject. A replaced
+// version becomes a spare by the rename that replaces it (RENAME_EXCHANGE),
+// so keeping it costs no system call; only a version no GET has open is
+// taken, so no reader ever sees its bytes change. Dir/tmp is emptied at
+// start: spares never outlive the process.
+type spares struct {
+	mu    sync.Mutex
+	names []string
+	max   int // 0: none kept
+	seq   atomic.Uint64
+	// noExchange is set once the file system refused RENAME_EXCHANGE.
+	noExchange atomic.Bool
+}
+
+// maxSpares bounds the spares (each keeps its old bytes until taken).
+const maxSpares = 64
+
+func (p *spares) take() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.names) == 0 {
+		return ""
+	}
+	name := p.names[len(p.names)-1]
+	p.names = p.names[:len(p.names)-1]
+	return name
+}
+
+// room reports whether one more spare would be kept.
+func (p *spares) room() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.names) < p.max
+}
+
+// keep adds a file under Dir/tmp to the spares, or removes it when there
+// are enough.
+func (p *spares) keep(name string) {
+	p.mu.Lock()
+	if len(p.names) < p.max {
+		p.names = append(p.names, name)
+		name = ""
+	}
+	p.mu.Unlock()
+	if name != "" {
+		os.Remove(name)
+	}
+}
+
+// newFile is a file under Dir/tmp to write a body or an object to: a spare,
+// emptied, or a new one.
+func (s *objectStore) newFile(pattern string) (tempFile, error) {
+	for {
+		name := s.spares.take()
+		if name == "" {
+			return createTemp(s.tmpDir, pattern)
+		}
+		f, err := openTruncate(name)
+		if err == nil {
+			return f, nil
+		}
+		os.Remove(name)
+		if noSpace(err) {
+			return nil, err
+		}
+	}
+}
+
+// spareName is a new name under Dir/tmp for a file becoming a spare.
+func (s *objectStore) spareName() string {
+	return filepath.Join(s.tmpDir, "spare-"+strconv.FormatUint(s.spares.seq.Add(1), 10))
 }
 
 type bucketIndex struct {
@@ -84,6 +166,10 @@ type objectMeta struct {
 	ETag     string            `json:"etag"` // S3's ETag without quotes (the MD5, or "<md5 of part md5s>-<parts>")
 	Modified time.Time         `json:"modified"`
 	Meta     map[string]string `json:"meta,omitempty"` // Content-Type, X-Amz-Meta-*, ...
+
+	// readers counts the GETs that have this version's file open; it
+	// changes only under the key's lock (opens) or down (closes).
+	readers atomic.Int32
 }
 
 const (
@@ -113,6 +199,7 @@ func openObjectStore(dir, tmpDir string, log *slog.Logger) (*objectStore, error)
 		damaged: filepath.Join(dir, "damaged"),
 		log:     log,
 		buckets: map[string]*bucketIndex{},
+		spares:  spares{max: maxSpares},
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", s.dir, err)
@@ -486,30 +573,58 @@ func (s *objectStore) GetObject(bucket, key string, rangeRequest *gofakes3.Objec
 	// one.
 	path := s.path(bucket, key)
 	f, err := openRead(path)
+	if err == nil {
+		m.readers.Add(1) // before a write can replace it: see spares
+	}
 	kl.RUnlock()
 	if err != nil {
 		s.forget(bucket, key, m, path, err.Error())
 		return nil, gofakes3.KeyNotFound(key)
 	}
+	body := &objectReader{f: f, m: m}
 	if info, err := f.Stat(); err != nil || info.Size() < m.Size+footerLen {
-		f.Close()
+		body.Close()
 		s.forget(bucket, key, m, path, "the file is shorter than its object")
 		return nil, gofakes3.KeyNotFound(key)
 	}
 	rng, err := rangeRequest.Range(m.Size)
 	if err != nil {
-		f.Close()
+		body.Close()
 		return nil, err
 	}
 	start, length := int64(0), m.Size
 	if rng != nil {
 		start, length = rng.Start, rng.Length
 	}
-	body := struct {
-		io.Reader
-		io.Closer
-	}{io.NewSectionReader(f, start, length), f}
+	body.r = io.NewSectionReader(f, start, length)
 	return m.object(body, rng), nil
+}
+
+// objectReader is the body of a GET: part of an object's file, copied out
+// 256 KiB at a time (WriteTo).
+type objectReader struct {
+	r      *io.SectionReader
+	f      *os.File
+	m      *objectMeta
+	closed bool
+}
+
+func (o *objectReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func (o *objectReader) WriteTo(w io.Writer) (int64, error) {
+	buf := getCopyBuffer()
+	defer putCopyBuffer(buf)
+	return io.CopyBuffer(w, onlyReader{o.r}, *buf)
+}
+
+func (o *objectReader) Close() error {
+	if o.closed {
+		return nil
+	}
+	o.closed = true
+	err := o.f.Close()
+	o.m.readers.Add(-1)
+	return err
 }
 
 // forget drops an object whose file went wrong under the running server.
@@ -567,7 +682,7 @@ func (s *objectStore) put(bucket, key string, meta map[string]string, input io.R
 	if err := s.precheck(bucket, key, conditions); err != nil {
 		return nil, err
 	}
-	f, err := createTemp(s.tmpDir, "object-*")
+	f, err := s.newFile("object-*")
 	if err != nil {
 		return nil, storageError("put", bucket, key, err)
 	}
@@ -649,7 +764,7 @@ func (s *objectStore) commit(bucket string, f tempFile, m *objectMeta, condition
 		return err
 	}
 	path := s.path(bucket, m.Key)
-	if err := renameFile(f.Name(), path); err != nil {
+	if err := s.replace(bucket, f.Name(), path, m.Key); err != nil {
 		return storageError("put", bucket, m.Key, err)
 	}
 	s.mu.Lock()
@@ -661,6 +776,29 @@ func (s *objectStore) commit(bucket string, f tempFile, m *objectMeta, condition
 	}
 	b.put(m)
 	return nil
+}
+
+// replace renames the file tmp, a new version of bucket/key, to path. The
+// version it replaces becomes a spare when no GET has it open: the two are
+// exchanged in one rename, and tmp's name then holds the old version. The
+// caller holds the key's lock.
+func (s *objectStore) replace(bucket, tmp, path, key string) error {
+	s.mu.RLock()
+	old, _ := s.lookup(bucket, key)
+	s.mu.RUnlock()
+	if old != nil && old.readers.Load() == 0 && !s.spares.noExchange.Load() && s.spares.room() {
+		err := exchangeFile(tmp, path)
+		if err == nil {
+			s.spares.keep(tmp)
+			return nil
+		}
+		if errors.Is(err, errors.ErrUnsupported) {
+			s.spares.noExchange.Store(true)
+		}
+		// The old file is missing (ENOENT) or cannot be exchanged: a
+		// plain rename.
+	}
+	return renameFile(tmp, path)
 }
 
 // writeTrailer writes m's JSON and the footer, in one write.
@@ -755,7 +893,7 @@ func (s *objectStore) deleteIf(bucket, key, ifMatch string) error {
 	if err != nil {
 		return nil // not there: S3 answers 204 too
 	}
-	if err := os.Remove(s.path(bucket, key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := s.removeFile(bucket, key); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return storageError("delete", bucket, key, err)
 	}
 	s.mu.Lock()
@@ -764,6 +902,23 @@ func (s *objectStore) deleteIf(bucket, key, ifMatch string) error {
 		b.remove(key)
 	}
 	return nil
+}
+
+// removeFile removes bucket/key's file, making it a spare when no GET has
+// it open. The caller holds the key's lock.
+func (s *objectStore) removeFile(bucket, key string) error {
+	path := s.path(bucket, key)
+	s.mu.RLock()
+	m, _ := s.lookup(bucket, key)
+	s.mu.RUnlock()
+	if m != nil && m.readers.Load() == 0 && s.spares.room() {
+		spare := s.spareName()
+		if err := renameFile(path, spare); err == nil {
+			s.spares.keep(spare)
+			return nil
+		}
+	}
+	return os.Remove(path)
 }
 
 func (s *objectStore) DeleteMulti(bucket string, keys ...string) (gofakes3.MultiDeleteResult, error) {

@@ -1,0 +1,129 @@
+package s3server
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/imagepipe/imagepipe/local/sigv4"
+)
+
+// TestSparesNeverChangeWhatAGetReads: a GET that has started reading an
+// object gets the bytes it started with to the end, when the object is
+// replaced or deleted meanwhile and other writes follow (which take the
+// spare files): a version a GET has open never becomes a spare.
+func TestSparesNeverChangeWhatAGetReads(t *testing.T) {
+	e := newEnv(t, "")
+	old := strings.Repeat("old bytes ", 40_000) // 400 KB, more than one copy buffer
+	for _, change := range []string{"replaced", "deleted"} {
+		t.Run(change, func(t *testing.T) {
+			key := "read-while-" + change
+			put(t, e, key, old)
+			obj, err := e.srv.objects.GetObject(testBucket, key, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head := make([]byte, 1000)
+			if _, err := io.ReadFull(obj.Contents, head); err != nil {
+				t.Fatal(err)
+			}
+			if change == "replaced" {
+				put(t, e, key, "new")
+			} else if resp, xe := send(t, e.signed(t, http.MethodDelete, key, "", sigv4.UnsignedPayload, nil)); resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("DELETE: %d %s", resp.StatusCode, xe.Code)
+			}
+			for i := range 2 * maxSpares {
+				put(t, e, key+"-other-"+strconv.Itoa(i), strings.Repeat("x", 500_000))
+			}
+			rest, err := io.ReadAll(obj.Contents)
+			obj.Contents.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(head) + string(rest); got != old {
+				t.Fatalf("the GET read %d bytes, %q...; want the %d bytes it started with", len(got), got[:min(len(got), 40)], len(old))
+			}
+		})
+	}
+}
+
+// TestSparesTakeTheFilesOfReplacedVersions: the file of a replaced or
+// deleted version (no GET reading it) is the file of the next object
+// written, emptied: no inode allocated, and every object reads back as
+// written, a short one in a file that held a long one included.
+func TestSparesTakeTheFilesOfReplacedVersions(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("RENAME_EXCHANGE is Linux's")
+	}
+	e := newEnv(t, "")
+	inode := func(key string) uint64 {
+		t.Helper()
+		info, err := os.Stat(e.srv.objects.path(testBucket, key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			t.Skip("no inode numbers here")
+		}
+		return uint64(st.Ino)
+	}
+	long := strings.Repeat("a long first version ", 10_000)
+	put(t, e, "x", long)
+	v1 := inode("x")
+	put(t, e, "x", "second version")
+	if inode("x") == v1 {
+		t.Fatal("the new version was written over the old one in place")
+	}
+	if e.srv.objects.spares.noExchange.Load() {
+		t.Skip("this file system has no RENAME_EXCHANGE: replaced versions are removed")
+	}
+	put(t, e, "y", "short")
+	if got := inode("y"); got != v1 {
+		t.Fatalf("y is inode %d, want %d, the replaced version's", got, v1)
+	}
+	v2 := inode("x")
+	if resp, xe := send(t, e.signed(t, http.MethodDelete, "x", "", sigv4.UnsignedPayload, nil)); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", resp.StatusCode, xe.Code)
+	}
+	put(t, e, "z", "z")
+	if got := inode("z"); got != v2 {
+		t.Fatalf("z is inode %d, want %d, the deleted object's", got, v2)
+	}
+	for key, want := range map[string]string{"y": "short", "z": "z"} {
+		if got := e.getObject(t, key); !bytes.Equal(got, []byte(want)) {
+			t.Errorf("GET %s: %q, want %q", key, got, want)
+		}
+	}
+	if e.exists(t, "x") {
+		t.Error("x is still there after its DELETE")
+	}
+
+	// A restart drops the spares with the rest of tmp/ and keeps the objects.
+	e.srv.objects.spares.mu.Lock()
+	n := len(e.srv.objects.spares.names)
+	e.srv.objects.spares.mu.Unlock()
+	put(t, e, "x", "third")
+	e2 := newEnv(t, e.dir)
+	if left, _ := os.ReadDir(e2.srv.tmpDir); len(left) != 0 {
+		t.Errorf("%d files under tmp/ after a restart (%d spares before)", len(left), n)
+	}
+	for key, want := range map[string]string{"x": "third", "y": "short", "z": "z"} {
+		if got := e2.getObject(t, key); string(got) != want {
+			t.Errorf("after a restart GET %s: %q, want %q", key, got, want)
+		}
+	}
+}
+
+func put(t *testing.T, e *testEnv, key, body string) {
+	t.Helper()
+	if resp, xe := send(t, e.signed(t, http.MethodPut, key, body, sigv4.UnsignedPayload, nil)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT %s: %d %s", key, resp.StatusCode, xe.Code)
+	}
+}
