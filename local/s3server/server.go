@@ -175,11 +175,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if origin != "" && s.origins[origin] {
 		rw.origin = origin
 	}
-	log := s.log.With("request_id", reqID, "method", r.Method, "path", r.URL.Path)
-
-	log.Debug("s3 request", "content_sha256", r.Header.Get("X-Amz-Content-Sha256"),
-		"content_encoding", r.Header.Get("Content-Encoding"), "trailer", r.Header.Get("X-Amz-Trailer"),
-		"content_length", r.ContentLength, "presigned", r.URL.Query().Has("X-Amz-Signature"))
+	log := &requestLog{base: s.log, r: r, reqID: reqID}
+	if log.enabled(slog.LevelDebug) {
+		log.Debug("s3 request", "content_sha256", r.Header.Get("X-Amz-Content-Sha256"),
+			"content_encoding", r.Header.Get("Content-Encoding"), "trailer", r.Header.Get("X-Amz-Trailer"),
+			"content_length", r.ContentLength, "presigned", r.URL.Query().Has("X-Amz-Signature"))
+	}
 	id, err := s.cfg.Verifier.Verify(r, "s3")
 	if err == nil && id.Region != s.cfg.Region {
 		err = wrongRegion(id, s.cfg.Region)
@@ -259,7 +260,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rw, r, err)
 		return
 	}
-	log.Debug("object created", "bucket", ev.Bucket, "key", ev.Key, "size", ev.Size, "etag", ev.ETag, "reason", ev.Reason)
+	if log.enabled(slog.LevelDebug) {
+		log.Debug("object created", "bucket", ev.Bucket, "key", ev.Key, "size", ev.Size, "etag", ev.ETag, "reason", ev.Reason)
+	}
 	rec.copyTo(rw)
 }
 
@@ -578,6 +581,33 @@ func (r *recorder) copyTo(w *responseWriter) {
 	w.WriteHeader(r.status)
 	w.Write(r.body.Bytes())
 }
+
+// requestLog is a request's logger, with its id, method and path: made at
+// its first line, as most requests log nothing at the default level.
+type requestLog struct {
+	base  *slog.Logger
+	r     *http.Request
+	reqID string
+	l     *slog.Logger
+}
+
+func (l *requestLog) enabled(level slog.Level) bool {
+	return l.base.Enabled(context.Background(), level)
+}
+
+func (l *requestLog) log(level slog.Level, msg string, args ...any) {
+	if !l.enabled(level) {
+		return
+	}
+	if l.l == nil {
+		l.l = l.base.With("request_id", l.reqID, "method", l.r.Method, "path", l.r.URL.Path)
+	}
+	l.l.Log(context.Background(), level, msg, args...)
+}
+
+func (l *requestLog) Debug(msg string, args ...any) { l.log(slog.LevelDebug, msg, args...) }
+func (l *requestLog) Info(msg string, args ...any)  { l.log(slog.LevelInfo, msg, args...) }
+func (l *requestLog) Error(msg string, args ...any) { l.log(slog.LevelError, msg, args...) }
 
 // gofakes3Log sends gofakes3's messages to slog.
 type gofakes3Log struct{ log *slog.Logger }
