@@ -17,7 +17,9 @@
 // file (Dir/objects/<bucket>/<encoded key>) holding its bytes, then its
 // metadata, written under Dir/tmp and renamed into place, so an object and
 // its metadata appear together or not at all whatever moment the process is
-// killed at. File names encode keys, so every key S3 accepts is stored (empty,
+// killed at. The file of a version replaced or deleted while no GET reads it
+// is kept under Dir/tmp and written again (spares), instead of an inode freed
+// and another allocated for every write. File names encode keys, so every key S3 accepts is stored (empty,
 // "." and ".." segments, 300-byte segments, any UTF-8) and none resolves
 // outside its bucket; keys S3 refuses (NUL, not UTF-8, over 1024 bytes) get
 // S3's 400. An in-memory index built at start from the files serves

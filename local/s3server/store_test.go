@@ -492,8 +492,9 @@ func TestMultipartETagOnReads(t *testing.T) {
 
 // TestPutObjectWrittenOnce: a PutObject's spooled body becomes the object.
 // Its ETag is the MD5 of the bytes, its metadata is kept, nothing is left
-// under tmp/; gofakes3's refusals still hold (metadata over 2 KB, an empty
-// Content-MD5), leave nothing stored, and the refused body is removed.
+// under tmp/ but spares; gofakes3's refusals still hold (metadata over
+// 2 KB, an empty Content-MD5), leave nothing stored, and the refused body
+// is removed or kept as a spare.
 func TestPutObjectWrittenOnce(t *testing.T) {
 	e := newEnv(t, "")
 	body := strings.Repeat("0123456789", 5000)
