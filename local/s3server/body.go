@@ -89,7 +89,7 @@ func (s *Server) spool(r *http.Request, op operation) (sp *spooled, cleanup func
 	cleanup = func() {
 		if !body.taken {
 			if f.Close() == nil {
-				s.objects.spares.keep(f.Name())
+				s.objects.spares.keep(f.Name(), body.written)
 			} else {
 				os.Remove(f.Name())
 			}
@@ -127,6 +127,7 @@ func (s *Server) spool(r *http.Request, op operation) (sp *spooled, cleanup func
 	buf := getCopyBuffer()
 	n, err := io.CopyBuffer(io.MultiWriter(writers...), onlyReader{r.Body}, *buf)
 	putCopyBuffer(buf)
+	body.written = n
 	r.Body.Close()
 	if err != nil {
 		var se *sigv4.Error
@@ -185,8 +186,9 @@ func (s *Server) spool(r *http.Request, op operation) (sp *spooled, cleanup func
 
 // spooled is a request body in a file under Dir/tmp, checked whole.
 type spooled struct {
-	f     tempFile
-	size  int64
-	md5   []byte
-	taken bool // renamed into an object: not to be removed
+	f       tempFile
+	size    int64
+	md5     []byte
+	taken   bool  // renamed into an object: not to be removed
+	written int64 // bytes in the file
 }

@@ -82,50 +82,74 @@ func (s *objectStore) keyLock(bucket, key string) *sync.RWMutex {
 // of a busy store cost more than the rest of a small PutObject. A replaced
 // version becomes a spare by the rename that replaces it (RENAME_EXCHANGE),
 // so keeping it costs no system call; only a version no GET has open is
-// taken, so no reader ever sees its bytes change. Dir/tmp is emptied at
-// start: spares never outlive the process.
+// taken, so no reader ever sees its bytes change. A spare keeps its old
+// bytes until taken: at most maxSpares files and maxSpareBytes are kept,
+// the rest removed as before. Dir/tmp is emptied at start: spares never
+// outlive the process.
 type spares struct {
-	mu    sync.Mutex
-	names []string
-	max   int // 0: none kept
-	seq   atomic.Uint64
+	mu       sync.Mutex
+	files    []spare
+	bytes    int64
+	max      int // 0: none kept
+	maxBytes int64
+	seq      atomic.Uint64
 	// noExchange is set once the file system refused RENAME_EXCHANGE.
 	noExchange atomic.Bool
 }
 
-// maxSpares bounds the spares (each keeps its old bytes until taken).
-const maxSpares = 64
+type spare struct {
+	name string
+	size int64
+}
+
+const (
+	maxSpares     = 64
+	maxSpareBytes = 32 << 20
+)
 
 func (p *spares) take() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.names) == 0 {
+	if len(p.files) == 0 {
 		return ""
 	}
-	name := p.names[len(p.names)-1]
-	p.names = p.names[:len(p.names)-1]
-	return name
+	f := p.files[len(p.files)-1]
+	p.files = p.files[:len(p.files)-1]
+	p.bytes -= f.size
+	return f.name
 }
 
-// room reports whether one more spare would be kept.
-func (p *spares) room() bool {
+// room reports whether a spare of size bytes would be kept.
+func (p *spares) room(size int64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.names) < p.max
+	return len(p.files) < p.max && p.bytes+size <= p.maxBytes
 }
 
-// keep adds a file under Dir/tmp to the spares, or removes it when there
-// are enough.
-func (p *spares) keep(name string) {
+// keep adds a file under Dir/tmp of size bytes to the spares, or removes it
+// when there is no room.
+func (p *spares) keep(name string, size int64) {
 	p.mu.Lock()
-	if len(p.names) < p.max {
-		p.names = append(p.names, name)
+	if len(p.files) < p.max && p.bytes+size <= p.maxBytes {
+		p.files = append(p.files, spare{name, size})
+		p.bytes += size
 		name = ""
 	}
 	p.mu.Unlock()
 	if name != "" {
 		os.Remove(name)
 	}
+}
+
+// names are the spares' file names (for tests).
+func (p *spares) names() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, len(p.files))
+	for i, f := range p.files {
+		out[i] = f.name
+	}
+	return out
 }
 
 // newFile is a file under Dir/tmp to write a body or an object to: a spare,
@@ -199,7 +223,7 @@ func openObjectStore(dir, tmpDir string, log *slog.Logger) (*objectStore, error)
 		damaged: filepath.Join(dir, "damaged"),
 		log:     log,
 		buckets: map[string]*bucketIndex{},
-		spares:  spares{max: maxSpares},
+		spares:  spares{max: maxSpares, maxBytes: maxSpareBytes},
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", s.dir, err)
@@ -786,10 +810,10 @@ func (s *objectStore) replace(bucket, tmp, path, key string) error {
 	s.mu.RLock()
 	old, _ := s.lookup(bucket, key)
 	s.mu.RUnlock()
-	if old != nil && old.readers.Load() == 0 && !s.spares.noExchange.Load() && s.spares.room() {
+	if old != nil && old.readers.Load() == 0 && !s.spares.noExchange.Load() && s.spares.room(fileSize(old)) {
 		err := exchangeFile(tmp, path)
 		if err == nil {
-			s.spares.keep(tmp)
+			s.spares.keep(tmp, fileSize(old))
 			return nil
 		}
 		if errors.Is(err, errors.ErrUnsupported) {
@@ -904,6 +928,10 @@ func (s *objectStore) deleteIf(bucket, key, ifMatch string) error {
 	return nil
 }
 
+// fileSize is about the size of m's file (its trailer is a few hundred
+// bytes).
+func fileSize(m *objectMeta) int64 { return m.Size + 1024 }
+
 // removeFile removes bucket/key's file, making it a spare when no GET has
 // it open. The caller holds the key's lock.
 func (s *objectStore) removeFile(bucket, key string) error {
@@ -911,10 +939,10 @@ func (s *objectStore) removeFile(bucket, key string) error {
 	s.mu.RLock()
 	m, _ := s.lookup(bucket, key)
 	s.mu.RUnlock()
-	if m != nil && m.readers.Load() == 0 && s.spares.room() {
+	if m != nil && m.readers.Load() == 0 && s.spares.room(fileSize(m)) {
 		spare := s.spareName()
 		if err := renameFile(path, spare); err == nil {
-			s.spares.keep(spare)
+			s.spares.keep(spare, fileSize(m))
 			return nil
 		}
 	}

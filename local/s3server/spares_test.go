@@ -106,9 +106,7 @@ func TestSparesTakeTheFilesOfReplacedVersions(t *testing.T) {
 	}
 
 	// A restart drops the spares with the rest of tmp/ and keeps the objects.
-	e.srv.objects.spares.mu.Lock()
-	n := len(e.srv.objects.spares.names)
-	e.srv.objects.spares.mu.Unlock()
+	n := len(e.srv.objects.spares.names())
 	put(t, e, "x", "third")
 	e2 := newEnv(t, e.dir)
 	if left, _ := os.ReadDir(e2.srv.tmpDir); len(left) != 0 {
@@ -125,5 +123,36 @@ func put(t *testing.T, e *testEnv, key, body string) {
 	t.Helper()
 	if resp, xe := send(t, e.signed(t, http.MethodPut, key, body, sigv4.UnsignedPayload, nil)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("PUT %s: %d %s", key, resp.StatusCode, xe.Code)
+	}
+}
+
+// TestSparesAreBounded: the spares hold at most maxBytes of old versions
+// and max files; a version that does not fit is removed, as without spares.
+func TestSparesAreBounded(t *testing.T) {
+	e := newEnv(t, "")
+	e.srv.objects.spares.maxBytes = 20_000
+	e.srv.objects.spares.max = 3
+	put(t, e, "big", strings.Repeat("b", 50_000))
+	put(t, e, "big", "replaced")
+	tmpFiles := func() int {
+		left, err := os.ReadDir(e.srv.tmpDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(left)
+	}
+	if n := len(e.srv.objects.spares.names()); n != 0 || tmpFiles() != 0 {
+		t.Fatalf("%d spares, %d files under tmp/ after replacing a 50 KB version; want none (20 KB allowed)", n, tmpFiles())
+	}
+	for i := range 5 {
+		put(t, e, "small-"+strconv.Itoa(i), "v1")
+	}
+	for i := range 5 {
+		if resp, xe := send(t, e.signed(t, http.MethodDelete, "small-"+strconv.Itoa(i), "", sigv4.UnsignedPayload, nil)); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE: %d %s", resp.StatusCode, xe.Code)
+		}
+	}
+	if n := len(e.srv.objects.spares.names()); n != 3 || tmpFiles() != 3 {
+		t.Fatalf("%d spares, %d files under tmp/ after 5 deletes; want 3 of each", n, tmpFiles())
 	}
 }

@@ -530,9 +530,7 @@ func TestPutObjectWrittenOnce(t *testing.T) {
 	if e.exists(t, "refused") {
 		t.Error("a refused PUT stored its object")
 	}
-	e.srv.objects.spares.mu.Lock()
-	spares := slices.Clone(e.srv.objects.spares.names)
-	e.srv.objects.spares.mu.Unlock()
+	spares := e.srv.objects.spares.names()
 	left, _ := os.ReadDir(filepath.Join(e.dir, "tmp"))
 	for _, f := range left {
 		if !slices.Contains(spares, filepath.Join(e.dir, "tmp", f.Name())) {
