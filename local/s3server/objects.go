@@ -735,8 +735,8 @@ func (s *objectStore) put(bucket, key string, meta map[string]string, input io.R
 
 // putSpooled stores a PutObject body spooled (and hashed) by the server:
 // the spool file itself, positioned after the body, becomes the object, so
-// the bytes are written and hashed once. On success the file is taken (renamed into place); on an
-// error it is left to the spool's cleanup.
+// the bytes are written and hashed once. On success the file is taken
+// (renamed into place); on an error it is left to the spool's cleanup.
 func (s *objectStore) putSpooled(bucket, key string, meta map[string]string, sp *spooled, conditions *gofakes3.PutConditions) (*objectMeta, error) {
 	if err := s.precheck(bucket, key, conditions); err != nil {
 		return nil, err
