@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -450,6 +451,31 @@ func hashBody(r *http.Request) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// signers holds a v4.Signer per secret key (and S3 or not), kept so that
+// the signing key it derives from the secret (four HMACs) is derived once a
+// day, region and service, not for every request. The SDK's cache is keyed
+// by access key id, not by secret: one signer per secret keeps two
+// credentials that share an id apart. The secrets are the verifier's own,
+// never a client's, so the map stays as small as the credentials it knows.
+var signers sync.Map // signerKey → *v4.Signer
+
+type signerKey struct {
+	secret string
+	s3     bool
+}
+
+func signerFor(secret string, s3 bool) *v4.Signer {
+	k := signerKey{secret, s3}
+	if v, ok := signers.Load(k); ok {
+		return v.(*v4.Signer)
+	}
+	v, _ := signers.LoadOrStore(k, v4.NewSigner(func(o *v4.SignerOptions) {
+		o.DisableURIPathEscaping = s3
+		o.DisableHeaderHoisting = true
+	}))
+	return v.(*v4.Signer)
+}
+
 // resign builds the request the client says it signed, signs it with the SDK
 // signer and returns the resulting signature.
 func resign(r *http.Request, a *auth, creds aws.Credentials, payloadHash, service string) (string, error) {
@@ -486,10 +512,7 @@ func resign(r *http.Request, a *auth, creds aws.Credentials, payloadHash, servic
 		}
 	}
 
-	signer := v4.NewSigner(func(o *v4.SignerOptions) {
-		o.DisableURIPathEscaping = service == "s3"
-		o.DisableHeaderHoisting = true
-	})
+	signer := signerFor(creds.SecretAccessKey, service == "s3")
 	ctx := context.Background()
 	if a.presigned {
 		signed, _, err := signer.PresignHTTP(ctx, creds, req, payloadHash, a.service, a.region, a.date)

@@ -513,3 +513,40 @@ func TestChunkDecoderReadSizes(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifySameKeyIDOtherSecret: two verifiers in one process that know
+// the same access key id with different secrets (signing keys are cached
+// between requests) each accept only requests signed with their own secret,
+// whichever verified first.
+func TestVerifySameKeyIDOtherSecret(t *testing.T) {
+	const otherSecret = "another/secret+for/the/same/key/id/000000"
+	mine := &Verifier{Credentials: StaticCredentials(exampleKey, exampleSecret)}
+	other := &Verifier{Credentials: StaticCredentials(exampleKey, otherSecret)}
+	signed := func(secret string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:4566/bucket/key", nil)
+		r.Header.Set("X-Amz-Content-Sha256", emptyHash)
+		r.RequestURI = ""
+		creds := aws.Credentials{AccessKeyID: exampleKey, SecretAccessKey: secret}
+		if err := newTestSigner("s3").SignHTTP(context.Background(), creds, r, emptyHash, "s3", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r.RequestURI = r.URL.RequestURI()
+		return r
+	}
+	for round := range 2 {
+		for _, tc := range []struct {
+			name   string
+			v      *Verifier
+			secret string
+			ok     bool
+		}{
+			{"mine", mine, exampleSecret, true}, {"other", other, exampleSecret, false},
+			{"other", other, otherSecret, true}, {"mine", mine, otherSecret, false},
+		} {
+			_, err := tc.v.Verify(signed(tc.secret), "s3")
+			if (err == nil) != tc.ok {
+				t.Errorf("round %d: verifier %s, request signed with %s: err %v, want ok=%v", round, tc.name, tc.secret, err, tc.ok)
+			}
+		}
+	}
+}
