@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imagepipe/imagepipe/local/s3server"
 	"github.com/imagepipe/imagepipe/local/sigv4"
@@ -104,6 +106,17 @@ func BenchmarkS3Edge(b *testing.B) {
 			}
 			put(b, "status/"+id+".json", small)
 			get("status/" + id + ".json")
+		})
+	})
+	// get-missing is the worker's look for a manifest before an image's
+	// first version is done: a 404, through the SDK's error path.
+	b.Run("get-missing", func(b *testing.B) {
+		run(b, func(i int) {
+			_, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(benchBucket), Key: aws.String(fmt.Sprintf("missing/%d/manifest.json", i))})
+			var nsk *types.NoSuchKey
+			if !errors.As(err, &nsk) {
+				b.Fatalf("GET of a missing key: %v, want NoSuchKey", err)
+			}
 		})
 	})
 	put(b, "source.jpg", big)

@@ -264,11 +264,11 @@ func (h *Handler) handleMessage(ctx, callCtx context.Context, msg events.SQSMess
 // its source version re-publishes the event only if it is not marked
 // published, with the same completion_id. And a lease (processed/<id>/
 // lease.json, taken with S3's If-None-Match: *) keeps two deliveries of one
-// image from working on it at the same time.
+// image from working on it at the same time. The manifest is looked for
+// under the lease only: nearly every delivery is an image's first, whose
+// manifest is not there, and a duplicate pays the lease's PUT and DELETE
+// instead.
 func (h *Handler) work(ctx context.Context, j *job) error {
-	if done, err := h.finishCommitted(ctx, j, false); err != nil || done {
-		return h.duplicate(ctx, j, done, err)
-	}
 	release, done, err := h.lease(ctx, j)
 	if err != nil || done {
 		return h.duplicate(ctx, j, done, err)
@@ -370,7 +370,7 @@ func (h *Handler) lease(ctx context.Context, j *job) (release func(), done bool,
 	if err != nil {
 		return nil, false, err
 	}
-	if done, err = h.finishCommitted(ctx, j, true); err != nil || done {
+	if done, err = h.finishCommitted(ctx, j); err != nil || done {
 		release()
 		return nil, done, err
 	}
@@ -387,21 +387,18 @@ type manifest struct {
 	modified    time.Time // the object's Last-Modified, when read
 }
 
-// finishCommitted reports whether the job's source version is already
-// committed (its manifest is there with every output) and published. A
-// manifest still marked unpublished is finished only under the lease
-// (leased): its writer may be publishing right now, unless the lease is
-// ours, and then the event is published here if notify has not applied it.
-func (h *Handler) finishCommitted(ctx context.Context, j *job, leased bool) (bool, error) {
+// finishCommitted, called under the image's lease, reports whether the
+// job's source version is already committed (its manifest is there with
+// every output). A manifest still marked unpublished is finished here: its
+// writer held the lease before us, so it is not publishing any more, and
+// the event is published here if notify has not applied it.
+func (h *Handler) finishCommitted(ctx context.Context, j *job) (bool, error) {
 	m, etag, err := h.committed(ctx, j.imageID, j.src.ETag)
 	if err != nil || m == nil {
 		return false, err
 	}
 	if !m.Unpublished {
 		return true, nil
-	}
-	if !leased {
-		return false, nil
 	}
 	// The event may have gone out just before a crash: if notify has
 	// applied it already, only the mark is missing.
