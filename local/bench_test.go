@@ -167,6 +167,43 @@ func BenchmarkUploadToDone(b *testing.B) {
 	})
 }
 
+// BenchmarkStatusPoll measures one GET /v1/images/{id} of a done image,
+// what imagepipe upload --wait and status --wait repeat while they wait:
+// cpu-ms/op is the client's and the stack's together.
+func BenchmarkStatusPoll(b *testing.B) {
+	const w, h = 320, 240
+	data, err := photoJPEG(w, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bs, err := newBenchStack(b, localtest.Start(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	up, err := bs.api.Upload(ctx, "photo.jpg", "image/jpeg", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := bs.api.Wait(wctx, up.ImageID, client.WaitOptions{First: time.Millisecond, Max: 10 * time.Millisecond}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0 := localtest.CPUTime()
+	for b.Loop() {
+		v, err := bs.api.Image(ctx, up.ImageID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if v.Status != api.StatusDone {
+			b.Fatalf("image %s: status %q", up.ImageID, v.Status)
+		}
+	}
+	b.ReportMetric(float64(localtest.CPUTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+}
+
 // reportCPU reports the CPU milliseconds per image since cpu0.
 func reportCPU(b *testing.B, cpu0 time.Duration, n int) {
 	if n > 0 {
