@@ -12,8 +12,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/imagepipe/imagepipe/api"
@@ -298,6 +300,10 @@ func (c *Client) ListImages(ctx context.Context, o ListOptions) (*api.ImageList,
 
 // WaitOptions tune Wait. Zero values take the defaults.
 type WaitOptions struct {
+	// After is the pause before the first poll (default none). A caller
+	// that has just uploaded the image knows it is not done yet, and may
+	// know about how long images take (see DoneEstimate).
+	After time.Duration
 	// First is the first pause between polls (default 50 ms: the local
 	// stack finishes a 2 MP JPEG in about that); it grows by half each
 	// time up to Max (default 3 s), with some jitter.
@@ -305,6 +311,52 @@ type WaitOptions struct {
 	// MaxTransient is how many temporary errors in a row are tolerated
 	// (default 5).
 	MaxTransient int
+}
+
+// DoneEstimate learns how long images take from the end of their upload to
+// finished, and gives Wait the options that poll about when the next one
+// should be done: once at the median of the last images' times, then at a
+// fifth of it, growing. The times come from the API's own timestamps
+// (created_at to the updated_at of the finished view) less the caller's
+// time from asking for the upload to the end of its PUT, so they do not
+// depend on when the caller polled, nor on its clock. It is safe for
+// concurrent use; the zero value is ready.
+type DoneEstimate struct {
+	mu     sync.Mutex
+	recent [doneSamples]time.Duration
+	n      int
+}
+
+const doneSamples = 16
+
+// Add records a finished image: uploading is the caller's time from
+// before CreateUpload to the end of the PUT, v the finished view.
+func (e *DoneEstimate) Add(uploading time.Duration, v *api.ImageView) {
+	if v == nil || !api.Finished(v.Status) || v.CreatedAt.IsZero() || v.UpdatedAt.Before(v.CreatedAt) {
+		return
+	}
+	d := max(v.UpdatedAt.Sub(v.CreatedAt)-uploading, 0)
+	e.mu.Lock()
+	e.recent[e.n%doneSamples] = d
+	e.n++
+	e.mu.Unlock()
+}
+
+// Options are the WaitOptions for an image just uploaded. With no image
+// recorded yet the first poll is after 50 ms (not at once: the image
+// cannot be done yet), then as Wait's defaults.
+func (e *DoneEstimate) Options() WaitOptions {
+	e.mu.Lock()
+	n := min(e.n, doneSamples)
+	recent := make([]time.Duration, n)
+	copy(recent, e.recent[:n])
+	e.mu.Unlock()
+	if n == 0 {
+		return WaitOptions{After: 50 * time.Millisecond}
+	}
+	slices.Sort(recent)
+	median := recent[(n-1)/2]
+	return WaitOptions{After: median, First: max(median/5, 10*time.Millisecond)}
 }
 
 // Wait polls the image's status with backoff until it is finished (done,
@@ -323,7 +375,7 @@ func (c *Client) Wait(ctx context.Context, id string, o WaitOptions) (*api.Image
 	pause := o.First
 	transient := 0
 	var last *api.ImageView
-	t := time.NewTimer(0)
+	t := time.NewTimer(max(o.After, 0))
 	defer t.Stop()
 	for {
 		select {

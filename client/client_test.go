@@ -162,6 +162,54 @@ func TestWait(t *testing.T) {
 	}
 }
 
+// TestWaitAfter makes no request before After: an image just uploaded is
+// not polled at once.
+func TestWaitAfter(t *testing.T) {
+	var first atomic.Int64
+	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first.CompareAndSwap(0, time.Now().UnixNano())
+		json.NewEncoder(w).Encode(api.ImageView{ImageID: "id", Status: "done"})
+	}), "")
+	start := time.Now()
+	if _, err := c.Wait(context.Background(), "id", client.WaitOptions{After: 30 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if at := time.Unix(0, first.Load()).Sub(start); at < 30*time.Millisecond {
+		t.Errorf("first poll %v after the call, want at least After (30ms)", at)
+	}
+}
+
+// TestDoneEstimate polls first at the median of the recorded images' time
+// from the end of the upload to finished, then at a fifth of it; views
+// that are not finished are not counted.
+func TestDoneEstimate(t *testing.T) {
+	var e client.DoneEstimate
+	if o := e.Options(); o.After != 50*time.Millisecond || o.First != 0 {
+		t.Errorf("with no image: %+v, want the first poll after 50ms and Wait's defaults", o)
+	}
+	created := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	view := func(status string, took time.Duration) *api.ImageView {
+		return &api.ImageView{Status: status, CreatedAt: created, UpdatedAt: created.Add(took)}
+	}
+	// Each took 100 ms to upload: 300, 500 and 900 ms after the upload.
+	for _, took := range []time.Duration{400, 1000, 600} {
+		e.Add(100*time.Millisecond, view(api.StatusDone, took*time.Millisecond))
+	}
+	e.Add(0, view(api.StatusProcessing, time.Hour))  // not finished
+	e.Add(0, &api.ImageView{Status: api.StatusDone}) // no timestamps
+	e.Add(2*time.Second, view(api.StatusFailed, 0))  // counted as 0
+	if o := e.Options(); o.After != 300*time.Millisecond || o.First != 60*time.Millisecond {
+		t.Errorf("options %+v, want After 300ms (the median of 0, 300, 500, 900 ms) and First 60ms", o)
+	}
+	// Only the last 16 count.
+	for range 16 {
+		e.Add(0, view(api.StatusDone, 20*time.Millisecond))
+	}
+	if o := e.Options(); o.After != 20*time.Millisecond || o.First != 10*time.Millisecond {
+		t.Errorf("options %+v, want After 20ms and First 10ms (the least)", o)
+	}
+}
+
 func TestWaitGivesUp(t *testing.T) {
 	t.Run("context ends", func(t *testing.T) {
 		stop := errors.New("enough")

@@ -344,6 +344,9 @@ type uploader struct {
 	client *client.Client
 	opts   uploadOptions
 	prog   *progress
+	// done learns how long this run's images take, so that --wait polls
+	// each about when it should be done.
+	done client.DoneEstimate
 }
 
 // run uploads j, and with --wait waits for it and downloads its outputs.
@@ -397,6 +400,7 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 	}
 
 	bar.phase("presign")
+	asked := time.Now()
 	var resp *api.UploadResponse
 	err = retry(ctx, func() error {
 		var err error
@@ -421,6 +425,7 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 	if err != nil {
 		return fail("upload_failed", err)
 	}
+	uploading := time.Since(asked)
 	u.prog.note(fmt.Sprintf("%s uploaded (%s)", j.path, humanSize(j.size)))
 	if !u.opts.wait {
 		l.Status = api.StatusPending
@@ -429,8 +434,11 @@ func (u *uploader) run(ctx context.Context, j *uploadJob) (uploadLine, error) {
 
 	bar.phase("processing")
 	wctx, cancel := context.WithTimeoutCause(ctx, u.opts.timeout, errWaitTimeout)
-	v, err := u.client.Wait(wctx, resp.ImageID, client.WaitOptions{})
+	v, err := u.client.Wait(wctx, resp.ImageID, u.done.Options())
 	cancel()
+	if err == nil {
+		u.done.Add(uploading, v)
+	}
 	if err != nil {
 		if errors.Is(err, errWaitTimeout) && ctx.Err() == nil {
 			// Not a failure: the image goes on, and the caller learns it.
