@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -24,10 +22,8 @@ import (
 // ContentPrefix is the key prefix of the content index.
 const ContentPrefix = "processed/content/"
 
-var md5Pattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{32}$`) })
-
 // ValidMD5 reports whether s is an MD5 in lowercase hex.
-func ValidMD5(s string) bool { return md5Pattern().MatchString(s) }
+func ValidMD5(s string) bool { return lowerHex32(s) }
 
 // ContentKey is the index entry of an MD5.
 func ContentKey(md5hex string) string { return ContentPrefix + md5hex + ".json" }

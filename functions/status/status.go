@@ -17,8 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -98,13 +96,23 @@ func (r *Record) AddTransition(tr Transition) {
 // ErrNotFound is returned by Get when an image has no status record.
 var ErrNotFound = errors.New("image not found")
 
-// idPattern is compiled on first use, not at the start of every imagepipe
-// command.
-var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{32}$`) })
-
 // ValidID reports whether id has the form of an image id (32 lowercase hex
 // digits), so that a malformed id is told apart from an unknown one.
-func ValidID(id string) bool { return idPattern().MatchString(id) }
+func ValidID(id string) bool { return lowerHex32(id) }
+
+// lowerHex32 reports whether s is 32 lowercase hex digits: an image id, or
+// an MD5 as S3 writes it in an ETag.
+func lowerHex32(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Key is the object key of an image's status record.
 func Key(imageID string) string { return Prefix + imageID + ".json" }
