@@ -15,6 +15,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -22,7 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -377,31 +378,28 @@ func (q *Queue) Receive(ctx context.Context, max int) (msgs []Message, err error
 		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 	}
 	defer rows.Close()
-	var seqs []int64
+	type taken struct {
+		m   Message
+		seq int64
+	}
+	var got []taken
 	for rows.Next() {
-		var m Message
-		var sent, first, seq int64
-		if err := rows.Scan(&m.ID, &m.Body, &m.ReceiveCount, &sent, &first, &seq); err != nil {
+		var t taken
+		var sent, first int64
+		if err := rows.Scan(&t.m.ID, &t.m.Body, &t.m.ReceiveCount, &sent, &first, &t.seq); err != nil {
 			return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 		}
-		m.SentAt, m.FirstReceived = time.UnixMilli(sent), time.UnixMilli(first)
-		m.ReceiptHandle = m.ID + "." + strconv.Itoa(m.ReceiveCount)
-		msgs, seqs = append(msgs, m), append(seqs, seq)
+		t.m.SentAt, t.m.FirstReceived = time.UnixMilli(sent), time.UnixMilli(first)
+		t.m.ReceiptHandle = t.m.ID + "." + strconv.Itoa(t.m.ReceiveCount)
+		got = append(got, t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", q.name, err)
 	}
-	if len(msgs) > 1 { // RETURNING gives its rows in no set order
-		order := make([]int, len(msgs))
-		for i := range order {
-			order[i] = i
-		}
-		sort.Slice(order, func(a, b int) bool { return seqs[order[a]] < seqs[order[b]] })
-		sorted := make([]Message, len(msgs))
-		for i, k := range order {
-			sorted[i] = msgs[k]
-		}
-		msgs = sorted
+	// RETURNING gives its rows in no set order: oldest first, by seq.
+	slices.SortFunc(got, func(a, b taken) int { return cmp.Compare(a.seq, b.seq) })
+	for _, t := range got {
+		msgs = append(msgs, t.m)
 	}
 	return msgs, nil
 }
