@@ -318,7 +318,7 @@ func convertFile(ctx context.Context, file, base, outDir string, opts imaging.Op
 	}
 	for _, o := range res.Outputs {
 		path := filepath.Join(outDir, base+"."+o.Name+"."+o.Ext)
-		if err := os.WriteFile(path, o.Data, 0o644); err != nil {
+		if err := writeOutput(outDir, base, path, o.Data); err != nil {
 			return line, err
 		}
 		line.Outputs = append(line.Outputs, convertOutput{Name: o.Name, Path: path, ContentType: o.ContentType,
@@ -327,4 +327,25 @@ func convertFile(ctx context.Context, file, base, outDir string, opts imaging.Op
 	}
 	line.DurationMS = time.Since(start).Milliseconds()
 	return line, nil
+}
+
+// writeOutput writes data to path through a part file (partFile), so that
+// a convert killed or out of disk mid-write leaves no truncated output
+// under the output's name.
+func writeOutput(dir, base, path string, data []byte) error {
+	tmp, err := partFile(dir, base)
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }

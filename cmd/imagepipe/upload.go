@@ -553,13 +553,11 @@ func (u *uploader) download(ctx context.Context, j *uploadJob, name string, o up
 		return "", err
 	}
 	path := filepath.Join(u.opts.out, j.base+"."+name+"."+ext)
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	tmpName := filepath.Join(u.opts.out, "."+j.base+"."+hex.EncodeToString(rnd[:])+".part")
-	tmp, err := os.OpenFile(tmpName, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	tmp, err := partFile(u.opts.out, j.base)
 	if err != nil {
 		return "", err
 	}
+	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
 	err = retry(ctx, func() error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -584,6 +582,15 @@ func (u *uploader) download(ctx context.Context, j *uploadJob, name string, o up
 		return "", err
 	}
 	return path, nil
+}
+
+// partFile creates DIR/.<base>.<random>.part, the file an output is
+// written to before it is renamed to its name: a half-written output (a
+// kill -9, a full disk) never has the final name.
+func partFile(dir, base string) (*os.File, error) {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	return os.OpenFile(filepath.Join(dir, "."+base+"."+hex.EncodeToString(rnd[:])+".part"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 }
 
 // retry calls f up to three times while it fails with a temporary error,
