@@ -675,13 +675,10 @@ func dcTable(counts *[16]uint8, vals []uint8) *[16]uint64 {
 }
 
 // tokenTable is the writer's table of an AC Huffman table: the bits of
-// every token byte (b; 0 for tokEscape) and word (e, see tokEOB), and
-// pow2[n] = 1 << n: the writer appends n bits by a multiplication, not a
-// shift by a variable, which on amd64 would tie its loop to register CX.
+// every token byte (b; 0 for tokEscape) and word (e, see tokEOB).
 type tokenTable struct {
-	b    [256]uint64
-	pow2 [64]uint64
-	e    [1 << 14]uint64
+	b [256]uint64
+	e [1 << 14]uint64
 }
 
 func newTokenTable(counts *[16]uint8, vals []uint8) *tokenTable {
@@ -700,9 +697,6 @@ func newTokenTable(counts *[16]uint8, vals []uint8) *tokenTable {
 		for b := uint64(0); b < 1<<size; b++ {
 			t.e[tokRaw+size<<10|b] = b<<8 | size
 		}
-	}
-	for i := range t.pow2 {
-		t.pow2[i] = 1 << i
 	}
 	for b, w := range tokWord {
 		if b != tokEscape {
@@ -747,40 +741,43 @@ func (w *bitWriter) code(n int, dc uint16, toks []byte, esc bool, dcCode *[16]ui
 //go:noinline
 func appendCodes(acc uint64, nacc uint, e uint64, toks []byte, esc bool, words *[blockWords]uint32, t *tokenTable) (uint64, uint, int) {
 	_, _ = t.b[0], words[0]
-	acc, nacc, i := appendCode(acc, nacc, 0, e, words, t)
+	acc, nacc, i := appendCode(acc, nacc, 0, e, words)
 	for esc {
 		k := bytes.IndexByte(toks, tokEscape) // the bytes before are tokens of their own
 		if k < 0 {
 			break
 		}
 		for _, tok := range toks[:k] {
-			acc, nacc, i = appendCode(acc, nacc, i, t.b[tok], words, t)
+			acc, nacc, i = appendCode(acc, nacc, i, t.b[tok], words)
 		}
-		acc, nacc, i = appendCode(acc, nacc, i, t.e[(uint(toks[k+1])<<8|uint(toks[k+2]))&(1<<14-1)], words, t)
+		acc, nacc, i = appendCode(acc, nacc, i, t.e[(uint(toks[k+1])<<8|uint(toks[k+2]))&(1<<14-1)], words)
 		toks = toks[k+3:]
 	}
 	for _, tok := range toks {
-		acc, nacc, i = appendCode(acc, nacc, i, t.b[tok], words, t)
+		acc, nacc, i = appendCode(acc, nacc, i, t.b[tok], words)
 	}
 	return acc, nacc, i
 }
 
 // appendCode appends the code e (a table entry) to the nacc bits of acc,
-// writing them to words[i] when they reach 32, and returns the bits left
-// and the next i. The bits are left-aligned in acc, so that a word leaves
-// it by a shift of 32, and a code joins it by a multiplication, not a
-// shift by a variable (which on amd64 would tie the loop to register CX);
-// a code's bits join after the nacc already there: at most 31 + 27 bits.
-func appendCode(acc uint64, nacc uint, i int, e uint64, words *[blockWords]uint32, t *tokenTable) (uint64, uint, int) {
+// storing the top 32 bits in words[i] (i moves on when they are full),
+// and returns the bits left and the next i. The bits are left-aligned in
+// acc, so that a word leaves it by a shift of 32; a code's bits join
+// after the nacc already there: at most 31 + 27 bits. There is no branch,
+// which would mispredict every word or so: the store is made every time,
+// and the shift is a conditional move. A word stored before it is full
+// is stored again when it is, at the same i: a block fills 54 words at
+// most, fewer than blockWords.
+func appendCode(acc uint64, nacc uint, i int, e uint64, words *[blockWords]uint32) (uint64, uint, int) {
 	nacc += uint(e & 63)
-	acc |= e >> 8 * t.pow2[(64-nacc)&63]
-	if nacc >= 32 {
-		words[i&(blockWords-1)] = uint32(acc >> 32)
-		acc <<= 32
-		nacc -= 32
-		i++
+	acc |= e >> 8 << ((64 - nacc) & 63)
+	words[i&(blockWords-1)] = uint32(acc >> 32)
+	shifted := acc << 32
+	full := nacc >> 5 // 0 or 1: nacc < 64
+	if full != 0 {
+		acc = shifted
 	}
-	return acc, nacc, i
+	return acc, nacc & 31, i + int(full)
 }
 
 // write writes the first n words, and leaves room for pad and a restart

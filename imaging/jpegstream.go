@@ -464,6 +464,12 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[tokRoom]byte) (int32, in
 	return diff, cnt, nil
 }
 
+// fastRun is how many codes fastAC reads after topping up its bits to 56
+// or more, each with fastBits at most.
+const fastRun = 5
+
+const _ uint = 56 - fastRun*fastBits // does not compile when they would not fit
+
 // Why fastAC stopped.
 const (
 	fastRefill = iota // the data to refill from is not in the buffer
@@ -485,45 +491,52 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[tokRoom]byte, k, d, cnt
 	acc, n := b.acc, b.n
 	_, _ = tz.hist[0], dst[0] // the nil checks, once
 	for {
-		if n < fastBits {
-			p := b.p
-			if p > b.lim {
-				b.acc, b.n = acc, n
-				return k, d, cnt, 0, fastRefill
-			}
+		// Top up to 56 bits or more whenever the data is in the buffer,
+		// so that the next fastRun codes need no test of the bits left
+		// (each takes fastBits at most): testing before every code
+		// mispredicted once per top-up.
+		m := fastRun
+		if p := b.p; p <= b.lim {
 			nb := (63 - n) >> 3
 			acc |= binary.BigEndian.Uint64(b.buf[p:]) >> (uint(n) & 63)
 			b.p = p + nb
 			n += nb << 3
-		}
-		e := tz.acTab[acc>>(64-fastBits)]
-		if e == 0 {
+		} else if n < fastBits {
 			b.acc, b.n = acc, n
-			return k, d, cnt, 0, fastSlow
+			return k, d, cnt, 0, fastRefill
+		} else {
+			m = 1 // near the end of what is unstuffed: a test for each code
 		}
-		acc <<= e & 63
-		n -= int(e & 0xff)
-		adv := int(e>>8) & 0xff
-		k += adv
-		if uint(k) >= 63 {
-			b.acc, b.n = acc, n
-			return k, d + adv, cnt, e, fastEnd
+		for ; m > 0; m-- {
+			e := tz.acTab[acc>>(64-fastBits)]
+			if e == 0 {
+				b.acc, b.n = acc, n
+				return k, d, cnt, 0, fastSlow
+			}
+			acc <<= e & 63
+			n -= int(e & 0xff)
+			adv := int(e>>8) & 0xff
+			k += adv
+			if uint(k) >= 63 {
+				b.acc, b.n = acc, n
+				return k, d + adv, cnt, e, fastEnd
+			}
+			d += adv
+			// Nearly every coefficient: the sign change, requantisation, size
+			// and extra bits are one lookup.
+			i := (int(e>>16) | k) & (64*32 - 1)
+			tz.count[i]++
+			tb := tz.fast[i]
+			if tb == 0 || d > 16 {
+				b.acc, b.n = acc, n
+				return k, d, cnt, e, fastToken
+			}
+			t := tz.runByte[uint(d)<<6+uint(tb)]
+			d = 0
+			dst[cnt&(tokRoom-1)] = t
+			cnt++
+			tz.histB[t]++
 		}
-		d += adv
-		// Nearly every coefficient: the sign change, requantisation, size
-		// and extra bits are one lookup.
-		i := (int(e>>16) | k) & (64*32 - 1)
-		tz.count[i]++
-		tb := tz.fast[i]
-		if tb == 0 || d > 16 {
-			b.acc, b.n = acc, n
-			return k, d, cnt, e, fastToken
-		}
-		t := tz.runByte[uint(d)<<6+uint(tb)]
-		d = 0
-		dst[cnt&(tokRoom-1)] = t
-		cnt++
-		tz.histB[t]++
 	}
 }
 
@@ -535,46 +548,53 @@ func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[tokRoom]byte, k, d
 	acc, n := b.acc, b.n
 	_, _ = tz.hist[0], dst[0] // the nil checks, once
 	for {
-		if n < fastBits {
-			p := b.p
-			if p > b.lim {
-				b.acc, b.n = acc, n
-				return k, d, cnt, mask, 0, fastRefill
-			}
+		// Top up to 56 bits or more whenever the data is in the buffer,
+		// so that the next fastRun codes need no test of the bits left
+		// (each takes fastBits at most): testing before every code
+		// mispredicted once per top-up.
+		m := fastRun
+		if p := b.p; p <= b.lim {
 			nb := (63 - n) >> 3
 			acc |= binary.BigEndian.Uint64(b.buf[p:]) >> (uint(n) & 63)
 			b.p = p + nb
 			n += nb << 3
-		}
-		e := tz.acTab[acc>>(64-fastBits)]
-		if e == 0 {
+		} else if n < fastBits {
 			b.acc, b.n = acc, n
-			return k, d, cnt, mask, 0, fastSlow
+			return k, d, cnt, mask, 0, fastRefill
+		} else {
+			m = 1 // near the end of what is unstuffed: a test for each code
 		}
-		acc <<= e & 63
-		n -= int(e & 0xff)
-		adv := int(e>>8) & 0xff
-		k += adv
-		if uint(k) >= 63 {
-			b.acc, b.n = acc, n
-			return k, d + adv, cnt, mask, e, fastEnd
+		for ; m > 0; m-- {
+			e := tz.acTab[acc>>(64-fastBits)]
+			if e == 0 {
+				b.acc, b.n = acc, n
+				return k, d, cnt, mask, 0, fastSlow
+			}
+			acc <<= e & 63
+			n -= int(e & 0xff)
+			adv := int(e>>8) & 0xff
+			k += adv
+			if uint(k) >= 63 {
+				b.acc, b.n = acc, n
+				return k, d + adv, cnt, mask, e, fastEnd
+			}
+			d += adv
+			// The value is (e>>16)>>6 - 16 (tokIndex); a ZRL stores a zero.
+			tz.blk[zigzag[k&63]] = int16(e>>22) - 16
+			mask |= 1 << (k & 63)
+			i := (int(e>>16) | k) & (64*32 - 1)
+			tz.count[i]++
+			tb := tz.fast[i]
+			if tb == 0 || d > 16 {
+				b.acc, b.n = acc, n
+				return k, d, cnt, mask, e, fastToken
+			}
+			t := tz.runByte[uint(d)<<6+uint(tb)]
+			d = 0
+			dst[cnt&(tokRoom-1)] = t
+			cnt++
+			tz.histB[t]++
 		}
-		d += adv
-		// The value is (e>>16)>>6 - 16 (tokIndex); a ZRL stores a zero.
-		tz.blk[zigzag[k&63]] = int16(e>>22) - 16
-		mask |= 1 << (k & 63)
-		i := (int(e>>16) | k) & (64*32 - 1)
-		tz.count[i]++
-		tb := tz.fast[i]
-		if tb == 0 || d > 16 {
-			b.acc, b.n = acc, n
-			return k, d, cnt, mask, e, fastToken
-		}
-		t := tz.runByte[uint(d)<<6+uint(tb)]
-		d = 0
-		dst[cnt&(tokRoom-1)] = t
-		cnt++
-		tz.histB[t]++
 	}
 }
 
