@@ -88,7 +88,7 @@ type yTokenizer struct {
 	// (every run has a byte token: tokRunByte), else 0; runByte is a copy
 	// of tokRunByte, next to it.
 	fast    [64 * 32]uint8
-	runByte [17<<6 + 256]uint8
+	runByte [64 << 6]uint8
 	// count[tokIndex(k, v)] counts the input values -16..15 at position k
 	// (reconStats.small, for the requantised positions' output steps).
 	count [64 * 32]uint32

@@ -129,9 +129,10 @@ const tokEscape = 0xff
 // tokWord[b] the word of byte b: end of block and ZRL, every value of
 // size 1 to 3 after any run (so that the tokenizer's fast loop needs no
 // escape), and of size 4 after no zeros; 242 bytes. tokRunByte[(run+1)
-// << 6 + size << 4 | extra bits] is the byte of a value of size 1 to 3 (its
-// size says that the index is in range).
-var tokByte, tokWord, tokRunByte = func() (b [1 << 12]uint8, w [256]uint16, rb [17<<6 + 256]uint8) {
+// << 6 | size << 4 | extra bits] is the byte of a value of size 1 to 3
+// after run zeros; it is 0 (the byte of an end of block, never a value's)
+// for size 0 or a run over 15, up to 62.
+var tokByte, tokWord, tokRunByte = func() (b [1 << 12]uint8, w [256]uint16, rb [64 << 6]uint8) {
 	for i := range b {
 		b[i] = tokEscape
 	}

@@ -526,12 +526,13 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[tokRoom]byte, k, d, cnt
 			// and extra bits are one lookup.
 			i := (int(e>>16) | k) & (64*32 - 1)
 			tz.count[i]++
-			tb := tz.fast[i]
-			if tb == 0 || d > 16 {
+			// 0 for a value with no byte token, or after more than 16
+			// zeros: one test for both, and no bounds check (d < 64).
+			t := tz.runByte[(uint(d)<<6|uint(tz.fast[i]))&(64<<6-1)]
+			if t == 0 {
 				b.acc, b.n = acc, n
 				return k, d, cnt, e, fastToken
 			}
-			t := tz.runByte[uint(d)<<6+uint(tb)]
 			d = 0
 			dst[cnt&(tokRoom-1)] = t
 			cnt++
@@ -584,12 +585,13 @@ func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[tokRoom]byte, k, d
 			mask |= 1 << (k & 63)
 			i := (int(e>>16) | k) & (64*32 - 1)
 			tz.count[i]++
-			tb := tz.fast[i]
-			if tb == 0 || d > 16 {
+			// 0 for a value with no byte token, or after more than 16
+			// zeros: one test for both, and no bounds check (d < 64).
+			t := tz.runByte[(uint(d)<<6|uint(tz.fast[i]))&(64<<6-1)]
+			if t == 0 {
 				b.acc, b.n = acc, n
 				return k, d, cnt, mask, e, fastToken
 			}
-			t := tz.runByte[uint(d)<<6+uint(tb)]
 			d = 0
 			dst[cnt&(tokRoom-1)] = t
 			cnt++
