@@ -495,7 +495,7 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[tokRoom]byte, k, d, cnt
 		// so that the next fastRun codes need no test of the bits left
 		// (each takes fastBits at most): testing before every code
 		// mispredicted once per top-up.
-		m := fastRun
+		end := cnt + fastRun // each code read writes a byte, or returns
 		if p := b.p; p <= b.lim {
 			nb := (63 - n) >> 3
 			acc |= binary.BigEndian.Uint64(b.buf[p:]) >> (uint(n) & 63)
@@ -505,9 +505,9 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[tokRoom]byte, k, d, cnt
 			b.acc, b.n = acc, n
 			return k, d, cnt, 0, fastRefill
 		} else {
-			m = 1 // near the end of what is unstuffed: a test for each code
+			end = cnt + 1 // near the end of what is unstuffed: a test for each code
 		}
-		for ; m > 0; m-- {
+		for cnt < end {
 			e := tz.acTab[acc>>(64-fastBits)]
 			if e == 0 {
 				b.acc, b.n = acc, n
@@ -553,7 +553,7 @@ func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[tokRoom]byte, k, d
 		// so that the next fastRun codes need no test of the bits left
 		// (each takes fastBits at most): testing before every code
 		// mispredicted once per top-up.
-		m := fastRun
+		end := cnt + fastRun // each code read writes a byte, or returns
 		if p := b.p; p <= b.lim {
 			nb := (63 - n) >> 3
 			acc |= binary.BigEndian.Uint64(b.buf[p:]) >> (uint(n) & 63)
@@ -563,9 +563,9 @@ func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[tokRoom]byte, k, d
 			b.acc, b.n = acc, n
 			return k, d, cnt, mask, 0, fastRefill
 		} else {
-			m = 1 // near the end of what is unstuffed: a test for each code
+			end = cnt + 1 // near the end of what is unstuffed: a test for each code
 		}
-		for ; m > 0; m-- {
+		for cnt < end {
 			e := tz.acTab[acc>>(64-fastBits)]
 			if e == 0 {
 				b.acc, b.n = acc, n
