@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"testing"
@@ -329,5 +330,72 @@ func TestDCTFile(t *testing.T) {
 	t.Logf("%s: PSNR against its Y: dct %.2f dB, pixels %.2f dB; size dct %d, pixels %d (%.3f)", path, pd, pp, len(dct), len(pix), float64(len(dct))/float64(len(pix)))
 	if pd < pp || float64(len(dct)) > 1.05*float64(len(pix)) {
 		t.Errorf("the DCT path is worse than the pixel path")
+	}
+}
+
+// reduce gives each n x n cell's mean of the block's inverse DCT (before
+// rounding and clamping), computed here the long way, for random blocks
+// and quantisation tables, sparse and full.
+func TestReduceIsCellMeans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for trial := range 300 {
+		var q [64]uint16
+		for i := range q {
+			q[i] = uint16(1 + rng.IntN(60))
+		}
+		var blk [64]int16
+		var nz uint64
+		keep := []int{64, 20, 6, 1}[trial%4] // coefficients kept, in zig-zag order
+		for z := range keep {
+			v := int16(rng.IntN(41) - 20)
+			if z == 0 {
+				v = int16(rng.IntN(201) - 100)
+			}
+			blk[zigzag[z]] = v
+			if z > 0 && v != 0 {
+				nz |= 1 << z
+			}
+		}
+		var px [8][8]float64 // the block's inverse DCT
+		for y := range 8 {
+			for x := range 8 {
+				s := 128.0
+				for v := range 8 {
+					for u := range 8 {
+						cu, cv := 0.5, 0.5
+						if u == 0 {
+							cu /= math.Sqrt2
+						}
+						if v == 0 {
+							cv /= math.Sqrt2
+						}
+						s += cu * cv * float64(blk[v*8+u]) * float64(q[v*8+u]) *
+							math.Cos(float64(2*x+1)*float64(u)*math.Pi/16) * math.Cos(float64(2*y+1)*float64(v)*math.Pi/16)
+					}
+				}
+				px[y][x] = s
+			}
+		}
+		for _, n := range []int{1, 2, 4} {
+			var rt reduceTable
+			rt.init(&q, n)
+			var got [16]float32
+			rt.reduce(&blk, nz, &got)
+			g := 8 / n
+			for j := range n {
+				for i := range n {
+					want := 0.0
+					for y := g * j; y < g*(j+1); y++ {
+						for x := g * i; x < g*(i+1); x++ {
+							want += px[y][x]
+						}
+					}
+					want /= float64(g * g)
+					if d := math.Abs(float64(got[j*n+i]) - want); d > 0.01 {
+						t.Fatalf("trial %d, n %d, cell (%d,%d): %.4f, want %.4f (the mean of the inverse DCT)", trial, n, i, j, got[j*n+i], want)
+					}
+				}
+			}
+		}
 	}
 }

@@ -90,10 +90,19 @@ func idct8(ws *[64]float32, o, s int, i0, i1, i2, i3, i4, i5, i6, i7 float32) {
 // n x n cell means (n = 1, 2 or 4), dequantisation folded in:
 // w[nat][j*n+i] = q[nat] * A[v][j] * A[u][i], where A[u][i] is the mean of
 // the 1-D basis function u over cell i.
+//
+// For n = 2 each coefficient's four weights are one weight with signs:
+// A[u][1] = (-1)^u A[u][0] (the basis is symmetric or antisymmetric about
+// the block's middle), and A[u][i] = 0 for even u > 0. So reduce adds each
+// coefficient times w1[nat] into one of four sums by its class (bit 0: u
+// odd, bit 1: v odd) and makes the four cells from them at the end: one
+// multiply-add a coefficient instead of four.
 type reduceTable struct {
-	n    int
-	w    [64][16]float32
-	used uint64 // zig-zag positions whose weights are not all zero
+	n     int
+	w     [64][16]float32
+	used  uint64 // zig-zag positions whose weights are not all zero
+	w1    [64]float32
+	class [64]uint8
 }
 
 func (t *reduceTable) init(q *[64]uint16, n int) {
@@ -134,6 +143,8 @@ func (t *reduceTable) init(q *[64]uint16, n int) {
 		if !zero(u) && !zero(v) {
 			t.used |= 1 << unzigzag[nat]
 		}
+		t.w1[nat] = float32(float64(q[nat]) * a[v][0] * a[u][0])
+		t.class[nat] = uint8(u&1 | (v&1)<<1)
 	}
 }
 
@@ -141,6 +152,19 @@ func (t *reduceTable) init(q *[64]uint16, n int) {
 // AC positions in nz by zig-zag index) into acc, n values a row.
 func (t *reduceTable) reduce(blk *[64]int16, nz uint64, acc *[16]float32) {
 	n := t.n
+	if n == 2 {
+		var s [4]float32 // by class
+		s[0] = float32(blk[0])*t.w1[0] + 128
+		for m := nz & t.used &^ 1; m != 0; m &= m - 1 {
+			nat := zigzag[bitsTrailing(m)&63] & 63
+			s[t.class[nat]&3] += float32(blk[nat]) * t.w1[nat]
+		}
+		acc[0] = s[0] + s[1] + s[2] + s[3]
+		acc[1] = s[0] - s[1] + s[2] - s[3]
+		acc[2] = s[0] + s[1] - s[2] - s[3]
+		acc[3] = s[0] - s[1] - s[2] + s[3]
+		return
+	}
 	dc := float32(blk[0])*t.w[0][0] + 128
 	for i := range acc[:n*n] {
 		acc[i] = dc
