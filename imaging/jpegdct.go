@@ -332,6 +332,12 @@ func (s *dctSink) fillCells(x, y int, blk *[64]int16, nz uint64) {
 	for _, cp := range s.cells {
 		n, p := 8/cp.cell, cp.p
 		cp.t.reduce(blk, nz, &cells)
+		if n == 2 && 2*y+1 < p.h && 2*x+1 < p.w { // 1/4 scale inside the plane: the usual case
+			o := 2*y*p.w + 2*x
+			r0, r1 := p.p[o:o+2:o+2], p.p[o+p.w:o+p.w+2:o+p.w+2]
+			r0[0], r0[1], r1[0], r1[1] = cells[0], cells[1], cells[2], cells[3]
+			continue
+		}
 		for j := 0; j < n && y*n+j < p.h; j++ {
 			row := p.p[(y*n+j)*p.w:]
 			for i := 0; i < n && x*n+i < p.w; i++ {
