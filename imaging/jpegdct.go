@@ -85,7 +85,8 @@ type yTokenizer struct {
 	small    [64 * 32]uint16
 	useSmall bool
 	// fast[tokIndex(k, v)] is small's token body where its size is 1 to 3
-	// (every run has a byte token: tokRunByte), else 0; runByte is a copy
+	// (every run has a byte token: tokRunByte), fastZero where it is 0,
+	// else 0; runByte is a copy
 	// of tokRunByte, next to it.
 	fast    [64 * 32]uint8
 	runByte [64 << 6]uint8
@@ -236,7 +237,10 @@ func (s *dctSink) prepare() error {
 				size, b := magnitude(v)
 				small = small && size <= shortToken
 				tz.small[tokIndex(k, v0)] = uint16(size<<4 | b)
-				if size <= 3 {
+				switch {
+				case size == 0:
+					tz.fast[tokIndex(k, v0)] = fastZero
+				case size <= 3:
 					tz.fast[tokIndex(k, v0)] = uint8(size<<4 | b)
 				}
 			}

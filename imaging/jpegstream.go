@@ -81,6 +81,11 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 				maxSize = 0 // every value the slow way
 			}
 			acT.fastAC(&tz.acTab, true, maxSize)
+			for j, e := range tz.acTab {
+				if e == 0 {
+					tz.acTab[j] = fastSlowEntry
+				}
+			}
 			comps[i].skip = table(acT, 2) // for the blocks past the image's edge
 		case d.want[ci]:
 			comps[i].mode = modeBlock
@@ -470,6 +475,17 @@ const fastRun = 5
 
 const _ uint = 56 - fastRun*fastBits // does not compile when they would not fit
 
+// fastSlowEntry stands in the tokenizer's AC table for the codes that are
+// not in it (a long code or a large value): it uses no bits and moves on
+// by 64 positions, so that fastAC's test for the block's end catches it
+// too, and takes it back.
+const fastSlowEntry = 64 << 8
+
+// fastZero is yTokenizer.fast's value for a value that is zero once
+// requantised (and for a ZRL's zero): the run of zeros goes on through
+// it. Token bodies are at most 0x37.
+const fastZero = 0x3f
+
 // Why fastAC stopped.
 const (
 	fastRefill = iota // the data to refill from is not in the buffer
@@ -509,16 +525,15 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[tokRoom]byte, k, d, cnt
 		}
 		for cnt < end {
 			e := tz.acTab[acc>>(64-fastBits)]
-			if e == 0 {
-				b.acc, b.n = acc, n
-				return k, d, cnt, 0, fastSlow
-			}
 			acc <<= e & 63
 			n -= int(e & 0xff)
 			adv := int(e>>8) & 0xff
 			k += adv
-			if uint(k) >= 63 {
+			if uint(k) >= 63 { // or a code not in the table: fastSlowEntry
 				b.acc, b.n = acc, n
+				if e == fastSlowEntry {
+					return k - adv, d, cnt, 0, fastSlow
+				}
 				return k, d + adv, cnt, e, fastEnd
 			}
 			d += adv
@@ -528,8 +543,13 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[tokRoom]byte, k, d, cnt
 			tz.count[i]++
 			// 0 for a value with no byte token, or after more than 16
 			// zeros: one test for both, and no bounds check (d < 64).
-			t := tz.runByte[(uint(d)<<6|uint(tz.fast[i]))&(64<<6-1)]
+			tb := tz.fast[i]
+			t := tz.runByte[(uint(d)<<6|uint(tb))&(64<<6-1)]
 			if t == 0 {
+				if tb == fastZero { // a zero (a ZRL's 16th, or requantised): the run goes on
+					end-- // a code read without a byte written
+					continue
+				}
 				b.acc, b.n = acc, n
 				return k, d, cnt, e, fastToken
 			}
@@ -567,16 +587,15 @@ func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[tokRoom]byte, k, d
 		}
 		for cnt < end {
 			e := tz.acTab[acc>>(64-fastBits)]
-			if e == 0 {
-				b.acc, b.n = acc, n
-				return k, d, cnt, mask, 0, fastSlow
-			}
 			acc <<= e & 63
 			n -= int(e & 0xff)
 			adv := int(e>>8) & 0xff
 			k += adv
-			if uint(k) >= 63 {
+			if uint(k) >= 63 { // or a code not in the table: fastSlowEntry
 				b.acc, b.n = acc, n
+				if e == fastSlowEntry {
+					return k - adv, d, cnt, mask, 0, fastSlow
+				}
 				return k, d + adv, cnt, mask, e, fastEnd
 			}
 			d += adv
@@ -587,8 +606,13 @@ func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[tokRoom]byte, k, d
 			tz.count[i]++
 			// 0 for a value with no byte token, or after more than 16
 			// zeros: one test for both, and no bounds check (d < 64).
-			t := tz.runByte[(uint(d)<<6|uint(tz.fast[i]))&(64<<6-1)]
+			tb := tz.fast[i]
+			t := tz.runByte[(uint(d)<<6|uint(tb))&(64<<6-1)]
 			if t == 0 {
+				if tb == fastZero { // a zero (a ZRL's 16th, or requantised): the run goes on
+					end-- // a code read without a byte written
+					continue
+				}
 				b.acc, b.n = acc, n
 				return k, d, cnt, mask, e, fastToken
 			}
