@@ -291,11 +291,18 @@ func lanczos(p plane, tw, th int, sx, sy float64) plane {
 			for x := range dst {
 				ws := hx.w[x]
 				s := src[hx.start[x]:][:len(ws)]
-				var acc float32
-				for i, wv := range ws {
-					acc += wv * s[i]
+				// Two sums, of the even and the odd taps, so that each add
+				// waits for the one two taps before, not the last.
+				var a0, a1 float32
+				i := 0
+				for ; i+1 < len(ws); i += 2 {
+					a0 += ws[i] * s[i]
+					a1 += ws[i+1] * s[i+1]
 				}
-				dst[x] = acc
+				if i < len(ws) {
+					a0 += ws[i] * s[i]
+				}
+				dst[x] = a0 + a1
 			}
 		}
 	})
