@@ -434,7 +434,7 @@ func (tz *yTokenizer) tokenizeBlock(b *bitReader, dst *[tokRoom]byte) (int32, in
 			if cnt, last = tz.value(dst, cnt, last, k, v); k < 63 {
 				continue
 			}
-		case fastToken: // a coefficient (counted) that needs ZRLs before it, or became zero, or has no byte token
+		case fastToken: // a coefficient (counted) that needs ZRLs before it, or has no byte token
 			if tb := tz.small[(int(e>>16)|k)&(64*32-1)]; tb != 0 {
 				cnt = tz.putToken(dst, cnt, k-last-1, tb)
 				last = k
@@ -490,7 +490,7 @@ const fastZero = 0x3f
 const (
 	fastRefill = iota // the data to refill from is not in the buffer
 	fastSlow          // a code or value not in the table
-	fastToken         // a coefficient after 16 zeros or more, or that requantises to zero, or of size 4
+	fastToken         // a nonzero coefficient after 16 zeros or more, or of size 4
 	fastEnd           // at position 63 or past it
 )
 
@@ -511,7 +511,7 @@ func (tz *yTokenizer) fastAC(b *bitReader, _ uint, dst *[tokRoom]byte, k, d, cnt
 		// so that the next fastRun codes need no test of the bits left
 		// (each takes fastBits at most): testing before every code
 		// mispredicted once per top-up.
-		end := cnt + fastRun // each code read writes a byte, or returns
+		end := cnt + fastRun // each code read writes a byte, returns, or takes end back by one
 		if p := b.p; p <= b.lim {
 			nb := (63 - n) >> 3
 			acc |= binary.BigEndian.Uint64(b.buf[p:]) >> (uint(n) & 63)
@@ -573,7 +573,7 @@ func (tz *yTokenizer) fastACCells(b *bitReader, _ uint, dst *[tokRoom]byte, k, d
 		// so that the next fastRun codes need no test of the bits left
 		// (each takes fastBits at most): testing before every code
 		// mispredicted once per top-up.
-		end := cnt + fastRun // each code read writes a byte, or returns
+		end := cnt + fastRun // each code read writes a byte, returns, or takes end back by one
 		if p := b.p; p <= b.lim {
 			nb := (63 - n) >> 3
 			acc |= binary.BigEndian.Uint64(b.buf[p:]) >> (uint(n) & 63)
