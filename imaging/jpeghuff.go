@@ -114,8 +114,9 @@ func (t *huffTable) fastDC(f *fastTable) {
 // fastAC fills f for an AC table of a sequential scan, with the values of
 // sizes up to maxSize (at most 15). With tokens set the entry holds
 // tokIndex(0, value) instead of the value, an index into a yTokenizer's
-// tables (ZRL and EOB have that of zero); that takes a maxSize of 4 at
-// most (values -15..15).
+// tables (ZRL and EOB have that of zero), and fastSlowEntry instead of 0
+// for the codes not in it; that takes a maxSize of 4 at most (values
+// -15..15).
 func (t *huffTable) fastAC(f *fastTable, tokens bool, maxSize uint) {
 	*f = fastTable{}
 	t.eachCode(func(l, code int, rs uint8) {
@@ -143,6 +144,13 @@ func (t *huffTable) fastAC(f *fastTable, tokens bool, maxSize uint) {
 			f.fill(l, code, s, x, v<<16|(r+1)<<8|uint32(l+int(s)))
 		}
 	})
+	if tokens {
+		for j, e := range f {
+			if e == 0 {
+				f[j] = fastSlowEntry
+			}
+		}
+	}
 }
 
 // fastSkip fills f for reading past the blocks of an AC table of a

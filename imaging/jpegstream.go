@@ -81,11 +81,6 @@ func (d *jpegDecoder) streamHuffman(sc *jpegScan, p int) (int, error) {
 				maxSize = 0 // every value the slow way
 			}
 			acT.fastAC(&tz.acTab, true, maxSize)
-			for j, e := range tz.acTab {
-				if e == 0 {
-					tz.acTab[j] = fastSlowEntry
-				}
-			}
 			comps[i].skip = table(acT, 2) // for the blocks past the image's edge
 		case d.want[ci]:
 			comps[i].mode = modeBlock
