@@ -89,7 +89,7 @@ func (s *Server) spool(r *http.Request, op operation) (sp *spooled, cleanup func
 	cleanup = func() {
 		if !body.taken {
 			if f.Close() == nil {
-				s.objects.spares.keep(f.Name(), body.written)
+				s.objects.spares.keep(f.Name(), max(body.written, staleSize(f)))
 			} else {
 				os.Remove(f.Name())
 			}
@@ -174,6 +174,9 @@ func (s *Server) spool(r *http.Request, op operation) (sp *spooled, cleanup func
 	r.ContentLength = n
 	if op == opPut {
 		return body, cleanup, nil
+	}
+	if err := trim(f); err != nil {
+		return nil, cleanup, storageError("spool the body of", bucket, key, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, cleanup, fmt.Errorf("s3server: rewind spooled body: %w", err)

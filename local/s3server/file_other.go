@@ -10,4 +10,4 @@ func openRead(name string) (*os.File, error) { return os.Open(name) }
 
 func renameFile(from, to string) error { return os.Rename(from, to) }
 
-func openTruncate(name string) (*os.File, error) { return os.OpenFile(name, os.O_RDWR|os.O_TRUNC, 0) }
+func openSpare(name string) (*os.File, error) { return os.OpenFile(name, os.O_RDWR, 0) }

@@ -72,9 +72,10 @@ func renameFile(from, to string) error {
 	}
 }
 
-// openTruncate opens a spare, emptied, for reading and writing.
-func openTruncate(name string) (*os.File, error) {
-	fd, err := openFd(name, syscall.O_RDWR|syscall.O_TRUNC, 0)
+// openSpare opens a spare for reading and writing, its old bytes still in
+// it (see reusedFile).
+func openSpare(name string) (*os.File, error) {
+	fd, err := openFd(name, syscall.O_RDWR, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}

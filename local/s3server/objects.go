@@ -75,7 +75,7 @@ func (s *objectStore) keyLock(bucket, key string) *sync.RWMutex {
 }
 
 // spares are files under Dir/tmp whose inodes the next files written take
-// again (truncated): a version replaced by a newer one, a deleted object, a
+// again (written over, see reusedFile): a version replaced by a newer one, a deleted object, a
 // refused body. Creating a file allocates an inode, and on ext4 without a
 // journal the allocator scans past every inode freed in the last ~30 s
 // (recently_deleted): with a file freed for every one written, the creates
@@ -152,23 +152,70 @@ func (p *spares) names() []string {
 	return out
 }
 
-// newFile is a file under Dir/tmp to write a body or an object to: a spare,
-// emptied, or a new one.
+// newFile is a file under Dir/tmp to write a body or an object to, from its
+// start: a spare (a reusedFile, its old bytes cut by trim once written), or
+// a new one.
 func (s *objectStore) newFile(pattern string) (tempFile, error) {
 	for {
 		name := s.spares.take()
 		if name == "" {
 			return createTemp(s.tmpDir, pattern)
 		}
-		f, err := openTruncate(name)
+		f, err := openSpare(name)
 		if err == nil {
-			return f, nil
+			info, err := f.Stat()
+			if err == nil {
+				return &reusedFile{File: f, stale: info.Size()}, nil
+			}
+			f.Close()
 		}
 		os.Remove(name)
 		if noSpace(err) {
 			return nil, err
 		}
 	}
+}
+
+// reusedFile is a spare being written over. It is not emptied when taken:
+// on ext4 (auto_da_alloc) a file truncated to nothing has its data flushed
+// when it is closed, and its blocks freed (discarded, on a disk mounted with
+// discard) only to be allocated again; that costs more than the rest of a
+// small PutObject. Written over in place, the file keeps its blocks, and
+// trim cuts what is left of the old bytes past the new ones.
+type reusedFile struct {
+	*os.File
+	stale int64 // the file's size when taken: old bytes may remain up to here
+}
+
+// staleSize is the size f had when it was taken as a spare (0 for a new
+// file).
+func staleSize(f tempFile) int64 {
+	if rf, ok := f.(*reusedFile); ok {
+		return rf.stale
+	}
+	return 0
+}
+
+// trim cuts f at its current offset when f is a spare whose old bytes reach
+// past it, so that the file holds exactly what was written. Every writer of
+// a file from newFile calls it before the file is read or renamed into
+// place.
+func trim(f tempFile) error {
+	rf, ok := f.(*reusedFile)
+	if !ok {
+		return nil
+	}
+	off, err := rf.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if rf.stale > off {
+		if err := rf.Truncate(off); err != nil {
+			return err
+		}
+		rf.stale = off
+	}
+	return nil
 }
 
 // spareName is a new name under Dir/tmp for a file becoming a spare.
@@ -775,6 +822,9 @@ func (s *objectStore) commit(bucket string, f tempFile, m *objectMeta, condition
 		m.ETag = m.MD5
 	}
 	if err := writeTrailer(f, m); err != nil {
+		return storageError("put", bucket, m.Key, err)
+	}
+	if err := trim(f); err != nil {
 		return storageError("put", bucket, m.Key, err)
 	}
 	if err := f.Close(); err != nil {

@@ -2,6 +2,7 @@ package s3server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imagepipe/imagepipe/local/sigv4"
 )
@@ -154,5 +159,56 @@ func TestSparesAreBounded(t *testing.T) {
 	}
 	if n := len(e.srv.objects.spares.names()); n != 3 || tmpFiles() != 3 {
 		t.Fatalf("%d spares, %d files under tmp/ after 5 deletes; want 3 of each", n, tmpFiles())
+	}
+}
+
+// TestSparesWrittenOverHoldOnlyTheNewBytes: a spare is written over in
+// place, not emptied first, so every reader of the new file must see its
+// new bytes only. A multipart part's body spooled into the file of a much
+// longer replaced version is read back (by CompleteMultipartUpload) as
+// sent, and the file of a short object that took a long one's place is no
+// longer than its bytes and metadata.
+func TestSparesWrittenOverHoldOnlyTheNewBytes(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	cli := e.client(testSecret)
+	long := strings.Repeat("an old, long version ", 20_000)
+	put(t, e, "a", long)
+	put(t, e, "b", long)
+	put(t, e, "a", "replaced") // a's long version's file becomes a spare
+	if e.srv.objects.spares.noExchange.Load() {
+		t.Skip("this file system has no RENAME_EXCHANGE: replaced versions are removed")
+	}
+	if n := len(e.srv.objects.spares.names()); n != 1 {
+		t.Fatalf("%d spares after replacing a long version, want 1", n)
+	}
+	key := "uploads/on-a-spare.bin"
+	up, err := cli.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := cli.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(testBucket), Key: aws.String(key), UploadId: up.UploadId,
+		PartNumber: aws.Int32(1), Body: strings.NewReader("a short part")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String(key), UploadId: up.UploadId,
+		MultipartUpload: &s3types.CompletedMultipartUpload{Parts: []s3types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(e.getObject(t, key)); got != "a short part" {
+		t.Fatalf("the multipart object reads %d bytes, %q...; want %q", len(got), got[:min(len(got), 40)], "a short part")
+	}
+	put(t, e, "b", "replaced") // and now b's
+	put(t, e, "short", "tiny")
+	info, err := os.Stat(e.srv.objects.path(testBucket, "short"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size() > 2048 {
+		t.Fatalf("the file of a 4-byte object is %d bytes: old bytes were left in it", info.Size())
+	}
+	if got := string(e.getObject(t, "short")); got != "tiny" {
+		t.Fatalf("GET short: %q, want %q", got, "tiny")
 	}
 }
