@@ -80,12 +80,12 @@ func (s *objectStore) keyLock(bucket, key string) *sync.RWMutex {
 // ext4 without a journal the allocator scans past every inode freed in the
 // last minute or more (recently_deleted): with a file freed for every one
 // written, the creates of a busy store cost more than the rest of a small
-// PutObject. A replaced version becomes a spare by the rename that replaces it (RENAME_EXCHANGE),
-// so keeping it costs no system call; only a version no GET has open is
-// taken, so no reader ever sees its bytes change. A spare keeps its old
-// bytes until taken: at most maxSpares files and maxSpareBytes are kept,
-// the rest removed as before. Dir/tmp is emptied at start: spares never
-// outlive the process.
+// PutObject. A replaced version becomes a spare by the rename that replaces
+// it (RENAME_EXCHANGE), so keeping it costs no system call; only a version no
+// GET has open is taken, so no reader ever sees its bytes change. A spare
+// keeps its old bytes until taken: at most maxSpares files and maxSpareBytes
+// are kept, the rest removed as before. Dir/tmp is emptied at start: spares
+// never outlive the process.
 type spares struct {
 	mu       sync.Mutex
 	files    []spare
