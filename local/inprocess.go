@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+
+	"github.com/imagepipe/imagepipe/internal/gostack"
 )
 
 // inProcess is the HTTP transport of the functions that run in this
@@ -39,6 +41,7 @@ func (t *inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	pr, pw := io.Pipe()
 	w := &pipeResponse{header: http.Header{}, body: pw, ready: make(chan struct{})}
 	go func() {
+		gostack.Grow()
 		defer func() {
 			r.Body.Close()
 			if p := recover(); p != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/imagepipe/imagepipe/eventbus"
 	"github.com/imagepipe/imagepipe/functions/status"
 	"github.com/imagepipe/imagepipe/imaging"
+	"github.com/imagepipe/imagepipe/internal/gostack"
 	"github.com/imagepipe/imagepipe/metrics"
 )
 
@@ -121,6 +122,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 		wg.Add(1)
 		go func() {
+			gostack.Grow()
 			defer func() { <-slots; wg.Done() }()
 			if err := h.handleMessage(workCtx, ctx, msg); err != nil {
 				fail(msg.MessageId)
@@ -537,6 +539,7 @@ func (h *Handler) putOutputs(ctx context.Context, j *job, res *imaging.Result) (
 		outputs[i] = eventbus.Output{Name: o.Name, Bucket: h.cfg.ProcessedBucket, Key: key, ContentType: o.ContentType, Width: o.Width, Height: o.Height, Bytes: int64(len(o.Data)), Path: o.Path}
 		wg.Add(1)
 		go func() {
+			gostack.Grow()
 			defer wg.Done()
 			_, err := h.s3.PutObject(ctx, &s3.PutObjectInput{
 				Bucket:        aws.String(h.cfg.ProcessedBucket),

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/imagepipe/imagepipe/functions/status"
+	"github.com/imagepipe/imagepipe/internal/gostack"
 )
 
 // markProcessing records, in the background, that the worker has the image
@@ -17,6 +18,7 @@ func (h *Handler) markProcessing(ctx context.Context, j *job, log *slog.Logger) 
 	src, id, now := j.src, j.imageID, h.now()
 	done := make(chan struct{})
 	go func() {
+		gostack.Grow()
 		defer close(done)
 		st := status.Store{Client: h.s3, Bucket: h.cfg.ProcessedBucket}
 		if _, err := st.MarkProcessing(ctx, id, src, now); err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/imagepipe/imagepipe/internal/gostack"
 	"github.com/imagepipe/imagepipe/local/queue"
 )
 
@@ -124,6 +125,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 		}
 		wg.Add(1)
 		go func() {
+			gostack.Grow()
 			defer func() { <-slots; wg.Done() }()
 			m.invoke(context.WithoutCancel(ctx), msgs)
 		}()
