@@ -214,6 +214,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s3Client := s3.NewFromConfig(st.fnCfg, func(o *s3.Options) {
 		o.UsePathStyle = true
 		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		o.EndpointResolverV2 = newCachedS3Endpoints(s3.NewDefaultEndpointResolverV2())
 	})
 	api, err := st.startFunctions(s3Client)
 	if err != nil {
