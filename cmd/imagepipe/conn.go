@@ -104,6 +104,11 @@ func (a *apiConfig) resolve() (endpoint, error) {
 func (e endpoint) client() (*client.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = 2 * time.Minute
+	// As many idle connections per host as files handled at once (upload
+	// --concurrency, at most 64): with the default two, each request past
+	// the second dialed a new connection, and the server accepted it (one
+	// connection per image to the API at --concurrency 8).
+	tr.MaxIdleConnsPerHost = maxConcurrency
 	return client.New(e.apiURL, e.key,
 		client.WithHTTPClient(&http.Client{Transport: tr}),
 		client.WithUserAgent("imagepipe-cli/"+moduleVersion()))

@@ -110,6 +110,10 @@ type uploadFile struct {
 	ContentType string `json:"content_type"`
 }
 
+// maxConcurrency bounds upload --concurrency (and the idle connections the
+// CLI's client keeps per host).
+const maxConcurrency = 64
+
 type uploadOptions struct {
 	wait        bool
 	out         string
@@ -131,7 +135,7 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var flt filters
 	fs.BoolVar(&o.wait, "wait", false, "wait until each image is processed (done or failed)")
 	fs.StringVar(&o.out, "out", "", "download the outputs into this directory (made when needed; implies --wait)")
-	fs.IntVar(&o.concurrency, "concurrency", 4, "files handled at once, 1-64")
+	fs.IntVar(&o.concurrency, "concurrency", 4, fmt.Sprintf("files handled at once, 1-%d", maxConcurrency))
 	asJSON := fs.Bool("json", false, "print one JSON object per file on stdout")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "with --wait, how long to wait for each image's processing")
 	recursive := fs.Bool("r", false, "upload the files of the directories' subdirectories too")
@@ -158,8 +162,8 @@ func runUpload(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	switch {
 	case len(paths) == 0:
 		return usageErr("no FILE or DIR given")
-	case o.concurrency < 1 || o.concurrency > 64:
-		return usageErr("--concurrency must be 1-64, got %d", o.concurrency)
+	case o.concurrency < 1 || o.concurrency > maxConcurrency:
+		return usageErr("--concurrency must be 1-%d, got %d", maxConcurrency, o.concurrency)
 	case o.timeout <= 0:
 		return usageErr("--timeout must be positive, got %s", o.timeout)
 	}
