@@ -14,7 +14,9 @@ locals {
   # GOMEMLIMIT: the Go runtime's soft memory limit at 90 % of each
   # function's memory, so the GC holds the heap under it before Lambda
   # stops the function for running out of memory (the process function
-  # derives its image memory budget from it).
+  # derives its image memory budget from it). Under it the bootstraps set
+  # the collector's target to GOGC=400 themselves (awsenv.GCPercent); a
+  # GOGC variable in a function's environment overrides that.
   gomemlimit = {
     presign    = "${floor(var.presign_memory_mb * 0.9)}MiB"
     process    = "${floor(var.process_memory_mb * 0.9)}MiB"

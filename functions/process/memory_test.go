@@ -32,7 +32,7 @@ import (
 
 // TestWorstBatchPeakMemory measures the peak resident memory of the worker
 // on its worst batch, at the Lambda memory setting (1536 MB: GOMEMLIMIT
-// 1382 MiB, the budget derived from it): a batch of ten 50-megapixel 16-bit
+// 1382 MiB, GOGC 400, the budget derived from it): a batch of ten 50-megapixel 16-bit
 // RGBA PNGs of up to 25 MiB (the batch size and the largest, costliest
 // input the worker takes). It runs the
 // batch in a child process (this test binary again) and reads the child's
@@ -67,14 +67,17 @@ func TestWorstBatchPeakMemory(t *testing.T) {
 		name       string
 		budget     string // MEMORY_BUDGET_MB, "" for the derived one
 		gomemlimit string
+		gogc       string
 	}{
-		{"GOMEMLIMIT 90 %, derived budget (as deployed)", "", strconv.Itoa(memoryMB*9/10) + "MiB"},
-		{"no GOMEMLIMIT, no budget to speak of (the former 100 MP pixel budget)", "4000", "off"},
+		// GOGC 400: what the Lambda entry points set under a memory limit
+		// (awsenv.GCPercent).
+		{"GOMEMLIMIT 90 %, GOGC 400, derived budget (as deployed)", "", strconv.Itoa(memoryMB*9/10) + "MiB", "400"},
+		{"no GOMEMLIMIT, no budget to speak of (the former 100 MP pixel budget)", "4000", "off", "100"},
 	} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestWorstBatchPeakMemory$", "-test.v")
 		cmd.Env = append(os.Environ(),
 			"IMAGEPIPE_MEMORY_CHILD="+src,
-			"GOMEMLIMIT="+run.gomemlimit,
+			"GOMEMLIMIT="+run.gomemlimit, "GOGC="+run.gogc,
 			"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(memoryMB),
 			EnvProcessedBucket+"=processed", EnvEventBusName+"=imagepipe", metrics.EnvStack+"=test", EnvMemoryBudgetMB+"="+run.budget)
 		var out bytes.Buffer

@@ -28,3 +28,25 @@ func TestSetMemoryLimit(t *testing.T) {
 		t.Fatal("a limit was set outside Lambda")
 	}
 }
+
+func TestSetGCPercent(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+
+	t.Setenv("GOGC", "")
+	debug.SetMemoryLimit(math.MaxInt64)
+	if _, ok := SetGCPercent(); ok || debug.SetGCPercent(100) != 100 {
+		t.Fatal("the collector's target was raised with no memory limit to hold the heap")
+	}
+
+	debug.SetMemoryLimit(1 << 30)
+	if p, ok := SetGCPercent(); !ok || p != GCPercent || debug.SetGCPercent(100) != GCPercent {
+		t.Fatalf("under a memory limit: target %d (set %v), want %d", p, ok, GCPercent)
+	}
+
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50)
+	if _, ok := SetGCPercent(); ok || debug.SetGCPercent(100) != 50 {
+		t.Fatal("GOGC set in the environment was overridden")
+	}
+}
