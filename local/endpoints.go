@@ -18,9 +18,10 @@ import (
 // twice per call (for the endpoint, and again for the auth scheme it
 // names), tens of microseconds each, on a dozen calls per image; for the
 // edge (one endpoint, path style, plain buckets) the answer depends on the
-// bucket only. Parameters it cannot vouch for that (another endpoint,
-// virtual-hosted style, FIPS, dual-stack, acceleration, an ARN or an S3
-// Express bucket) go to the SDK's resolver every time.
+// bucket, region and endpoint only. Parameters it cannot vouch for that
+// (no bucket, virtual-hosted style, FIPS, dual-stack, acceleration, object
+// Lambda, an ARN, an S3 Express bucket or control endpoint) go to the SDK's
+// resolver every time.
 type cachedS3Endpoints struct {
 	next  s3.EndpointResolverV2
 	mu    sync.RWMutex
@@ -52,11 +53,13 @@ func (c *cachedS3Endpoints) ResolveEndpoint(ctx context.Context, p s3.EndpointPa
 }
 
 // s3EndpointKey is what the endpoint of p depends on, when that is its
-// bucket, region and endpoint alone; ok is false otherwise.
+// bucket, region and endpoint alone (the object key, prefix and copy
+// source matter to S3 Express only); ok is false otherwise.
 func s3EndpointKey(p s3.EndpointParameters) (key string, ok bool) {
 	bucket := aws.ToString(p.Bucket)
-	if p.Endpoint == nil || !aws.ToBool(p.ForcePathStyle) || aws.ToBool(p.UseFIPS) || aws.ToBool(p.UseDualStack) ||
+	if bucket == "" || p.Endpoint == nil || !aws.ToBool(p.ForcePathStyle) || aws.ToBool(p.UseFIPS) || aws.ToBool(p.UseDualStack) ||
 		aws.ToBool(p.Accelerate) || aws.ToBool(p.UseObjectLambdaEndpoint) ||
+		aws.ToBool(p.UseS3ExpressControlEndpoint) || aws.ToBool(p.DisableS3ExpressSessionAuth) ||
 		strings.HasPrefix(bucket, "arn:") || strings.HasSuffix(bucket, "--x-s3") || strings.HasSuffix(bucket, "--xa-s3") {
 		return "", false
 	}

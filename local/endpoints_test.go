@@ -2,6 +2,8 @@ package local
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,9 +43,24 @@ func TestCachedS3EndpointsAnswerAsTheSDK(t *testing.T) {
 	fips.Endpoint, fips.UseFIPS = nil, aws.Bool(true)
 	cases["fips"] = fips
 	cases["express"] = edge("bucket--usw2-az1--x-s3", "k")
+	// No bucket (ListBuckets, ListDirectoryBuckets): an empty one and none
+	// resolve apart, and the S3 Express control endpoint to its own auth.
+	cases["empty bucket"] = edge("", "")
+	control := s3.EndpointParameters{Region: aws.String(Region), Endpoint: aws.String("http://127.0.0.1:4566"), ForcePathStyle: aws.Bool(true),
+		UseS3ExpressControlEndpoint: aws.Bool(true)}
+	cases["express control"] = control
+	noSession := edge("imagepipe-uploads", "k")
+	noSession.DisableS3ExpressSessionAuth = aws.Bool(true)
+	cases["express session auth off"] = noSession
 	cases["arn"] = edge("arn:aws:s3:us-east-1:123456789012:accesspoint/ap", "k")
 
-	for name, p := range cases {
+	names := slices.Sorted(maps.Keys(cases))
+	backward := slices.Clone(names)
+	slices.Reverse(backward)
+	// Both orders: a cache that mixed two cases up gives the later one the
+	// earlier one's answer, whichever it is.
+	for _, name := range append(names, backward...) {
+		p := cases[name]
 		want, wantErr := sdk.ResolveEndpoint(ctx, p)
 		for i := range 3 {
 			got, err := cached.ResolveEndpoint(ctx, p)

@@ -109,6 +109,7 @@ func (e endpoint) client() (*client.Client, error) {
 	// the second dialed a new connection, and the server accepted it (one
 	// connection per image to the API at --concurrency 8).
 	tr.MaxIdleConnsPerHost = maxConcurrency
+	tr.MaxIdleConns = 0 // no cap over all hosts: the API, the uploads' and the outputs' hosts
 	return client.New(e.apiURL, e.key,
 		client.WithHTTPClient(&http.Client{Transport: tr}),
 		client.WithUserAgent("imagepipe-cli/"+moduleVersion()))

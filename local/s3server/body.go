@@ -193,5 +193,5 @@ type spooled struct {
 	size    int64
 	md5     []byte
 	taken   bool  // renamed into an object: not to be removed
-	written int64 // bytes in the file
+	written int64 // bytes written to the file (a reused spare may hold old ones past them until trimmed)
 }

@@ -163,8 +163,8 @@ func (s *objectStore) newFile(pattern string) (tempFile, error) {
 		}
 		f, err := openSpare(name)
 		if err == nil {
-			info, err := f.Stat()
-			if err == nil {
+			var info os.FileInfo
+			if info, err = f.Stat(); err == nil {
 				return &reusedFile{File: f, stale: info.Size()}, nil
 			}
 			f.Close()

@@ -60,7 +60,7 @@ func TestSparesNeverChangeWhatAGetReads(t *testing.T) {
 
 // TestSparesTakeTheFilesOfReplacedVersions: the file of a replaced or
 // deleted version (no GET reading it) is the file of the next object
-// written, emptied: no inode allocated, and every object reads back as
+// written, written over: no inode allocated, and every object reads back as
 // written, a short one in a file that held a long one included.
 func TestSparesTakeTheFilesOfReplacedVersions(t *testing.T) {
 	if runtime.GOOS != "linux" {
@@ -124,6 +124,13 @@ func TestSparesTakeTheFilesOfReplacedVersions(t *testing.T) {
 	}
 }
 
+func del(t *testing.T, e *testEnv, key string) {
+	t.Helper()
+	if resp, xe := send(t, e.signed(t, http.MethodDelete, key, "", sigv4.UnsignedPayload, nil)); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE %s: %d %s", key, resp.StatusCode, xe.Code)
+	}
+}
+
 func put(t *testing.T, e *testEnv, key, body string) {
 	t.Helper()
 	if resp, xe := send(t, e.signed(t, http.MethodPut, key, body, sigv4.UnsignedPayload, nil)); resp.StatusCode != http.StatusOK {
@@ -165,7 +172,7 @@ func TestSparesAreBounded(t *testing.T) {
 // TestSparesWrittenOverHoldOnlyTheNewBytes: a spare is written over in
 // place, not emptied first, so every reader of the new file must see its
 // new bytes only. A multipart part's body spooled into the file of a much
-// longer replaced version is read back (by CompleteMultipartUpload) as
+// longer deleted version is read back (by CompleteMultipartUpload) as
 // sent, and the file of a short object that took a long one's place is no
 // longer than its bytes and metadata.
 func TestSparesWrittenOverHoldOnlyTheNewBytes(t *testing.T) {
@@ -175,12 +182,9 @@ func TestSparesWrittenOverHoldOnlyTheNewBytes(t *testing.T) {
 	long := strings.Repeat("an old, long version ", 20_000)
 	put(t, e, "a", long)
 	put(t, e, "b", long)
-	put(t, e, "a", "replaced") // a's long version's file becomes a spare
-	if e.srv.objects.spares.noExchange.Load() {
-		t.Skip("this file system has no RENAME_EXCHANGE: replaced versions are removed")
-	}
+	del(t, e, "a") // a's long file becomes a spare (deletes make spares on any file system)
 	if n := len(e.srv.objects.spares.names()); n != 1 {
-		t.Fatalf("%d spares after replacing a long version, want 1", n)
+		t.Fatalf("%d spares after deleting a long version, want 1", n)
 	}
 	key := "uploads/on-a-spare.bin"
 	up, err := cli.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(testBucket), Key: aws.String(key)})
@@ -199,7 +203,7 @@ func TestSparesWrittenOverHoldOnlyTheNewBytes(t *testing.T) {
 	if got := string(e.getObject(t, key)); got != "a short part" {
 		t.Fatalf("the multipart object reads %d bytes, %q...; want %q", len(got), got[:min(len(got), 40)], "a short part")
 	}
-	put(t, e, "b", "replaced") // and now b's
+	del(t, e, "b") // and now b's
 	put(t, e, "short", "tiny")
 	info, err := os.Stat(e.srv.objects.path(testBucket, "short"))
 	if err != nil {
