@@ -59,7 +59,18 @@ def run(cmd):
 run(upload + files[:4])  # warm-up: first-use costs are not the steady state
 half = len(files) // 2
 res = {"convert": [], "pipeline": []}
-print(f"{len(files)} photos, {os.cpu_count()} cores; load average {open('/proc/loadavg').read().split()[0]} at the start")
+# What a new file costs on this file system now: ext4 without a journal
+# scans past every inode freed in the last minute or more on each create,
+# so a run right after many deletions (a test suite's temporary
+# directories, the previous run's cleanup) pays that on every object
+# stored, in imagepipe dev and in convert alike.
+probe = os.path.join(work, "create-probe"); os.makedirs(probe)
+t = time.perf_counter()
+for i in range(200):
+    os.close(os.open(os.path.join(probe, str(i)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+create_us = (time.perf_counter() - t) / 200 * 1e6
+print(f"{len(files)} photos, {os.cpu_count()} cores; load average {open('/proc/loadavg').read().split()[0]} at the start; "
+      f"a file create takes {create_us:.0f} µs" + (" (slow: files were deleted in the last minutes; a quiet machine takes under 100)" if create_us > 100 else ""))
 for i in range(runs):
     out = os.path.join(work, f"out{i}"); os.makedirs(out)
     t, c = time.perf_counter(), kids_cpu()
