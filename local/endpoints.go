@@ -70,11 +70,7 @@ func s3EndpointKey(p s3.EndpointParameters) (key string, ok bool) {
 // the auth options it finds in them (it merges its modelled properties
 // into them), so no two calls may share them.
 func copyEndpoint(e smithyendpoints.Endpoint) smithyendpoints.Endpoint {
-	out := smithyendpoints.Endpoint{URI: e.URI, Headers: http.Header(e.Headers).Clone()}
-	if e.URI.User != nil {
-		u := *e.URI.User
-		out.URI.User = &u
-	}
+	out := smithyendpoints.Endpoint{URI: e.URI, Headers: http.Header(e.Headers).Clone()} // URI: a copy (its Userinfo cannot be changed)
 	out.Properties.SetAll(&e.Properties)
 	if opts, ok := smithyauth.GetAuthOptions(&e.Properties); ok {
 		own := make([]*smithyauth.Option, len(opts))
