@@ -266,15 +266,27 @@ func TestMetricsWithJSONLogs(t *testing.T) {
 	if v := a.waitStatus(up.ImageID); v.Status != "done" {
 		t.Fatalf("status %+v", v)
 	}
-	_, samples := parseProm(t, scrape(t, st))
-	if got := value(samples, "imagepipe_images_done_total", map[string]string{"stack": "imagepipe"}); got != 1 {
-		t.Errorf("images done = %v, want 1", got)
-	}
-	found := false
-	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, `"msg":"image processed"`) {
-			found = strings.Contains(line, `"_aws":{`) && strings.Contains(line, `"ImagesDone":1`)
+	// notify can write the status before the worker has logged its line
+	// (it logs once its message is settled): wait for both, as
+	// TestMetrics does.
+	var done float64
+	var found bool
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, samples := parseProm(t, scrape(t, st))
+		done = value(samples, "imagepipe_images_done_total", map[string]string{"stack": "imagepipe"})
+		found = false
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, `"msg":"image processed"`) {
+				found = strings.Contains(line, `"_aws":{`) && strings.Contains(line, `"ImagesDone":1`)
+			}
 		}
+		if (done == 1 && found) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
+	}
+	if done != 1 {
+		t.Errorf("images done = %v, want 1", done)
 	}
 	if !found {
 		t.Errorf("the JSON line of the processed image lacks its embedded metrics:\n%s", logs.String())
