@@ -6,7 +6,8 @@
 # and through imagepipe convert on two processes (half the files each).
 # Runs alternate; wall time and CPU time (user + system, of imagepipe dev
 # and the upload client together; of both convert processes) are printed
-# per run, then medians and pipeline throughput / convert throughput.
+# per run, then medians, pipeline throughput / convert throughput, and the
+# pipeline's CPU per image beyond convert's against what 0.85 would allow.
 #   scripts/bench-flow.sh [IMAGEPIPE_BINARY]      (N=60 RUNS=3 by default)
 set -euo pipefail
 bin=$(readlink -f "${1:-bin/imagepipe}")
@@ -88,4 +89,11 @@ med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v
 for k, (w, c) in med.items():
     print(f"{k:9s} median {w:.2f} s wall, {len(files)/w:.1f} images/s, {1000*c/len(files):.1f} cpu-ms/image")
 print(f"x-worker (pipeline images/s over convert's, medians): {med['convert'][0]/med['pipeline'][0]:.2f}")
+# Both keep the cores busy, so x-worker is about convert's CPU per image
+# over the pipeline's: what the pipeline spends beyond the image work
+# (requests, queue, events, the upload itself) is set against what a given
+# x-worker allows it.
+extra = 1000 * (med['pipeline'][1] - med['convert'][1]) / len(files)
+allowed = 1000 * med['convert'][1] / len(files) * (1 / 0.85 - 1)
+print(f"pipeline CPU beyond convert's: {extra:.1f} ms/image (x-worker 0.85 would allow {allowed:.1f})")
 PY
