@@ -25,8 +25,8 @@ import (
 // worker makes them in the local pipeline: a small object (a status or
 // manifest record), a 590 KB object (an upload or an output) and the GET of
 // one. The client is the SDK, configured as the stack's functions are
-// (unsigned payloads), its requests handed to the server in the process;
-// cpu-ms/op is the whole process's (client and server).
+// (unsigned payloads, endpoints cached), its requests handed to the server
+// in the process; cpu-ms/op is the whole process's (client and server).
 func BenchmarkS3Edge(b *testing.B) {
 	srv, err := s3server.New(s3server.Config{
 		Dir:      b.TempDir(),
@@ -39,15 +39,19 @@ func BenchmarkS3Edge(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv.OnObjectCreated(func(context.Context, s3server.ObjectCreated) error { return nil })
-	client := s3.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(benchKey, benchSecret, ""),
-		HTTPClient:  &http.Client{Transport: &inProcess{host: "127.0.0.1:4566", handler: srv, next: http.DefaultTransport}},
-	}, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String("http://127.0.0.1:4566")
-		o.UsePathStyle = true
-		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
-	})
+	newClient := func(h http.Handler) *s3.Client {
+		return s3.NewFromConfig(aws.Config{
+			Region:      "us-east-1",
+			Credentials: credentials.NewStaticCredentialsProvider(benchKey, benchSecret, ""),
+			HTTPClient:  &http.Client{Transport: &inProcess{host: "127.0.0.1:4566", handler: h, next: http.DefaultTransport}},
+		}, func(o *s3.Options) {
+			o.BaseEndpoint = aws.String("http://127.0.0.1:4566")
+			o.UsePathStyle = true
+			o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+			o.EndpointResolverV2 = newCachedS3Endpoints(s3.NewDefaultEndpointResolverV2())
+		})
+	}
+	client := newClient(srv)
 	ctx := context.Background()
 	big := bytes.Repeat([]byte("0123456789abcdef"), 590_000/16)
 	small := []byte(`{"id":"0123456789abcdef","status":"processing","updated":"2026-12-02T05:30:00Z"}`)
@@ -69,6 +73,22 @@ func BenchmarkS3Edge(b *testing.B) {
 	}
 	b.Run("put-small", func(b *testing.B) {
 		run(b, func(i int) { put(b, fmt.Sprintf("status/%d.json", i), small) })
+	})
+	// put-small-sdk-only is the client's share of put-small: the same SDK
+	// client and in-process transport, answered by a handler that only
+	// reads the body and gives an ETag. It is what every request of an
+	// image costs before the edge does anything.
+	b.Run("put-small-sdk-only", func(b *testing.B) {
+		answer := newClient(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("ETag", `"0123456789abcdef0123456789abcdef"`)
+		}))
+		run(b, func(i int) {
+			if _, err := answer.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(benchBucket), Key: aws.String(fmt.Sprintf("status/%d.json", i)),
+				Body: bytes.NewReader(small), ContentLength: aws.Int64(int64(len(small))), ContentType: aws.String("application/json")}); err != nil {
+				b.Fatal(err)
+			}
+		})
 	})
 	b.Run("put-590KB", func(b *testing.B) {
 		b.SetBytes(int64(len(big)))
